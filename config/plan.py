@@ -1,0 +1,559 @@
+"""The plan: one partnership's agreement, plan file format v1 (DESIGN.md §2).
+
+These models check the shape of each value: types, formats, unknown keys. The
+rules that relate one part of a plan to another (references, dates inside the
+project, configured channels) are in ``config.rules`` so that every error of a
+plan is reported at once, even when some values are malformed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    PrivateAttr,
+    WithJsonSchema,
+    model_validator,
+)
+
+from config import notation
+from config.notation import Duration, Reachable
+
+ID_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
+EMAIL_PATTERN = r"^[^@\s<>,;\"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
+PHONE_PATTERN = r"^\+[1-9][0-9]{6,14}$"
+SECRET_PATTERN = r"^env:[A-Za-z_][A-Za-z0-9_]*$"
+DURATION_PATTERN = (
+    r"^(?:(?:\d+\s*[wdhms]\s*)+|P(?:\d+W)?(?:\d+D)?(?:T(?:\d+H)?(?:\d+M)?(?:\d+S)?)?)$"
+)
+CHANNELS = (
+    "email",
+    "sms",
+    "whatsapp",
+    "slack",
+    "teams",
+    "mattermost",
+    "telegram",
+    "webhook",
+    "apprise",
+)
+FREQUENCIES = ("daily", "weekly", "biweekly", "monthly")
+
+
+def _check_id(value: str) -> str:
+    if not re.match(ID_PATTERN, value):
+        raise ValueError(
+            f"'{value}' is not an id: use lower-case letters, digits and '-', "
+            "starting and ending with a letter or digit"
+        )
+    return value
+
+
+def _check_email(value: str) -> str:
+    if not re.match(EMAIL_PATTERN, value):
+        raise ValueError(f"'{value}' is not an e-mail address")
+    return value
+
+
+def _check_phone(value: object) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise ValueError(f'write the phone number as quoted text in E.164 form, like "+{value}"')
+    if not isinstance(value, str):
+        raise ValueError('expected a phone number in E.164 form, like "+31612345678"')
+    compact = re.sub(r"[\s().-]", "", value)
+    if not re.match(PHONE_PATTERN, compact):
+        raise ValueError(
+            f"'{value}' is not an E.164 phone number: '+', the country code "
+            "and the number, like +31612345678"
+        )
+    return compact
+
+
+def _check_secret(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError("expected env:NAME, the environment variable that holds the secret")
+    if not re.match(SECRET_PATTERN, value.strip()):
+        raise ValueError(
+            "a secret never stands in a plan: write env:NAME and set the "
+            "environment variable NAME (or NAME_FILE) where pactkeeper runs"
+        )
+    return value.strip()
+
+
+def _check_url(value: str) -> str:
+    if not re.match(r"^https?://[^\s/]+", value):
+        raise ValueError(f"'{value}' is not an http(s) URL")
+    return value
+
+
+def _text_schema(pattern: str | None = None, description: str = "") -> WithJsonSchema:
+    schema: dict[str, Any] = {"type": "string"}
+    if pattern:
+        schema["pattern"] = pattern
+    if description:
+        schema["description"] = description
+    return WithJsonSchema(schema)
+
+
+Id = Annotated[str, AfterValidator(_check_id), _text_schema(ID_PATTERN, "lower-case id")]
+Email = Annotated[str, AfterValidator(_check_email), _text_schema(None, "e-mail address")]
+Phone = Annotated[
+    str, PlainValidator(_check_phone), _text_schema(PHONE_PATTERN, "E.164 phone number")
+]
+Secret = Annotated[
+    str, PlainValidator(_check_secret), _text_schema(SECRET_PATTERN, "env:NAME of a secret")
+]
+Url = Annotated[str, AfterValidator(_check_url), _text_schema(r"^https?://", "http(s) URL")]
+Zone = Annotated[str, PlainValidator(notation.parse_zone), _text_schema(None, "IANA time zone")]
+DurationText = Annotated[
+    Duration,
+    PlainValidator(notation.parse_duration),
+    PlainSerializer(str, return_type=str),
+    _text_schema(DURATION_PATTERN, "duration: 90m, 2h, 3d, 1w or ISO 8601 (P3D)"),
+]
+Day = Annotated[
+    date,
+    PlainValidator(notation.parse_date),
+    _text_schema(r"^\d{4}-\d{2}-\d{2}$", "date YYYY-MM-DD"),
+]
+DayTime = Annotated[
+    datetime,
+    PlainValidator(notation.parse_datetime),
+    _text_schema(r"^\d{4}-\d{2}-\d{2}[ T]\d{1,2}:\d{2}$", "date and time, plan's zone"),
+]
+Clock = Annotated[
+    time, PlainValidator(notation.parse_time), _text_schema(r"^\d{1,2}:\d{2}$", "HH:MM")
+]
+ReachableText = Annotated[
+    Reachable,
+    PlainValidator(notation.parse_reachable),
+    PlainSerializer(lambda r: r.text, return_type=str),
+    _text_schema(None, "reachable hours, like 'mon-fri 09:00-17:00' or 'ma-do 09:00-17:00'"),
+]
+Weekday = Annotated[
+    int,
+    PlainValidator(notation.parse_weekday),
+    WithJsonSchema({"type": "string", "enum": sorted(notation.DAY_NAMES)}),
+]
+ChannelName = Literal[
+    "email", "sms", "whatsapp", "slack", "teams", "mattermost", "telegram", "webhook", "apprise"
+]
+Text = Annotated[str, Field(min_length=1)]
+
+
+def _default_channels() -> list[ChannelName]:
+    return ["email"]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, str_strip_whitespace=True, populate_by_name=True
+    )
+
+
+class DateRange(Section):
+    first: Day = Field(alias="from")
+    last: Day = Field(alias="to")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DateRange:
+        if self.last < self.first:
+            raise ValueError("'to' comes before 'from'")
+        return self
+
+    def __contains__(self, day: date) -> bool:
+        return self.first <= day <= self.last
+
+
+class Pause(DateRange):
+    reason: str | None = None
+
+
+class Person(Section):
+    id: Id
+    name: Text
+    side: Literal["partner", "team"]
+    role: str | None = None
+    email: Email | None = None
+    phone: Phone | None = None
+    channels: list[ChannelName] = Field(default_factory=_default_channels, min_length=1)
+    reachable: ReachableText | None = None
+    timezone: Zone | None = None
+    away: list[DateRange] = Field(default_factory=list)
+    language: Literal["nl", "en"] | None = None
+
+    def is_away(self, day: date) -> bool:
+        return any(day in period for period in self.away)
+
+
+class Partner(Section):
+    name: Text
+    mission: str | None = None
+    problem: str | None = None
+    contact: Id
+    deputy: Id | None = None
+    website: Url | None = None
+
+
+class Team(Section):
+    name: Text
+    company: str | None = None
+    lead: Id
+
+
+class Challenge(Section):
+    need: Text
+    barriers: list[Literal["time", "money", "skills", "other"]] = Field(default_factory=list)
+    questions: list[Text] = Field(default_factory=list)
+    in_scope: list[Text] = Field(default_factory=list)
+    out_of_scope: list[Text] = Field(default_factory=list)
+
+
+class Goal(Section):
+    end_result: Text
+    kind: Literal["result", "activity"] = "result"
+    success_criteria: list[Text] = Field(min_length=1)
+    start_small: str | None = None
+
+
+class Milestone(Section):
+    """A meeting (``at`` and ``duration``) or a deadline (``due``, all-day)."""
+
+    id: Id
+    title: Text
+    at: DayTime | None = None
+    duration: DurationText | None = None
+    due: Day | None = None
+    attendees: list[Id] | None = None
+    location: str | None = None
+    owner: Id | None = None
+    description: str | None = None
+    deliverable: str | None = None
+    acceptance: str | None = None
+    remind: list[DurationText] | None = None
+    notify: list[Id] | None = None
+
+    @model_validator(mode="after")
+    def _meeting_or_deadline(self) -> Milestone:
+        if (self.at is None) == (self.due is None):
+            raise ValueError("a milestone has either 'at' (a meeting) or 'due' (a deadline)")
+        if self.due is not None and self.duration is not None:
+            raise ValueError("a deadline ('due') has no 'duration'; a meeting uses 'at'")
+        if self.duration is not None and self.duration.approx.total_seconds() <= 0:
+            raise ValueError("'duration' must be longer than zero")
+        return self
+
+    @property
+    def is_meeting(self) -> bool:
+        return self.at is not None
+
+    @property
+    def length(self) -> Duration:
+        return self.duration or Duration(seconds=3600)
+
+
+class EmailChannel(Section):
+    reply_to: Email | None = None
+
+
+class TwilioChannel(Section):
+    provider: Literal["twilio"] = "twilio"
+
+
+class SlackChannel(Section):
+    webhook: Secret
+    channel: str | None = None
+
+
+class TeamsChannel(Section):
+    webhook: Secret
+
+
+class MattermostChannel(Section):
+    webhook: Secret
+    channel: str | None = None
+    username: str | None = None
+
+
+class TelegramChannel(Section):
+    token: Secret
+    chat_id: Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int) else v)]
+
+
+class WebhookChannel(Section):
+    url: Url
+    secret: Secret | None = None
+
+
+class AppriseChannel(Section):
+    url: Secret
+
+
+class Channels(Section):
+    email: EmailChannel | None = None
+    sms: TwilioChannel | None = None
+    whatsapp: TwilioChannel | None = None
+    slack: SlackChannel | None = None
+    teams: TeamsChannel | None = None
+    mattermost: MattermostChannel | None = None
+    telegram: TelegramChannel | None = None
+    webhook: WebhookChannel | None = None
+    apprise: AppriseChannel | None = None
+
+    def configured(self) -> list[str]:
+        return [name for name in CHANNELS if getattr(self, name) is not None]
+
+
+def _default_remind() -> list[Duration]:
+    return [Duration(days=7), Duration(days=1)]
+
+
+class Communication(Section):
+    remind_before: list[DurationText] = Field(default_factory=_default_remind)
+    deadline_time: Clock = time(9, 0)
+    response_time: DurationText | None = None
+    cadence: str | None = None
+    channels: Channels
+    notes: list[Text] = Field(default_factory=list)
+
+
+Rung = Annotated[str, Field(min_length=1)]
+
+
+class Step(Section):
+    after: int = Field(ge=1)
+    notify: list[Rung] = Field(min_length=1)
+
+
+def _default_ladder() -> list[Step]:
+    return [
+        Step(after=1, notify=["self"]),
+        Step(after=2, notify=["self", "lead"]),
+        Step(after=3, notify=["lead", "contact"]),
+    ]
+
+
+def _check_every(value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("expected daily, weekly, biweekly, monthly or an RRULE")
+    text = value.strip()
+    if text.lower() in FREQUENCIES:
+        return text.lower()
+    rule = text.removeprefix("RRULE:")
+    if not rule.upper().startswith("FREQ="):
+        raise ValueError(
+            f"'{text}' is not daily, weekly, biweekly, monthly or an RRULE like "
+            "FREQ=WEEKLY;BYDAY=MO,TH"
+        )
+    from dateutil.rrule import rrulestr
+
+    parts = dict(p.split("=", 1) for p in rule.upper().split(";") if "=" in p)
+    if "UNTIL" in parts or "COUNT" in parts:
+        raise ValueError("leave UNTIL and COUNT out of the rule: check-ins end with the plan")
+    if parts.get("FREQ") not in ("DAILY", "WEEKLY", "MONTHLY"):
+        raise ValueError("the rule's FREQ must be DAILY, WEEKLY or MONTHLY")
+    try:
+        rrulestr(rule, dtstart=datetime(2027, 1, 1))
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"'{text}' is not a valid RRULE: {error}") from None
+    return rule.upper()
+
+
+def _check_who(value: object) -> str | list[str]:
+    if value in ("team", "partner", "everyone"):
+        return str(value)
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return [_check_id(v) for v in value]
+    raise ValueError("expected team, partner, everyone or a list of person ids")
+
+
+Who = Annotated[
+    str | list[str],
+    PlainValidator(_check_who),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"enum": ["team", "partner", "everyone"]},
+                {"type": "array", "items": {"type": "string"}, "minItems": 1},
+            ]
+        }
+    ),
+]
+
+
+class Checkins(Section):
+    every: Annotated[
+        str,
+        PlainValidator(_check_every),
+        _text_schema(None, "daily | weekly | biweekly | monthly | an RRULE"),
+    ] = "weekly"
+    on: Weekday | None = None
+    at: Clock = time(9, 0)
+    grace: DurationText = Duration(days=2)
+    who: Who = "team"
+    questions: list[Text] = Field(default_factory=list)
+    escalate: list[Step] = Field(default_factory=_default_ladder, min_length=1)
+    pauses: list[Pause] = Field(default_factory=list)
+
+    def paused(self, day: date) -> Pause | None:
+        return next((pause for pause in self.pauses if day in pause), None)
+
+
+class Continuity(Section):
+    backup: str | None = None
+    successor: Id | None = None
+
+
+class Handover(Section):
+    at: DayTime
+    duration: DurationText = Duration(seconds=7200)
+    recipients: list[Id] | None = None
+    documents: list[Text] = Field(default_factory=list)
+    location: str | None = None
+    redact: bool = False
+
+
+class Plan(Section):
+    version: Literal[1]
+    id: Id
+    title: Text
+    language: Literal["nl", "en"]
+    timezone: Zone
+    start: Day
+    end: Day
+    partner: Partner
+    team: Team
+    people: list[Person] = Field(min_length=1)
+    challenge: Challenge
+    goal: Goal
+    milestones: list[Milestone] = Field(default_factory=list)
+    communication: Communication
+    checkins: Checkins | None = None
+    continuity: Continuity | None = None
+    handover: Handover | None = None
+    agreements: list[Text] = Field(default_factory=list)
+
+    _path: Path | None = PrivateAttr(default=None)
+    _text: str = PrivateAttr(default="")
+
+    # -- where the plan came from ------------------------------------------
+
+    @property
+    def path(self) -> Path | None:
+        return self._path
+
+    @property
+    def text(self) -> str:
+        """The plan file as it was read (for the handover bundle and change detection)."""
+        return self._text
+
+    def attach_source(self, path: Path | None, text: str) -> None:
+        self._path = path
+        self._text = text
+
+    # -- looking things up -------------------------------------------------
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def person(self, person_id: str) -> Person:
+        for person in self.people:
+            if person.id == person_id:
+                return person
+        raise KeyError(person_id)
+
+    def zone_of(self, person: Person) -> ZoneInfo:
+        return ZoneInfo(person.timezone or self.timezone)
+
+    def language_of(self, person: Person | None) -> str:
+        return (person.language if person and person.language else None) or self.language
+
+    @property
+    def lead(self) -> Person:
+        return self.person(self.team.lead)
+
+    @property
+    def contact(self) -> Person:
+        return self.person(self.partner.contact)
+
+    def side(self, side: str) -> list[Person]:
+        return [person for person in self.people if person.side == side]
+
+    def meetings(self) -> Iterator[Milestone]:
+        return (m for m in self.milestones if m.is_meeting)
+
+    def deadlines(self) -> Iterator[Milestone]:
+        return (m for m in self.milestones if not m.is_meeting)
+
+    def milestone(self, milestone_id: str) -> Milestone:
+        for milestone in self.milestones:
+            if milestone.id == milestone_id:
+                return milestone
+        raise KeyError(milestone_id)
+
+    def attendees(self, milestone: Milestone) -> list[Person]:
+        if milestone.attendees is None:
+            return list(self.people)
+        return [self.person(pid) for pid in milestone.attendees]
+
+    def reminded(self, milestone: Milestone) -> list[Person]:
+        """Who is reminded of a milestone: ``notify``, else attendees, else owner and lead."""
+        if milestone.notify is not None:
+            ids = milestone.notify
+        elif milestone.is_meeting:
+            return self.attendees(milestone)
+        else:
+            ids = [pid for pid in (milestone.owner, self.team.lead) if pid]
+        return [self.person(pid) for pid in dict.fromkeys(ids)]
+
+    def handover_recipients(self) -> list[Person]:
+        if self.handover and self.handover.recipients:
+            ids = self.handover.recipients
+        else:
+            ids = [self.partner.contact, self.team.lead]
+        return [self.person(pid) for pid in dict.fromkeys(ids)]
+
+    def checkin_people(self) -> list[Person]:
+        if self.checkins is None:
+            return []
+        who = self.checkins.who
+        if isinstance(who, list):
+            return [self.person(pid) for pid in dict.fromkeys(who)]
+        if who == "everyone":
+            return list(self.people)
+        return self.side(who)
+
+    def rung(self, name: str, silent: Person) -> list[Person]:
+        """The people one name on the escalation ladder stands for."""
+        named = {
+            "self": [silent.id],
+            "lead": [self.team.lead],
+            "contact": [self.partner.contact],
+            "deputy": [self.partner.deputy] if self.partner.deputy else [],
+            "successor": [self.continuity.successor]
+            if self.continuity and self.continuity.successor
+            else [],
+        }
+        return [self.person(pid) for pid in named.get(name, [name])]
+
+    def document_paths(self) -> list[Path]:
+        if not self.handover:
+            return []
+        base = self.path.parent if self.path else Path.cwd()
+        return [base / doc for doc in self.handover.documents]
+
+
+LADDER_NAMES = ("self", "lead", "contact", "deputy", "successor")

@@ -1,0 +1,244 @@
+"""The rules that relate one part of a plan to another (DESIGN.md §2).
+
+They read the plan as the YAML gave it, not the validated models, so that a
+plan with a malformed e-mail address and a dangling reference reports both at
+once. A value that is itself malformed is skipped here: the models report it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import date, datetime
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from config import notation
+from config.plan import CHANNELS, LADDER_NAMES
+
+Loc = tuple[str | int, ...]
+Issue = tuple[Loc, str]
+
+PHONE_CHANNELS = ("sms", "whatsapp")
+RESERVED_MILESTONE_IDS = ("handover",)
+
+
+def check(raw: dict[str, Any], base: Path | None = None) -> list[Issue]:
+    """Every cross-reference problem of a plan, in file order."""
+    people = _people(raw)
+    issues: list[Issue] = []
+    for rule in (_dates, _unique_ids, _roles, _references, _channels, _ladder):
+        issues.extend(rule(raw, people))
+    issues.extend(_documents(raw, base))
+    return issues
+
+
+# -- reading the raw plan defensively ---------------------------------------
+
+
+def _section(raw: dict[str, Any], key: str) -> dict[str, Any]:
+    value = raw.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _entries(raw: dict[str, Any], *path: str) -> Iterator[tuple[Loc, dict[str, Any]]]:
+    """``(loc, item)`` for each mapping in the list at ``path``."""
+    node: Any = raw
+    for key in path:
+        node = node.get(key) if isinstance(node, dict) else None
+    if isinstance(node, list):
+        for index, item in enumerate(node):
+            if isinstance(item, dict):
+                yield (*path, index), item
+
+
+def _people(raw: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for _, person in _entries(raw, "people"):
+        if isinstance(person.get("id"), str):
+            found.setdefault(person["id"], person)
+    return found
+
+
+def _parsed(parser: Callable[[object], Any], value: object) -> Any:
+    try:
+        return parser(value)
+    except (ValueError, TypeError):
+        return None
+
+
+def _day(value: object) -> date | None:
+    return _parsed(notation.parse_date, value)  # type: ignore[no-any-return]
+
+
+def _moment(value: object) -> datetime | None:
+    return _parsed(notation.parse_datetime, value)  # type: ignore[no-any-return]
+
+
+# -- the rules -----------------------------------------------------------------
+
+
+def _dates(raw: dict[str, Any], people: dict[str, dict[str, Any]]) -> Iterator[Issue]:
+    start, end = _day(raw.get("start")), _day(raw.get("end"))
+    if start and end and end < start:
+        yield ("end",), f"the project ends ({end}) before it starts ({start})"
+    if not (start and end and end >= start):
+        return
+    span = f"the project runs {start} to {end}"
+    for loc, milestone in _entries(raw, "milestones"):
+        for key in ("at", "due"):
+            if key not in milestone:
+                continue
+            when = _moment(milestone[key]) if key == "at" else _day(milestone[key])
+            day = when.date() if isinstance(when, datetime) else when
+            if day is not None and not start <= day <= end:
+                yield (*loc, key), f"{day} is outside the project: {span}"
+    for loc, pause in _entries(raw, "checkins", "pauses"):
+        first, last = _day(pause.get("from")), _day(pause.get("to"))
+        if first and last and (last < start or first > end):
+            yield loc, f"the pause {first} to {last} is outside the project: {span}"
+    handover = _section(raw, "handover")
+    when = _moment(handover.get("at"))
+    if when is not None and not start <= when.date() <= end:
+        yield ("handover", "at"), f"{when.date()} is outside the project: {span}"
+
+
+def _unique_ids(raw: dict[str, Any], people: dict[str, dict[str, Any]]) -> Iterator[Issue]:
+    for kind, key in (("person", "people"), ("milestone", "milestones")):
+        seen: set[str] = set()
+        for loc, item in _entries(raw, key):
+            item_id = item.get("id")
+            if not isinstance(item_id, str):
+                continue
+            if item_id in seen:
+                yield (*loc, "id"), f"the {kind} id '{item_id}' is used twice"
+            seen.add(item_id)
+    for loc, item in _entries(raw, "milestones"):
+        if item.get("id") in RESERVED_MILESTONE_IDS:
+            yield (
+                (*loc, "id"),
+                (
+                    f"'{item['id']}' is reserved; pick another milestone id "
+                    "(the handover meeting is configured under 'handover')"
+                ),
+            )
+
+
+def _reference(
+    people: dict[str, dict[str, Any]], loc: Loc, value: object, side: str | None = None
+) -> Iterator[Issue]:
+    if not isinstance(value, str):
+        return
+    if value not in people:
+        yield loc, f"no person with id '{value}'{_suggestion(value, people)}"
+    elif side and people[value].get("side") != side:
+        yield loc, f"'{value}' must be on side {side}, not {people[value].get('side')}"
+
+
+def _suggestion(value: str, choices: dict[str, Any] | tuple[str, ...]) -> str:
+    from difflib import get_close_matches
+
+    close = get_close_matches(value, list(choices), n=1)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def _roles(raw: dict[str, Any], people: dict[str, dict[str, Any]]) -> Iterator[Issue]:
+    partner, team = _section(raw, "partner"), _section(raw, "team")
+    yield from _reference(people, ("partner", "contact"), partner.get("contact"), "partner")
+    yield from _reference(people, ("partner", "deputy"), partner.get("deputy"), "partner")
+    yield from _reference(people, ("team", "lead"), team.get("lead"), "team")
+    continuity = _section(raw, "continuity")
+    yield from _reference(people, ("continuity", "successor"), continuity.get("successor"))
+
+
+def _id_list(raw: dict[str, Any], loc: Loc) -> Iterator[tuple[Loc, object]]:
+    node: Any = raw
+    for key in loc:
+        if isinstance(node, dict) and isinstance(key, str):
+            node = node.get(key)
+        elif isinstance(node, list) and isinstance(key, int) and key < len(node):
+            node = node[key]
+        else:
+            return
+    if isinstance(node, list):
+        for index, value in enumerate(node):
+            yield (*loc, index), value
+
+
+def _references(raw: dict[str, Any], people: dict[str, dict[str, Any]]) -> Iterator[Issue]:
+    for loc, milestone in _entries(raw, "milestones"):
+        yield from _reference(people, (*loc, "owner"), milestone.get("owner"))
+        for key in ("attendees", "notify"):
+            for item_loc, value in _id_list(raw, (*loc, key)):
+                yield from _reference(people, item_loc, value)
+    for item_loc, value in _id_list(raw, ("handover", "recipients")):
+        yield from _reference(people, item_loc, value)
+    for item_loc, value in _id_list(raw, ("checkins", "who")):
+        yield from _reference(people, item_loc, value)
+
+
+def _channels(raw: dict[str, Any], people: dict[str, dict[str, Any]]) -> Iterator[Issue]:
+    configured = _section(_section(raw, "communication"), "channels")
+    for loc, person in _entries(raw, "people"):
+        channels = person.get("channels", ["email"])
+        if not isinstance(channels, list):
+            continue
+        for index, channel in enumerate(channels):
+            if not isinstance(channel, str) or channel not in CHANNELS:
+                continue
+            where = (*loc, "channels", index)
+            if channel not in configured:
+                yield (
+                    where,
+                    (
+                        f"'{channel}' is not configured under communication.channels; "
+                        f"add '{channel}:' there or remove it here"
+                    ),
+                )
+            if channel == "email" and not person.get("email"):
+                yield (*loc, "email"), "the e-mail channel needs an e-mail address"
+            if channel in PHONE_CHANNELS and not person.get("phone"):
+                yield (*loc, "phone"), f"the {channel} channel needs a phone number (E.164)"
+        if isinstance(channels, list) and len(set(map(str, channels))) != len(channels):
+            yield (*loc, "channels"), "a channel is listed twice"
+
+
+def _ladder(raw: dict[str, Any], people: dict[str, dict[str, Any]]) -> Iterator[Issue]:
+    previous = 0
+    for loc, step in _entries(raw, "checkins", "escalate"):
+        after = step.get("after")
+        if isinstance(after, int) and not isinstance(after, bool):
+            if after <= previous:
+                yield (
+                    (*loc, "after"),
+                    (f"'after' must rise from step to step: {after} follows {previous}"),
+                )
+            previous = after
+        for item_loc, value in _id_list(raw, (*loc, "notify")):
+            if isinstance(value, str) and value not in LADDER_NAMES and value not in people:
+                choices = (*LADDER_NAMES, *people)
+                yield (
+                    item_loc,
+                    (
+                        f"'{value}' is neither self, lead, contact, deputy, successor "
+                        f"nor a person id{_suggestion(value, choices)}"
+                    ),
+                )
+    checkins = _section(raw, "checkins")
+    if "on" in checkins and str(checkins.get("every", "weekly")).lower() not in (
+        "weekly",
+        "biweekly",
+        "monthly",
+    ):
+        yield ("checkins", "on"), "'on' goes with every: weekly, biweekly or monthly"
+
+
+def _documents(raw: dict[str, Any], base: Path | None) -> Iterator[Issue]:
+    for loc, document in _id_list(raw, ("handover", "documents")):
+        if not isinstance(document, str) or not document.strip():
+            continue
+        relative = PurePosixPath(document)
+        if relative.is_absolute() or ".." in relative.parts:
+            yield loc, "documents are paths inside the plan's folder, like docs/beheer.md"
+            continue
+        if base is not None and not (base / relative).is_file():
+            yield loc, f"the document '{document}' does not exist next to the plan"

@@ -1,0 +1,192 @@
+"""The ``pactkeeper`` command (DESIGN.md §3).
+
+Imports are lazy: ``validate`` must not pay for Celery, the web framework or
+the calendar library. Errors meant for people are printed as one clear line
+each; a Python traceback only appears with ``PACTKEEPER_DEBUG=1``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, NoReturn
+
+import typer
+
+if TYPE_CHECKING:
+    from config.plan import Plan
+    from config.settings import Settings
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help="pactkeeper keeps the agreements of a volunteering partnership alive.",
+)
+
+
+class UserError(Exception):
+    """Something the user can fix; printed as one line, exit code 1."""
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    print(f"pactkeeper: {message}", file=sys.stderr)
+    raise typer.Exit(code)
+
+
+def read_plan(path: Path) -> Plan:
+    from config.load import load_plan
+
+    return load_plan(path)
+
+
+def write_output(content: str | bytes, output: Path | None) -> None:
+    """Write to ``output`` (atomically), or to stdout."""
+    data = content.encode() if isinstance(content, str) else content
+    if output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        draft = output.with_name(f".{output.name}.part")
+        draft.write_bytes(data)
+        draft.replace(output)
+    except OSError as error:
+        raise UserError(f"cannot write {output}: {error.strerror}") from None
+
+
+PlanArg = Annotated[Path, typer.Argument(help="the plan file (YAML, format v1)")]
+OutputOpt = Annotated[Path | None, typer.Option("-o", "--output", help="write to this file")]
+
+
+@app.command()
+def validate(
+    plans: Annotated[list[Path], typer.Argument(help="plan files to check")],
+) -> None:
+    """Check plans; print every error as PATH:LINE:COL: field.path: message."""
+    from config.load import PlanError, load_plan
+
+    failed = False
+    for path in plans:
+        try:
+            plan = load_plan(path)
+        except PlanError as error:
+            print(error.report(), file=sys.stderr)
+            failed = True
+            continue
+        print(
+            f"{path}: ok ({plan.id}: {len(plan.people)} people, {len(plan.milestones)} milestones)"
+        )
+    raise typer.Exit(1 if failed else 0)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of plan format v1 (for editors)."""
+    from config.schema import plan_schema
+
+    print(json.dumps(plan_schema(), indent=2, ensure_ascii=False))
+
+
+@app.command()
+def timeline(
+    plan: PlanArg,
+    as_json: Annotated[bool, typer.Option("--json", help="a JSON list for tools")] = False,
+) -> None:
+    """Every occurrence the plan schedules: reminders, check-ins, kickoff, handover, close."""
+    from worker import timeline as compiler
+
+    items = compiler.compile(read_plan(plan))
+    if as_json:
+        print(json.dumps([item.as_json() for item in items], indent=1, ensure_ascii=False))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("when (UTC)", "local", "kind", "ref", "recipient", "channel", box=None)
+    for item in items:
+        table.add_row(
+            item.at.strftime("%Y-%m-%d %H:%M"),
+            item.local.strftime("%a %d %b %H:%M %Z"),
+            item.kind,
+            item.ref,
+            item.recipient or "",
+            item.channel or "",
+        )
+    Console(width=140).print(table)
+    print(f"{len(items)} occurrences", file=sys.stderr)
+
+
+@app.command()
+def ics(
+    plan: PlanArg,
+    person: Annotated[
+        str | None, typer.Option("--for", help="only what concerns this person")
+    ] = None,
+    output: OutputOpt = None,
+) -> None:
+    """The plan as a calendar (METHOD:PUBLISH), for everyone or for one person."""
+    from connectors.calendar.ics import build_calendar
+
+    loaded = read_plan(plan)
+    if person is not None and person not in {p.id for p in loaded.people}:
+        known = ", ".join(p.id for p in loaded.people)
+        raise UserError(f"no person '{person}' in {plan} (people: {known})")
+    write_output(build_calendar(loaded, person=person, settings=_settings()), output)
+
+
+class RunbookFormat(str, Enum):
+    md = "md"
+    html = "html"
+
+
+@app.command()
+def runbook(
+    plan: PlanArg,
+    fmt: Annotated[RunbookFormat, typer.Option("--format", help="md or html")] = RunbookFormat.md,
+    output: OutputOpt = None,
+) -> None:
+    """The runbook for all participants: contacts, channels, rhythm, milestones, ladder."""
+    from worker.runbook import render_runbook
+
+    write_output(render_runbook(read_plan(plan), fmt.value), output)
+
+
+def _settings() -> Settings:
+    from config.settings import Settings
+
+    return Settings()
+
+
+def main() -> None:
+    """Entry point: runs the app and turns every failure into a clear message."""
+    from config.load import PlanError
+
+    try:
+        app()
+    except PlanError as error:
+        print(error.report(), file=sys.stderr)
+        sys.exit(1)
+    except UserError as error:
+        print(f"pactkeeper: {error}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as error:
+        if os.environ.get("PACTKEEPER_DEBUG"):
+            raise
+        print(
+            f"pactkeeper: internal error ({type(error).__name__}: {error}); "
+            "set PACTKEEPER_DEBUG=1 to see the details",
+            file=sys.stderr,
+        )
+        sys.exit(70)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,288 @@
+"""Plan -> occurrences: everything a plan schedules, when, for whom, on which channel.
+
+Pure and deterministic: no clock, no I/O. The timing rules are DESIGN.md §4:
+
+- every time is computed in the recipient's own zone and kept in UTC;
+- a reminder is due at its anchor minus the offset; day and week offsets are
+  calendar days (same wall-clock time), hours and minutes exact;
+- announcements (reminders) never give less notice than asked: outside
+  reachable hours or on an away day they move *back* to the end of the latest
+  reachable period; reactions and the kickoff move *forward*;
+- a check-in window opens at ``checkins.at`` in the person's zone and closes
+  ``grace`` later; none opens on an away day or in a pause.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
+from zoneinfo import ZoneInfo
+
+from dateutil.rrule import rrulestr
+
+from config.notation import WEEKDAY_CODES, Duration, Reachable
+from config.plan import Checkins, Milestone, Person, Plan
+
+KINDS = (
+    "kickoff",
+    "meeting",
+    "deadline",
+    "reminder",
+    "checkin_open",
+    "checkin_close",
+    "handover",
+    "close",
+)
+# What the engine acts on; meetings, deadlines and the handover meeting live in calendars.
+ACTIONS = ("kickoff", "reminder", "checkin_open", "checkin_close", "close")
+HORIZON_DAYS = 400
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    key: str
+    kind: str
+    at: datetime  # UTC
+    zone: str  # the recipient's zone, or the plan's for items without a recipient
+    ref: str  # the milestone id, the window date, or kickoff / handover / close
+    recipient: str | None = None
+    channel: str | None = None
+    offset: Duration | None = None  # for reminders: how long before the anchor
+
+    @property
+    def local(self) -> datetime:
+        return self.at.astimezone(ZoneInfo(self.zone))
+
+    def as_json(self) -> dict[str, str | None]:
+        return {
+            "key": self.key,
+            "kind": self.kind,
+            "at": self.at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "local": self.local.isoformat(),
+            "ref": self.ref,
+            "recipient": self.recipient,
+            "channel": self.channel,
+        }
+
+
+def occurrence_key(
+    plan_id: str, kind: str, ref: str, recipient: str | None, channel: str | None, at: datetime
+) -> str:
+    """The stable key of one occurrence: the same inputs give the same key, always."""
+    instant = at.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    text = "|".join((plan_id, kind, ref, recipient or "", channel or "", instant))
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def local_moment(day: date, clock: time, zone: ZoneInfo) -> datetime:
+    """A wall-clock time on a day in a zone, as a UTC instant (DST gaps normalised)."""
+    return datetime.combine(day, clock, tzinfo=zone).astimezone(UTC)
+
+
+class Availability:
+    """When one person can be reached: reachable hours, minus away days, in their zone."""
+
+    def __init__(self, zone: ZoneInfo, reachable: Reachable | None, person: Person | None):
+        self.zone = zone
+        self.reachable = reachable
+        self.person = person
+
+    @classmethod
+    def of(cls, plan: Plan, person: Person) -> Availability:
+        return cls(plan.zone_of(person), person.reachable, person)
+
+    def periods(self, day: date) -> list[tuple[datetime, datetime]]:
+        """The reachable periods of a local day as UTC (start, end) pairs."""
+        if self.person is not None and self.person.is_away(day):
+            return []
+        if self.reachable is None:
+            minutes = [(0, 24 * 60)]
+        else:
+            minutes = [(p.start, p.end) for p in self.reachable.on(day.weekday())]
+        return [(self._at(day, start), self._at(day, end)) for start, end in minutes]
+
+    def _at(self, day: date, minutes: int) -> datetime:
+        return local_moment(
+            day + timedelta(days=minutes // 1440),
+            time((minutes % 1440) // 60, minutes % 60),
+            self.zone,
+        )
+
+    def last_reachable(self, moment: datetime, not_before: datetime) -> datetime | None:
+        """The latest reachable instant at or before ``moment``, not before ``not_before``."""
+        day = moment.astimezone(self.zone).date()
+        floor = not_before.astimezone(self.zone).date() - timedelta(days=1)
+        while day >= floor:
+            for start, end in reversed(self.periods(day)):
+                if start <= moment:
+                    found = min(moment, end)
+                    return found if found >= not_before else None
+            day -= timedelta(days=1)
+        return None
+
+    def next_reachable(self, moment: datetime) -> datetime:
+        """The earliest reachable instant at or after ``moment`` (itself if reachable)."""
+        day = moment.astimezone(self.zone).date() - timedelta(days=1)
+        for _ in range(HORIZON_DAYS):
+            for start, end in self.periods(day):
+                if end >= moment:
+                    return max(moment, start)
+            day += timedelta(days=1)
+        return moment
+
+
+class Compiler:
+    """Builds the occurrences of one plan."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.start = local_moment(plan.start, time(0), plan.zone)
+        self.close = local_moment(plan.end + timedelta(days=1), time(0), plan.zone)
+
+    @cached_property
+    def availability(self) -> dict[str, Availability]:
+        return {p.id: Availability.of(self.plan, p) for p in self.plan.people}
+
+    def occurrence(
+        self,
+        kind: str,
+        at: datetime,
+        ref: str,
+        person: Person | None = None,
+        channel: str | None = None,
+        offset: Duration | None = None,
+    ) -> Occurrence:
+        zone = self.plan.zone_of(person).key if person else self.plan.timezone
+        recipient = person.id if person else None
+        key = occurrence_key(self.plan.id, kind, ref, recipient, channel, at)
+        return Occurrence(key, kind, at.astimezone(UTC), zone, ref, recipient, channel, offset)
+
+    def all(self) -> list[Occurrence]:
+        found: dict[str, Occurrence] = {}
+        for item in self._everything():
+            found.setdefault(item.key, item)
+        return sorted(
+            found.values(), key=lambda o: (o.at, KINDS.index(o.kind), o.ref, o.recipient or "")
+        )
+
+    def _everything(self) -> Iterator[Occurrence]:
+        yield from self.kickoff()
+        for milestone in self.plan.milestones:
+            yield from self.milestone(milestone)
+        yield from self.handover()
+        yield from self.checkins()
+        yield self.occurrence("close", self.close, "close")
+
+    def kickoff(self) -> Iterator[Occurrence]:
+        clock = self.plan.communication.deadline_time
+        for person in self.plan.people:
+            due = local_moment(self.plan.start, clock, self.plan.zone_of(person))
+            at = self.availability[person.id].next_reachable(due)
+            yield self.occurrence("kickoff", at, "kickoff", person, person.channels[0])
+
+    def milestone(self, milestone: Milestone) -> Iterator[Occurrence]:
+        anchor = milestone_anchor(self.plan, milestone)
+        kind = "meeting" if milestone.is_meeting else "deadline"
+        yield self.occurrence(kind, anchor, milestone.id)
+        offsets = milestone.remind or self.plan.communication.remind_before
+        yield from self.reminders(milestone.id, anchor, offsets, self.plan.reminded(milestone))
+
+    def handover(self) -> Iterator[Occurrence]:
+        if self.plan.handover is None:
+            return
+        anchor = self.plan.handover.at.replace(tzinfo=self.plan.zone).astimezone(UTC)
+        yield self.occurrence("handover", anchor, "handover")
+        offsets = self.plan.communication.remind_before
+        yield from self.reminders("handover", anchor, offsets, self.plan.handover_recipients())
+
+    def reminders(
+        self, ref: str, anchor: datetime, offsets: list[Duration], people: list[Person]
+    ) -> Iterator[Occurrence]:
+        for person in people:
+            local_anchor = anchor.astimezone(self.plan.zone_of(person))
+            for offset in offsets:
+                due = offset.before(local_anchor).astimezone(UTC)
+                if due < self.start:
+                    continue  # reminders due before the plan's start are not scheduled
+                at = self.availability[person.id].last_reachable(due, self.start) or due
+                yield self.occurrence("reminder", at, ref, person, person.channels[0], offset)
+
+    def checkins(self) -> Iterator[Occurrence]:
+        checkins = self.plan.checkins
+        if checkins is None:
+            return
+        for person in self.plan.checkin_people():
+            for opens in checkin_windows(self.plan, person):
+                day = opens.astimezone(self.plan.zone_of(person)).date().isoformat()
+                yield self.occurrence("checkin_open", opens, day, person, person.channels[0])
+                closes = checkins.grace.after(opens.astimezone(self.plan.zone_of(person)))
+                yield self.occurrence("checkin_close", closes, day, person)
+
+
+def compile(plan: Plan) -> list[Occurrence]:
+    """Every occurrence the plan schedules, in time order, with stable keys."""
+    return Compiler(plan).all()
+
+
+def milestone_anchor(plan: Plan, milestone: Milestone) -> datetime:
+    """A meeting's start, or ``deadline_time`` on a deadline's due date, in UTC."""
+    if milestone.at is not None:
+        return milestone.at.replace(tzinfo=plan.zone).astimezone(UTC)
+    assert milestone.due is not None
+    return local_moment(milestone.due, plan.communication.deadline_time, plan.zone)
+
+
+# -- the check-in series -----------------------------------------------------------
+
+
+def checkin_rule(checkins: Checkins, start: date) -> str:
+    """The check-in rhythm as an RRULE (without UNTIL), the one source for timeline and ics."""
+    every = checkins.every
+    weekday = WEEKDAY_CODES[checkins.on if checkins.on is not None else start.weekday()]
+    if every == "daily":
+        return "FREQ=DAILY"
+    if every == "weekly":
+        return f"FREQ=WEEKLY;BYDAY={weekday}"
+    if every == "biweekly":
+        return f"FREQ=WEEKLY;INTERVAL=2;BYDAY={weekday}"
+    if every == "monthly":
+        if checkins.on is not None:
+            return f"FREQ=MONTHLY;BYDAY=1{weekday}"
+        return f"FREQ=MONTHLY;BYMONTHDAY={start.day if start.day <= 28 else -1}"
+    return every
+
+
+def checkin_days(plan: Plan) -> list[date]:
+    """Every scheduled check-in day of the plan, pauses and away days included."""
+    if plan.checkins is None:
+        return []
+    rule = checkin_rule(plan.checkins, plan.start)
+    first = datetime.combine(plan.start, time(0))
+    last = datetime.combine(plan.end, time(23, 59))
+    found = rrulestr(rule, dtstart=first).between(first, last, inc=True)
+    if not found:
+        return []
+    # Restart the rule at its first day, so a calendar with that DTSTART expands the same.
+    series = rrulestr(rule, dtstart=found[0]).between(found[0], last, inc=True)
+    return [moment.date() for moment in series]
+
+
+def checkin_windows(plan: Plan, person: Person) -> list[datetime]:
+    """The UTC instants at which this person's check-in windows open."""
+    assert plan.checkins is not None
+    zone, clock = plan.zone_of(person), plan.checkins.at
+    return [
+        local_moment(day, clock, zone)
+        for day in checkin_days(plan)
+        if not plan.checkins.paused(day) and not person.is_away(day)
+    ]
+
+
+def excused_days(plan: Plan, person: Person) -> list[date]:
+    """Scheduled check-in days on which no window opens for this person (pause or away)."""
+    if plan.checkins is None:
+        return []
+    return [day for day in checkin_days(plan) if plan.checkins.paused(day) or person.is_away(day)]
