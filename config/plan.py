@@ -32,9 +32,10 @@ from config import notation
 from config.notation import Duration, Reachable
 
 ID_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
-EMAIL_PATTERN = r"^[^@\s<>,;\"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+EMAIL_PATTERN = rf"^[^@\s<>,;\"]+@{_LABEL}(?:\.{_LABEL})+$"
 PHONE_PATTERN = r"^\+[1-9][0-9]{6,14}$"
-SECRET_PATTERN = r"^env:[A-Za-z_][A-Za-z0-9_]*$"
+SECRET_PATTERN = r"^env:[A-Za-z_][A-Za-z0-9_]*$"  # noqa: S105 - a pattern, not a secret
 DURATION_PATTERN = (
     r"^(?:(?:\d+\s*[wdhms]\s*)+|P(?:\d+W)?(?:\d+D)?(?:T(?:\d+H)?(?:\d+M)?(?:\d+S)?)?)$"
 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -140,7 +140,7 @@ def ics(
     write_output(build_calendar(loaded, person=person, settings=_settings()), output)
 
 
-class RunbookFormat(str, Enum):
+class RunbookFormat(StrEnum):
     md = "md"
     html = "html"
 
