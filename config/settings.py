@@ -96,6 +96,7 @@ class Settings(BaseSettings):
     twilio_from: str | None = None
     twilio_whatsapp_from: str | None = None
     twilio_api_url: str = "https://api.twilio.com"
+    telegram_api_url: str = "https://api.telegram.org"
     twilio_content_sids: dict[str, str] = Field(default_factory=dict)
 
     http_connect_timeout: float = 5.0

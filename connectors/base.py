@@ -1,0 +1,123 @@
+"""What every connector shares: the message it sends and the one error it raises.
+
+A connector is a small class (STYLE.md): build the payload, hand it to
+``connectors.http`` (or SMTP), classify the answer. It returns nothing when the
+service accepted the message and raises ``ConnectorError`` otherwise:
+
+- ``transient``: try again later (429, connection refused, 5xx, SMTP 4xx);
+  ``retry_after`` carries the service's Retry-After in seconds when it gave one;
+- ``permanent``: will not work until someone changes something (400/403/404/410,
+  SMTP 5xx, a blocked bot); the engine tells the team lead;
+- ``unknown``: the request went out and no answer came (read timeout): the
+  message may or may not have arrived, so it is never blindly sent again.
+
+Error texts never contain a secret: name the service and the status, not the URL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+if TYPE_CHECKING:
+    from config.settings import Settings
+
+ErrorKind = Literal["transient", "permanent", "unknown"]
+
+
+class ConnectorError(Exception):
+    def __init__(
+        self,
+        kind: ErrorKind,
+        detail: str,
+        retry_after: float | None = None,
+        recipients: tuple[str, ...] = (),
+    ) -> None:
+        super().__init__(detail)
+        self.kind: ErrorKind = kind
+        self.detail = detail
+        self.retry_after = retry_after
+        # For e-mail: the addresses this error is about (the others were accepted).
+        self.recipients = recipients
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.detail}"
+
+
+class ConfigurationError(Exception):
+    """A channel cannot be used as configured (a missing secret, an unknown provider)."""
+
+
+@dataclass(frozen=True)
+class Recipient:
+    id: str
+    name: str
+    email: str | None = None
+    phone: str | None = None
+    language: str = "en"
+    zone: str = "UTC"
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str  # e.g. "text/calendar; method=REQUEST"
+    data: bytes
+
+
+@dataclass(frozen=True)
+class CalendarPart:
+    """An iTIP calendar object carried by an e-mail (METHOD:REQUEST or CANCEL)."""
+
+    method: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message to one person on one channel, already rendered in their language."""
+
+    key: str  # the ledger key: the e-mail Message-ID and the chat idempotency key
+    plan_id: str
+    kind: str  # kickoff, reminder, checkin_request, warning, handover, invite, cancel, ...
+    channel: str
+    recipient: Recipient
+    subject: str
+    text: str
+    html: str | None = None
+    link: str | None = None  # the one action that matters (check-in link, download)
+    link_label: str | None = None
+    facts: tuple[tuple[str, str], ...] = ()  # label/value pairs, shown as card fields
+    attachments: tuple[Attachment, ...] = ()
+    calendar: CalendarPart | None = None
+    when: datetime | None = None  # the engine's send time (virtual in a simulation)
+    headers: dict[str, str] = field(default_factory=dict)  # extra e-mail headers
+    extra: dict[str, Any] = field(default_factory=dict)  # e.g. {"template": "reminder"}
+
+
+class Connector:
+    """Sends messages on one channel; subclasses set ``channel`` and implement ``send``."""
+
+    channel: ClassVar[str] = ""
+    # True where sending the same message twice reaches the person once (e-mail with
+    # the same Message-ID): only such channels are re-sent after an unknown outcome.
+    deduplicates: ClassVar[bool] = False
+
+    def __init__(self, config: Any, settings: Settings) -> None:
+        self.config = config  # the plan's section under communication.channels
+        self.settings = settings
+
+    def unready(self) -> str | None:
+        """Why this connector cannot send for real here (a missing secret), or None."""
+        return None
+
+    def send(self, message: Message) -> None:
+        raise NotImplementedError
+
+    def render(self, message: Message) -> tuple[str, bytes]:
+        """What would go over the wire, as (file extension, bytes): for the outbox."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release connections kept open across a batch."""

@@ -1,0 +1,177 @@
+"""E-mail: one builder for what goes over SMTP and into the outbox, and the SMTP sender.
+
+The Message-ID is derived from the ledger key, so a message re-sent after an
+unknown outcome is recognised by mail systems as the same message: e-mail is the
+one channel the engine may re-send after a worker died mid-send.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import smtplib
+import ssl
+from datetime import UTC, datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime
+from typing import Any, ClassVar
+
+from config.settings import Settings
+from connectors.base import Connector, ConnectorError, ErrorKind, Message
+
+
+def message_id(key: str, settings: Settings) -> str:
+    return f"<{key}@{settings.uid_domain}>"
+
+
+def sender(settings: Settings) -> Address:
+    address = settings.smtp_from or settings.organizer_email
+    return Address("pactkeeper", addr_spec=address)
+
+
+def build_email(message: Message, settings: Settings) -> EmailMessage:
+    """The complete e-mail: text + HTML, the iTIP calendar part, attachments, headers."""
+    if not message.recipient.email:
+        raise ConnectorError("permanent", f"{message.recipient.id} has no e-mail address")
+    mail = EmailMessage(policy=SMTP)
+    mail["From"] = sender(settings)
+    mail["To"] = Address(message.recipient.name, addr_spec=message.recipient.email)
+    mail["Subject"] = message.subject
+    mail["Date"] = format_datetime((message.when or datetime.now(UTC)).astimezone(UTC))
+    mail["Message-ID"] = message_id(message.key, settings)
+    mail["Auto-Submitted"] = "auto-generated"
+    mail["List-Unsubscribe"] = (
+        f"<mailto:{settings.organizer_email}?subject=unsubscribe%20{message.plan_id}>"
+    )
+    mail["Content-Language"] = message.recipient.language
+    mail["X-Pactkeeper-Plan"] = message.plan_id
+    mail["X-Pactkeeper-Kind"] = message.kind
+    for name, value in message.headers.items():
+        mail[name] = value
+    _body(mail, message)
+    return mail
+
+
+def _body(mail: EmailMessage, message: Message) -> None:
+    mail.set_content(message.text, charset="utf-8")
+    if message.html is not None:
+        mail.add_alternative(message.html, subtype="html", charset="utf-8")
+    if message.calendar is not None:
+        # RFC 6047: the iTIP part sits beside text and HTML, with the same METHOD in the
+        # MIME header as in the body; the .ics attachment is for clients that ignore it.
+        method = message.calendar.method
+        mail.add_alternative(
+            message.calendar.data.decode("utf-8"),
+            subtype="calendar",
+            charset="utf-8",
+            params={"method": method},
+        )
+        mail.add_attachment(
+            message.calendar.data, maintype="application", subtype="ics", filename="invite.ics"
+        )
+    for attachment in message.attachments:
+        maintype, _, rest = attachment.content_type.partition("/")
+        subtype = rest.split(";")[0].strip() or "octet-stream"
+        mail.add_attachment(
+            attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename
+        )
+
+
+class EmailConnector(Connector):
+    """SMTP with STARTTLS, implicit TLS or none; one connection kept across a batch."""
+
+    channel: ClassVar[str] = "email"
+    deduplicates: ClassVar[bool] = True
+
+    def __init__(self, config: Any, settings: Settings) -> None:
+        super().__init__(config, settings)
+        self._smtp: smtplib.SMTP | None = None
+
+    def unready(self) -> str | None:
+        return None if self.settings.smtp_host else "PACTKEEPER_SMTP_HOST is not set"
+
+    def render(self, message: Message) -> tuple[str, bytes]:
+        return "eml", build_email(message, self.settings).as_bytes()
+
+    def send(self, message: Message) -> None:
+        mail = build_email(message, self.settings)
+        address = str(message.recipient.email)
+        try:
+            refused = self._connection().send_message(mail, to_addrs=[address])
+        except smtplib.SMTPRecipientsRefused as error:
+            raise _refused(error.recipients) from None
+        except smtplib.SMTPResponseException as error:
+            self._drop()
+            raise _by_code(error.smtp_code, "SMTP server", str(error.smtp_error)) from None
+        except (smtplib.SMTPServerDisconnected, TimeoutError, OSError) as error:
+            self._drop()
+            # The DATA may have been accepted before the connection broke.
+            raise ConnectorError("unknown", f"SMTP: {type(error).__name__} while sending") from None
+        if refused:
+            raise _refused(refused)
+
+    def _connection(self) -> smtplib.SMTP:
+        if self._smtp is not None:
+            try:
+                if self._smtp.noop()[0] == 250:
+                    return self._smtp
+            except (smtplib.SMTPException, OSError):
+                pass
+            self._drop()
+        try:
+            self._smtp = self._connect()
+        except smtplib.SMTPAuthenticationError:
+            raise ConnectorError("permanent", "SMTP: authentication failed") from None
+        except smtplib.SMTPResponseException as error:
+            raise _by_code(error.smtp_code, "SMTP server", "refused the session") from None
+        except (OSError, smtplib.SMTPException) as error:
+            raise ConnectorError(
+                "transient", f"SMTP: cannot connect ({type(error).__name__})"
+            ) from None
+        return self._smtp
+
+    def _connect(self) -> smtplib.SMTP:
+        settings = self.settings
+        host = str(settings.smtp_host)
+        timeout = settings.smtp_timeout
+        context = ssl.create_default_context()
+        if settings.smtp_tls == "ssl":
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                host, settings.smtp_port or 465, timeout=timeout, context=context
+            )
+        else:
+            smtp = smtplib.SMTP(host, settings.smtp_port or 587, timeout=timeout)
+            if settings.smtp_tls == "starttls":
+                smtp.starttls(context=context)
+        if settings.smtp_user and settings.smtp_password:
+            smtp.login(settings.smtp_user, settings.smtp_password.get_secret_value())
+        return smtp
+
+    def _drop(self) -> None:
+        if self._smtp is not None:
+            with contextlib.suppress(OSError):
+                self._smtp.close()
+        self._smtp = None
+
+    def close(self) -> None:
+        if self._smtp is not None:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                self._smtp.quit()
+        self._smtp = None
+
+
+def _by_code(code: int, who: str, text: str) -> ConnectorError:
+    kind: ErrorKind = "transient" if 400 <= code < 500 else "permanent"
+    return ConnectorError(kind, f"{who}: {code} {text}".strip())
+
+
+def _refused(refused: dict[str, tuple[int, bytes]]) -> ConnectorError:
+    codes = {address: code for address, (code, _) in refused.items()}
+    transient = all(400 <= code < 500 for code in codes.values())
+    detail = ", ".join(f"{address} {code}" for address, code in sorted(codes.items()))
+    return ConnectorError(
+        "transient" if transient else "permanent",
+        f"SMTP refused {detail}",
+        recipients=tuple(sorted(codes)),
+    )
