@@ -1,0 +1,239 @@
+"""The store contract: one interface, two backends (Redis for production, SQLite embedded).
+
+What it holds (DESIGN.md §4):
+
+- **plans**: the text of each registered plan and its digest;
+- **the due index and the ledger**: one item per occurrence key, moving
+  ``due -> claimed (lease) -> sending -> sent | failed | unknown``; ``cancelled``
+  when the plan no longer schedules it, ``expired`` when it was already past when
+  the plan was registered. Every move is a compare-and-set, so any number of
+  sweepers and workers can run at once and each key is sent once;
+- **calendar revisions**: per UID the last SEQUENCE and a digest of what matters;
+- **records**: small JSON documents in named collections (check-in windows,
+  warnings, finished milestones, disabled channel targets), with insert-once and
+  compare-and-set updates;
+- **once-flags**: ``once(name)`` is true for the first caller only.
+
+Times are POSIX seconds (UTC). The one contract test suite in
+``tests/contract/test_store.py`` runs against both backends.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+STATES = ("due", "claimed", "sending", "sent", "failed", "unknown", "cancelled", "expired")
+OPEN_STATES = ("due", "claimed", "sending")
+ITEM_FIELDS = (
+    "key",
+    "plan_id",
+    "kind",
+    "due",
+    "ref",
+    "recipient",
+    "channel",
+    "origin",
+    "data",
+    "state",
+    "attempts",
+    "token",
+    "lease",
+    "detail",
+    "sent_at",
+    "subject",
+    "channel_used",
+)
+
+
+@dataclass
+class Item:
+    """One scheduled delivery or engine step, and where it stands."""
+
+    key: str
+    plan_id: str
+    kind: str
+    due: float
+    ref: str = ""
+    recipient: str | None = None
+    channel: str | None = None
+    origin: str = "plan"  # plan: from the timeline (sync adds and removes); engine: reactions
+    data: dict[str, Any] = field(default_factory=dict)
+    state: str = "due"
+    attempts: int = 0
+    token: str | None = None
+    lease: float | None = None
+    detail: str = ""
+    sent_at: float | None = None
+    subject: str = ""
+    channel_used: str | None = None
+
+    def to_row(self) -> dict[str, Any]:
+        row = asdict(self)
+        row["data"] = json.dumps(self.data, sort_keys=True, ensure_ascii=False)
+        return row
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Item:
+        values: dict[str, Any] = {name: row.get(name) for name in ITEM_FIELDS}
+        values["data"] = json.loads(values["data"] or "{}")
+        values["due"] = float(values["due"])
+        values["attempts"] = int(values["attempts"] or 0)
+        for name in ("lease", "sent_at"):
+            values[name] = float(values[name]) if values[name] not in (None, "") else None
+        for name in ("recipient", "channel", "token", "channel_used"):
+            values[name] = values[name] or None
+        for name in ("ref", "detail", "subject"):
+            values[name] = values[name] or ""
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Claim:
+    key: str
+    token: str
+
+
+@dataclass
+class SyncResult:
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    expired: list[str] = field(default_factory=list)
+    kept: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.removed)
+
+
+@dataclass
+class ReapResult:
+    returned: list[str] = field(default_factory=list)  # claimed, lease expired: due again
+    unknown: list[str] = field(default_factory=list)  # sending, lease expired: outcome unknown
+
+
+@dataclass(frozen=True)
+class PlanRecord:
+    plan_id: str
+    text: str
+    digest: str
+    updated: float
+    source: str = ""
+
+
+class Store(ABC):
+    """The contract both backends keep. Every state change is a compare-and-set."""
+
+    # -- plans ---------------------------------------------------------------------------
+
+    @abstractmethod
+    def plan(self, plan_id: str) -> PlanRecord | None: ...
+
+    @abstractmethod
+    def plan_ids(self) -> list[str]: ...
+
+    @abstractmethod
+    def sync(self, record: PlanRecord, items: list[Item], now: float, grace: float) -> SyncResult:
+        """Make the plan's scheduled items exactly ``items``, atomically.
+
+        New keys enter the due index (or ``expired`` when due more than ``grace``
+        seconds ago); keys no longer scheduled leave it (``cancelled``) unless they
+        are already sending or done; unchanged keys are untouched. The plan text is
+        saved in the same step.
+        """
+
+    # -- due index and ledger -------------------------------------------------------------
+
+    @abstractmethod
+    def schedule(self, items: list[Item]) -> list[str]:
+        """Add engine items whose key is not known yet; return the keys added."""
+
+    @abstractmethod
+    def claim(self, now: float, limit: int, lease: float) -> list[Claim]:
+        """Atomically take up to ``limit`` items due at ``now`` with a lease of ``lease`` s."""
+
+    @abstractmethod
+    def begin(self, claim: Claim, now: float, lease: float) -> Item | None:
+        """``claimed -> sending`` if this claim still holds; the item, or None."""
+
+    @abstractmethod
+    def finish(
+        self,
+        claim: Claim,
+        state: str,
+        now: float,
+        detail: str = "",
+        subject: str = "",
+        channel: str | None = None,
+    ) -> bool:
+        """``sending -> sent | failed | unknown`` for the holder of the claim."""
+
+    @abstractmethod
+    def retry(self, claim: Claim, due: float, detail: str, channel: str | None = None) -> bool:
+        """``sending -> due`` at ``due`` (a backoff), one more attempt counted."""
+
+    @abstractmethod
+    def release(self, claim: Claim) -> bool:
+        """``claimed -> due`` at its due time: a claim the worker decided not to use yet."""
+
+    @abstractmethod
+    def reap(self, now: float, limit: int = 1000) -> ReapResult:
+        """Expired leases: ``claimed -> due`` and ``sending -> unknown``."""
+
+    @abstractmethod
+    def requeue(self, key: str, expect: str, due: float, detail: str) -> bool:
+        """``expect -> due`` (e.g. an ``unknown`` e-mail that may be re-sent)."""
+
+    @abstractmethod
+    def get(self, key: str) -> Item | None: ...
+
+    @abstractmethod
+    def items(self, plan_id: str, states: tuple[str, ...] | None = None) -> list[Item]: ...
+
+    @abstractmethod
+    def counts(self, plan_id: str | None = None) -> dict[str, int]: ...
+
+    @abstractmethod
+    def next_due(self, limit: int, plan_id: str | None = None) -> list[Item]: ...
+
+    @abstractmethod
+    def next_due_time(self) -> float | None:
+        """The due time of the earliest item in the due index (what a virtual clock jumps to)."""
+
+    # -- calendar revisions -------------------------------------------------------------
+
+    @abstractmethod
+    def revise(self, uid: str, digest: str) -> tuple[int, bool]:
+        """Record the digest of a calendar object: (SEQUENCE, changed). New UIDs start at 0;
+        SEQUENCE rises by one only when the digest changes, and never falls."""
+
+    @abstractmethod
+    def revision(self, uid: str) -> tuple[int, str] | None: ...
+
+    # -- records and once-flags ----------------------------------------------------------
+
+    @abstractmethod
+    def put_record(
+        self, collection: str, record_id: str, data: dict[str, Any], only_if_absent: bool = False
+    ) -> bool: ...
+
+    @abstractmethod
+    def get_record(self, collection: str, record_id: str) -> dict[str, Any] | None: ...
+
+    @abstractmethod
+    def update_record(
+        self, collection: str, record_id: str, expect: dict[str, Any], changes: dict[str, Any]
+    ) -> bool:
+        """Apply ``changes`` only if every field in ``expect`` has that value now."""
+
+    @abstractmethod
+    def records(self, collection: str) -> dict[str, dict[str, Any]]: ...
+
+    @abstractmethod
+    def once(self, name: str) -> bool:
+        """True for the first caller with this name, false for every later one."""
+
+    def close(self) -> None:  # noqa: B027 - optional for backends without connections
+        """Release connections."""

@@ -1,0 +1,468 @@
+"""The production store: Redis, one Lua script for every compare-and-set.
+
+Layout (all under a prefix, ``pk:`` by default):
+
+- ``due``: sorted set, member = item key, score = due time (the due index);
+- ``lease``: sorted set of claimed and sending keys, score = lease expiry;
+- ``item:<key>``: hash with the item's fields (the ledger);
+- ``plan:<id>``, ``plans``, ``plankeys:<id>`` (keys the timeline scheduled),
+  ``planitems:<id>`` (every key of the plan);
+- ``rev:<uid>``: calendar revision; ``rec:<collection>``: hash of JSON records;
+  ``once:<name>``: once-flags.
+
+A claim is ZRANGEBYSCORE + ZREM + ZADD + HSET inside one script: its cost
+follows the number of items due, not the number scheduled. Calls are retried
+through a Redis restart (redis-py's Retry); every script is a compare-and-set,
+so a retried call that had already been applied changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
+
+from worker.store.base import (
+    Claim,
+    Item,
+    PlanRecord,
+    ReapResult,
+    Store,
+    SyncResult,
+)
+
+CLAIM = """
+local keys = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+if #keys == 0 then return keys end
+redis.call('ZREM', KEYS[1], unpack(keys))
+local leases = {}
+for _, key in ipairs(keys) do
+  redis.call('HSET', ARGV[5] .. key, 'state', 'claimed', 'token', ARGV[4], 'lease', ARGV[3])
+  leases[#leases + 1] = ARGV[3]
+  leases[#leases + 1] = key
+end
+redis.call('ZADD', KEYS[2], unpack(leases))
+return keys
+"""
+
+BEGIN = """
+local now = redis.call('HMGET', KEYS[1], 'state', 'token')
+if now[1] ~= 'claimed' or now[2] ~= ARGV[1] then return false end
+redis.call('HSET', KEYS[1], 'state', 'sending', 'lease', ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+return redis.call('HGETALL', KEYS[1])
+"""
+
+FINISH = """
+local now = redis.call('HMGET', KEYS[1], 'state', 'token')
+if now[1] ~= 'sending' or now[2] ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'state', ARGV[2], 'detail', ARGV[3], 'subject', ARGV[4],
+           'sent_at', ARGV[5], 'lease', '')
+if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'channel_used', ARGV[6]) end
+redis.call('ZREM', KEYS[2], ARGV[7])
+return 1
+"""
+
+RETRY = """
+local now = redis.call('HMGET', KEYS[1], 'state', 'token')
+if now[1] ~= 'sending' or now[2] ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'state', 'due', 'due', ARGV[2], 'detail', ARGV[3], 'token', '',
+           'lease', '')
+redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'channel', ARGV[4]) end
+redis.call('ZREM', KEYS[2], ARGV[5])
+redis.call('ZADD', KEYS[3], ARGV[2], ARGV[5])
+return 1
+"""
+
+RELEASE = """
+local now = redis.call('HMGET', KEYS[1], 'state', 'token', 'due')
+if now[1] ~= 'claimed' or now[2] ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'state', 'due', 'token', '', 'lease', '')
+redis.call('ZREM', KEYS[2], ARGV[2])
+redis.call('ZADD', KEYS[3], now[3], ARGV[2])
+return 1
+"""
+
+REAP = """
+local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+local returned, unknown = {}, {}
+for _, key in ipairs(expired) do
+  local item = ARGV[3] .. key
+  local now = redis.call('HMGET', item, 'state', 'due')
+  redis.call('ZREM', KEYS[1], key)
+  if now[1] == 'claimed' then
+    redis.call('HSET', item, 'state', 'due', 'token', '', 'lease', '')
+    redis.call('ZADD', KEYS[2], now[2], key)
+    returned[#returned + 1] = key
+  elseif now[1] == 'sending' then
+    redis.call('HSET', item, 'state', 'unknown', 'lease', '',
+               'detail', 'the worker stopped while sending')
+    unknown[#unknown + 1] = key
+  end
+end
+return {returned, unknown}
+"""
+
+REQUEUE = """
+if redis.call('HGET', KEYS[1], 'state') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'state', 'due', 'due', ARGV[2], 'detail', ARGV[3], 'token', '',
+           'lease', '')
+redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[4])
+return 1
+"""
+
+SCHEDULE = """
+local added = {}
+local items = cjson.decode(ARGV[1])
+for _, it in ipairs(items) do
+  local item = ARGV[2] .. it.key
+  if redis.call('EXISTS', item) == 0 then
+    for name, value in pairs(it) do redis.call('HSET', item, name, value) end
+    redis.call('SADD', ARGV[3] .. it.plan_id, it.key)
+    if it.state == 'due' then redis.call('ZADD', KEYS[1], it.due, it.key) end
+    added[#added + 1] = it.key
+  end
+end
+return added
+"""
+
+SYNC = """
+-- KEYS: plan, plans, plankeys, planitems, due, lease
+-- ARGV: plan_id, text, digest, updated, source, now, grace, items (JSON), item prefix
+local items = cjson.decode(ARGV[8])
+local wanted, added, expired, removed, kept = {}, {}, {}, {}, 0
+local floor = tonumber(ARGV[6]) - tonumber(ARGV[7])
+for _, it in ipairs(items) do
+  wanted[it.key] = true
+  local item = ARGV[9] .. it.key
+  local state = redis.call('HGET', item, 'state')
+  if state and state ~= 'cancelled' then
+    kept = kept + 1
+  else
+    local fresh = 'due'
+    if tonumber(it.due) < floor then fresh = 'expired' end
+    redis.call('DEL', item)
+    for name, value in pairs(it) do redis.call('HSET', item, name, value) end
+    redis.call('HSET', item, 'state', fresh)
+    if fresh == 'due' then
+      redis.call('ZADD', KEYS[5], it.due, it.key)
+      added[#added + 1] = it.key
+    else
+      expired[#expired + 1] = it.key
+    end
+  end
+  redis.call('SADD', KEYS[3], it.key)
+  redis.call('SADD', KEYS[4], it.key)
+end
+for _, key in ipairs(redis.call('SMEMBERS', KEYS[3])) do
+  if not wanted[key] then
+    local item = ARGV[9] .. key
+    local state = redis.call('HGET', item, 'state')
+    if state == 'due' or state == 'claimed' then
+      redis.call('ZREM', KEYS[5], key)
+      redis.call('ZREM', KEYS[6], key)
+      redis.call('HSET', item, 'state', 'cancelled', 'token', '', 'lease', '')
+      removed[#removed + 1] = key
+    end
+    redis.call('SREM', KEYS[3], key)
+  end
+end
+redis.call('HSET', KEYS[1], 'plan_id', ARGV[1], 'text', ARGV[2], 'digest', ARGV[3],
+           'updated', ARGV[4], 'source', ARGV[5])
+redis.call('SADD', KEYS[2], ARGV[1])
+return {added, removed, expired, kept}
+"""
+
+REVISE = """
+local now = redis.call('HMGET', KEYS[1], 'sequence', 'digest')
+if not now[1] then
+  redis.call('HSET', KEYS[1], 'sequence', 0, 'digest', ARGV[1])
+  return {0, 1}
+end
+if now[2] == ARGV[1] then return {tonumber(now[1]), 0} end
+local sequence = tonumber(now[1]) + 1
+redis.call('HSET', KEYS[1], 'sequence', sequence, 'digest', ARGV[1])
+return {sequence, 1}
+"""
+
+SWAP = """
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
+"""
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+class RedisStore(Store):
+    def __init__(self, url: str, prefix: str = "pk:", retry_seconds: float = 30.0) -> None:
+        retries = max(1, int(retry_seconds / 2))
+        # Typed as Any: redis-py's stubs cannot tell that decode_responses gives str.
+        self.redis: Any = redis.Redis.from_url(
+            url,
+            decode_responses=True,
+            socket_timeout=10,
+            socket_connect_timeout=5,
+            retry=Retry(ExponentialBackoff(cap=2.0, base=0.1), retries),
+            retry_on_error=[redis.ConnectionError, redis.TimeoutError],
+            health_check_interval=30,
+        )
+        self.prefix = prefix
+        self._scripts = {
+            name: self.redis.register_script(source)
+            for name, source in (
+                ("claim", CLAIM),
+                ("begin", BEGIN),
+                ("finish", FINISH),
+                ("retry", RETRY),
+                ("release", RELEASE),
+                ("reap", REAP),
+                ("requeue", REQUEUE),
+                ("sync", SYNC),
+                ("schedule", SCHEDULE),
+                ("revise", REVISE),
+                ("swap", SWAP),
+            )
+        }
+
+    def _key(self, *parts: str) -> str:
+        return self.prefix + ":".join(parts)
+
+    def _item(self, key: str) -> str:
+        return self._key("item", key)
+
+    def _run(self, name: str, keys: list[str], args: list[Any]) -> Any:
+        return self._scripts[name](keys=keys, args=[_text(a) for a in args])
+
+    def close(self) -> None:
+        self.redis.close()
+
+    # -- plans ---------------------------------------------------------------------------
+
+    def plan(self, plan_id: str) -> PlanRecord | None:
+        row: dict[str, str] = self.redis.hgetall(self._key("plan", plan_id))
+        if not row:
+            return None
+        return PlanRecord(
+            row["plan_id"], row["text"], row["digest"], float(row["updated"]), row.get("source", "")
+        )
+
+    def plan_ids(self) -> list[str]:
+        return sorted(self.redis.smembers(self._key("plans")))
+
+    def sync(self, record: PlanRecord, items: list[Item], now: float, grace: float) -> SyncResult:
+        rows = [self._flat(item) for item in items]
+        keys = [
+            self._key("plan", record.plan_id),
+            self._key("plans"),
+            self._key("plankeys", record.plan_id),
+            self._key("planitems", record.plan_id),
+            self._key("due"),
+            self._key("lease"),
+        ]
+        args = [
+            record.plan_id,
+            record.text,
+            record.digest,
+            record.updated,
+            record.source,
+            now,
+            grace,
+            json.dumps(rows),
+            self._key("item", ""),
+        ]
+        added, removed, expired, kept = self._run("sync", keys, args)
+        return SyncResult(list(added), list(removed), list(expired), int(kept))
+
+    def _flat(self, item: Item) -> dict[str, str]:
+        return {name: _text(value) for name, value in item.to_row().items()}
+
+    # -- due index and ledger -------------------------------------------------------------
+
+    def schedule(self, items: list[Item]) -> list[str]:
+        if not items:
+            return []
+        rows = [self._flat(item) for item in items]
+        added = self._run(
+            "schedule",
+            [self._key("due")],
+            [json.dumps(rows), self._key("item", ""), self._key("planitems", "")],
+        )
+        return list(added)
+
+    def claim(self, now: float, limit: int, lease: float) -> list[Claim]:
+        token = uuid.uuid4().hex
+        keys = self._run(
+            "claim",
+            [self._key("due"), self._key("lease")],
+            [now, limit, now + lease, token, self._key("item", "")],
+        )
+        return [Claim(key, token) for key in keys]
+
+    def begin(self, claim: Claim, now: float, lease: float) -> Item | None:
+        flat = self._run(
+            "begin",
+            [self._item(claim.key), self._key("lease")],
+            [claim.token, now + lease, claim.key],
+        )
+        if not flat:
+            return None
+        return Item.from_row(dict(zip(flat[::2], flat[1::2], strict=True)))
+
+    def finish(
+        self,
+        claim: Claim,
+        state: str,
+        now: float,
+        detail: str = "",
+        subject: str = "",
+        channel: str | None = None,
+    ) -> bool:
+        assert state in ("sent", "failed", "unknown")
+        return bool(
+            self._run(
+                "finish",
+                [self._item(claim.key), self._key("lease")],
+                [claim.token, state, detail, subject, now, channel, claim.key],
+            )
+        )
+
+    def retry(self, claim: Claim, due: float, detail: str, channel: str | None = None) -> bool:
+        keys = [self._item(claim.key), self._key("lease"), self._key("due")]
+        return bool(self._run("retry", keys, [claim.token, due, detail, channel, claim.key]))
+
+    def release(self, claim: Claim) -> bool:
+        keys = [self._item(claim.key), self._key("lease"), self._key("due")]
+        return bool(self._run("release", keys, [claim.token, claim.key]))
+
+    def reap(self, now: float, limit: int = 1000) -> ReapResult:
+        returned, unknown = self._run(
+            "reap", [self._key("lease"), self._key("due")], [now, limit, self._key("item", "")]
+        )
+        return ReapResult(list(returned), list(unknown))
+
+    def requeue(self, key: str, expect: str, due: float, detail: str) -> bool:
+        return bool(
+            self._run("requeue", [self._item(key), self._key("due")], [expect, due, detail, key])
+        )
+
+    def get(self, key: str) -> Item | None:
+        row = self.redis.hgetall(self._item(key))
+        return Item.from_row(row) if row else None
+
+    def items(self, plan_id: str, states: tuple[str, ...] | None = None) -> list[Item]:
+        keys = sorted(self.redis.smembers(self._key("planitems", plan_id)))
+        pipe = self.redis.pipeline(transaction=False)
+        for key in keys:
+            pipe.hgetall(self._item(key))
+        found = [Item.from_row(row) for row in pipe.execute() if row]
+        if states:
+            found = [item for item in found if item.state in states]
+        return sorted(found, key=lambda item: (item.due, item.key))
+
+    def counts(self, plan_id: str | None = None) -> dict[str, int]:
+        plans = [plan_id] if plan_id is not None else self.plan_ids()
+        counts: dict[str, int] = {}
+        for one in plans:
+            keys = list(self.redis.smembers(self._key("planitems", one)))
+            pipe = self.redis.pipeline(transaction=False)
+            for key in keys:
+                pipe.hget(self._item(key), "state")
+            for state in pipe.execute():
+                if state:
+                    counts[state] = counts.get(state, 0) + 1
+        return counts
+
+    def next_due(self, limit: int, plan_id: str | None = None) -> list[Item]:
+        found: list[Item] = []
+        start, page = 0, max(limit, 100)
+        while len(found) < limit:
+            keys = self.redis.zrange(self._key("due"), start, start + page - 1)
+            if not keys:
+                break
+            for key in keys:
+                item = self.get(key)
+                if item and (plan_id is None or item.plan_id == plan_id):
+                    found.append(item)
+            start += page
+        return found[:limit]
+
+    def next_due_time(self) -> float | None:
+        first = self.redis.zrange(self._key("due"), 0, 0, withscores=True)
+        return float(first[0][1]) if first else None
+
+    # -- calendar revisions ---------------------------------------------------------------
+
+    def revise(self, uid: str, digest: str) -> tuple[int, bool]:
+        sequence, changed = self._run("revise", [self._key("rev", uid)], [digest])
+        return int(sequence), bool(changed)
+
+    def revision(self, uid: str) -> tuple[int, str] | None:
+        row = self.redis.hgetall(self._key("rev", uid))
+        return (int(row["sequence"]), row["digest"]) if row else None
+
+    # -- records and once-flags ------------------------------------------------------------
+
+    def put_record(
+        self, collection: str, record_id: str, data: dict[str, Any], only_if_absent: bool = False
+    ) -> bool:
+        key, text = self._key("rec", collection), _dumps(data)
+        if only_if_absent:
+            return bool(self.redis.hsetnx(key, record_id, text))
+        self.redis.hset(key, record_id, text)
+        return True
+
+    def get_record(self, collection: str, record_id: str) -> dict[str, Any] | None:
+        text = self.redis.hget(self._key("rec", collection), record_id)
+        return _loads(text) if text else None
+
+    def update_record(
+        self, collection: str, record_id: str, expect: dict[str, Any], changes: dict[str, Any]
+    ) -> bool:
+        key = self._key("rec", collection)
+        for _ in range(50):
+            old = self.redis.hget(key, record_id)
+            if old is None:
+                return False
+            data = _loads(old)
+            if any(data.get(name) != value for name, value in expect.items()):
+                return False
+            data.update(changes)
+            # Swap only if nobody changed the record since we read it; else read again.
+            if self._run("swap", [key], [record_id, old, _dumps(data)]):
+                return True
+        raise RuntimeError(f"record {collection}/{record_id} kept changing; gave up")
+
+    def records(self, collection: str) -> dict[str, dict[str, Any]]:
+        rows = self.redis.hgetall(self._key("rec", collection))
+        return {record_id: _loads(text) for record_id, text in sorted(rows.items())}
+
+    def once(self, name: str) -> bool:
+        return bool(self.redis.set(self._key("once", name), "1", nx=True))
+
+    def flush(self) -> None:
+        """Delete every key under this store's prefix (tests and benchmarks)."""
+        for key in self.redis.scan_iter(match=self.prefix + "*", count=1000):
+            self.redis.delete(key)
+
+
+def _dumps(data: dict[str, Any]) -> str:
+    return json.dumps(data, sort_keys=True, ensure_ascii=False)
+
+
+def _loads(text: str) -> dict[str, Any]:
+    value = json.loads(text)
+    assert isinstance(value, dict)
+    return value

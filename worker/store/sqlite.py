@@ -1,0 +1,404 @@
+"""The embedded store: one SQLite file, WAL, one writer at a time.
+
+Every state change is a conditional UPDATE inside ``BEGIN IMMEDIATE``, so the
+Celery worker processes, the beat and the command line can share the file. The
+due index is a partial index on ``due`` over the items in state ``due``: a sweep
+reads only what is due, however many items are scheduled.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from worker.store.base import (
+    ITEM_FIELDS,
+    Claim,
+    Item,
+    PlanRecord,
+    ReapResult,
+    Store,
+    SyncResult,
+)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS plans (
+    plan_id TEXT PRIMARY KEY, text TEXT NOT NULL, digest TEXT NOT NULL,
+    updated REAL NOT NULL, source TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS items (
+    key TEXT PRIMARY KEY, plan_id TEXT NOT NULL, kind TEXT NOT NULL, due REAL NOT NULL,
+    ref TEXT NOT NULL DEFAULT '', recipient TEXT, channel TEXT, origin TEXT NOT NULL,
+    data TEXT NOT NULL DEFAULT '{}', state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+    token TEXT, lease REAL, detail TEXT NOT NULL DEFAULT '', sent_at REAL,
+    subject TEXT NOT NULL DEFAULT '', channel_used TEXT
+);
+CREATE INDEX IF NOT EXISTS items_due ON items (due) WHERE state = 'due';
+CREATE INDEX IF NOT EXISTS items_lease ON items (lease) WHERE state IN ('claimed', 'sending');
+CREATE INDEX IF NOT EXISTS items_plan ON items (plan_id, state);
+CREATE TABLE IF NOT EXISTS revisions (
+    uid TEXT PRIMARY KEY, sequence INTEGER NOT NULL, digest TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS records (
+    collection TEXT NOT NULL, record_id TEXT NOT NULL, data TEXT NOT NULL,
+    PRIMARY KEY (collection, record_id)
+);
+CREATE TABLE IF NOT EXISTS once_flags (name TEXT PRIMARY KEY);
+"""
+
+_COLUMNS = ", ".join(ITEM_FIELDS)
+
+
+class SqliteStore(Store):
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._db().executescript(SCHEMA)  # executescript manages its own transaction
+
+    # -- connections -------------------------------------------------------------------
+
+    def _db(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(
+                self.path, timeout=30, isolation_level=None, check_same_thread=False
+            )
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA busy_timeout=30000")
+            self._local.db = db
+        return db
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def close(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+
+    # -- plans ---------------------------------------------------------------------------
+
+    def plan(self, plan_id: str) -> PlanRecord | None:
+        row = self._db().execute("SELECT * FROM plans WHERE plan_id = ?", (plan_id,)).fetchone()
+        return PlanRecord(**dict(row)) if row else None
+
+    def plan_ids(self) -> list[str]:
+        rows = self._db().execute("SELECT plan_id FROM plans ORDER BY plan_id").fetchall()
+        return [row[0] for row in rows]
+
+    def sync(self, record: PlanRecord, items: list[Item], now: float, grace: float) -> SyncResult:
+        result = SyncResult()
+        wanted = {item.key: item for item in items}
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO plans (plan_id, text, digest, updated, source) VALUES (?,?,?,?,?) "
+                "ON CONFLICT (plan_id) DO UPDATE SET text = excluded.text, "
+                "digest = excluded.digest, updated = excluded.updated, source = excluded.source",
+                (record.plan_id, record.text, record.digest, record.updated, record.source),
+            )
+            known = {
+                row["key"]: row["state"]
+                for row in db.execute(
+                    "SELECT key, state FROM items WHERE plan_id = ? AND origin = 'plan'",
+                    (record.plan_id,),
+                )
+            }
+            for key, item in wanted.items():
+                state = known.get(key)
+                if state is not None and state != "cancelled":
+                    result.kept += 1
+                    continue
+                fresh = "expired" if item.due < now - grace else "due"
+                self._upsert(db, item, fresh)
+                (result.expired if fresh == "expired" else result.added).append(key)
+            for key, state in known.items():
+                if key not in wanted and state in ("due", "claimed"):
+                    db.execute(
+                        "UPDATE items SET state = 'cancelled', token = NULL, lease = NULL "
+                        "WHERE key = ? AND state IN ('due', 'claimed')",
+                        (key,),
+                    )
+                    result.removed.append(key)
+        return result
+
+    def _upsert(self, db: sqlite3.Connection, item: Item, state: str) -> None:
+        row = item.to_row()
+        row.update(state=state, token=None, lease=None)
+        db.execute(
+            f"INSERT OR REPLACE INTO items ({_COLUMNS}) VALUES "  # noqa: S608 - fixed names
+            f"({', '.join('?' for _ in ITEM_FIELDS)})",
+            [row[name] for name in ITEM_FIELDS],
+        )
+
+    # -- due index and ledger -------------------------------------------------------------
+
+    def schedule(self, items: list[Item]) -> list[str]:
+        added = []
+        with self._write() as db:
+            for item in items:
+                row = item.to_row()
+                cursor = db.execute(
+                    f"INSERT OR IGNORE INTO items ({_COLUMNS}) VALUES "  # noqa: S608
+                    f"({', '.join('?' for _ in ITEM_FIELDS)})",
+                    [row[name] for name in ITEM_FIELDS],
+                )
+                if cursor.rowcount:
+                    added.append(item.key)
+        return added
+
+    def claim(self, now: float, limit: int, lease: float) -> list[Claim]:
+        token = uuid.uuid4().hex
+        with self._write() as db:
+            keys = [
+                row[0]
+                for row in db.execute(
+                    "SELECT key FROM items WHERE state = 'due' AND due <= ? ORDER BY due LIMIT ?",
+                    (now, limit),
+                )
+            ]
+            db.executemany(
+                "UPDATE items SET state = 'claimed', token = ?, lease = ? "
+                "WHERE key = ? AND state = 'due'",
+                [(token, now + lease, key) for key in keys],
+            )
+        return [Claim(key, token) for key in keys]
+
+    def begin(self, claim: Claim, now: float, lease: float) -> Item | None:
+        with self._write() as db:
+            cursor = db.execute(
+                "UPDATE items SET state = 'sending', lease = ? "
+                "WHERE key = ? AND state = 'claimed' AND token = ?",
+                (now + lease, claim.key, claim.token),
+            )
+            if not cursor.rowcount:
+                return None
+            row = db.execute(
+                f"SELECT {_COLUMNS} FROM items WHERE key = ?",  # noqa: S608
+                (claim.key,),
+            ).fetchone()
+        return Item.from_row(dict(row))
+
+    def finish(
+        self,
+        claim: Claim,
+        state: str,
+        now: float,
+        detail: str = "",
+        subject: str = "",
+        channel: str | None = None,
+    ) -> bool:
+        assert state in ("sent", "failed", "unknown")
+        with self._write() as db:
+            cursor = db.execute(
+                "UPDATE items SET state = ?, detail = ?, subject = ?, sent_at = ?, "
+                "channel_used = COALESCE(?, channel_used), lease = NULL "
+                "WHERE key = ? AND state = 'sending' AND token = ?",
+                (state, detail, subject, now, channel, claim.key, claim.token),
+            )
+        return bool(cursor.rowcount)
+
+    def retry(self, claim: Claim, due: float, detail: str, channel: str | None = None) -> bool:
+        with self._write() as db:
+            cursor = db.execute(
+                "UPDATE items SET state = 'due', due = ?, detail = ?, attempts = attempts + 1, "
+                "channel = COALESCE(?, channel), token = NULL, lease = NULL "
+                "WHERE key = ? AND state = 'sending' AND token = ?",
+                (due, detail, channel, claim.key, claim.token),
+            )
+        return bool(cursor.rowcount)
+
+    def release(self, claim: Claim) -> bool:
+        with self._write() as db:
+            cursor = db.execute(
+                "UPDATE items SET state = 'due', token = NULL, lease = NULL "
+                "WHERE key = ? AND state = 'claimed' AND token = ?",
+                (claim.key, claim.token),
+            )
+        return bool(cursor.rowcount)
+
+    def reap(self, now: float, limit: int = 1000) -> ReapResult:
+        result = ReapResult()
+        with self._write() as db:
+            rows = db.execute(
+                "SELECT key, state FROM items WHERE state IN ('claimed', 'sending') "
+                "AND lease <= ? ORDER BY lease LIMIT ?",
+                (now, limit),
+            ).fetchall()
+            for key, state in rows:
+                if state == "claimed":
+                    db.execute(
+                        "UPDATE items SET state = 'due', token = NULL, lease = NULL "
+                        "WHERE key = ? AND state = 'claimed'",
+                        (key,),
+                    )
+                    result.returned.append(key)
+                else:
+                    db.execute(
+                        "UPDATE items SET state = 'unknown', lease = NULL, "
+                        "detail = 'the worker stopped while sending' "
+                        "WHERE key = ? AND state = 'sending'",
+                        (key,),
+                    )
+                    result.unknown.append(key)
+        return result
+
+    def requeue(self, key: str, expect: str, due: float, detail: str) -> bool:
+        with self._write() as db:
+            cursor = db.execute(
+                "UPDATE items SET state = 'due', due = ?, detail = ?, attempts = attempts + 1, "
+                "token = NULL, lease = NULL WHERE key = ? AND state = ?",
+                (due, detail, key, expect),
+            )
+        return bool(cursor.rowcount)
+
+    def get(self, key: str) -> Item | None:
+        row = (
+            self._db()
+            .execute(
+                f"SELECT {_COLUMNS} FROM items WHERE key = ?",  # noqa: S608
+                (key,),
+            )
+            .fetchone()
+        )
+        return Item.from_row(dict(row)) if row else None
+
+    def items(self, plan_id: str, states: tuple[str, ...] | None = None) -> list[Item]:
+        query = f"SELECT {_COLUMNS} FROM items WHERE plan_id = ?"  # noqa: S608
+        args: list[Any] = [plan_id]
+        if states:
+            query += f" AND state IN ({', '.join('?' for _ in states)})"
+            args.extend(states)
+        rows = self._db().execute(query + " ORDER BY due, key", args).fetchall()
+        return [Item.from_row(dict(row)) for row in rows]
+
+    def counts(self, plan_id: str | None = None) -> dict[str, int]:
+        if plan_id is None:
+            rows = self._db().execute("SELECT state, COUNT(*) FROM items GROUP BY state")
+        else:
+            rows = self._db().execute(
+                "SELECT state, COUNT(*) FROM items WHERE plan_id = ? GROUP BY state", (plan_id,)
+            )
+        return {state: count for state, count in rows}
+
+    def next_due(self, limit: int, plan_id: str | None = None) -> list[Item]:
+        query = f"SELECT {_COLUMNS} FROM items WHERE state = 'due'"  # noqa: S608
+        args: list[Any] = []
+        if plan_id is not None:
+            query += " AND plan_id = ?"
+            args.append(plan_id)
+        rows = self._db().execute(query + " ORDER BY due LIMIT ?", [*args, limit]).fetchall()
+        return [Item.from_row(dict(row)) for row in rows]
+
+    def next_due_time(self) -> float | None:
+        row = self._db().execute("SELECT MIN(due) FROM items WHERE state = 'due'").fetchone()
+        return float(row[0]) if row and row[0] is not None else None
+
+    # -- calendar revisions ---------------------------------------------------------------
+
+    def revise(self, uid: str, digest: str) -> tuple[int, bool]:
+        with self._write() as db:
+            row = db.execute(
+                "SELECT sequence, digest FROM revisions WHERE uid = ?", (uid,)
+            ).fetchone()
+            if row is None:
+                db.execute("INSERT INTO revisions VALUES (?, 0, ?)", (uid, digest))
+                return 0, True
+            if row["digest"] == digest:
+                return int(row["sequence"]), False
+            sequence = int(row["sequence"]) + 1
+            db.execute(
+                "UPDATE revisions SET sequence = ?, digest = ? WHERE uid = ?",
+                (sequence, digest, uid),
+            )
+            return sequence, True
+
+    def revision(self, uid: str) -> tuple[int, str] | None:
+        row = (
+            self._db()
+            .execute("SELECT sequence, digest FROM revisions WHERE uid = ?", (uid,))
+            .fetchone()
+        )
+        return (int(row[0]), str(row[1])) if row else None
+
+    # -- records and once-flags ------------------------------------------------------------
+
+    def put_record(
+        self, collection: str, record_id: str, data: dict[str, Any], only_if_absent: bool = False
+    ) -> bool:
+        verb = "INSERT OR IGNORE" if only_if_absent else "INSERT OR REPLACE"
+        with self._write() as db:
+            cursor = db.execute(
+                f"{verb} INTO records VALUES (?, ?, ?)", (collection, record_id, _dumps(data))
+            )
+        return bool(cursor.rowcount)
+
+    def get_record(self, collection: str, record_id: str) -> dict[str, Any] | None:
+        row = (
+            self._db()
+            .execute(
+                "SELECT data FROM records WHERE collection = ? AND record_id = ?",
+                (collection, record_id),
+            )
+            .fetchone()
+        )
+        return _loads(row[0]) if row else None
+
+    def update_record(
+        self, collection: str, record_id: str, expect: dict[str, Any], changes: dict[str, Any]
+    ) -> bool:
+        with self._write() as db:
+            row = db.execute(
+                "SELECT data FROM records WHERE collection = ? AND record_id = ?",
+                (collection, record_id),
+            ).fetchone()
+            if row is None:
+                return False
+            data = _loads(row[0])
+            if any(data.get(name) != value for name, value in expect.items()):
+                return False
+            data.update(changes)
+            db.execute(
+                "UPDATE records SET data = ? WHERE collection = ? AND record_id = ?",
+                (_dumps(data), collection, record_id),
+            )
+        return True
+
+    def records(self, collection: str) -> dict[str, dict[str, Any]]:
+        rows = self._db().execute(
+            "SELECT record_id, data FROM records WHERE collection = ? ORDER BY record_id",
+            (collection,),
+        )
+        return {record_id: _loads(data) for record_id, data in rows}
+
+    def once(self, name: str) -> bool:
+        with self._write() as db:
+            cursor = db.execute("INSERT OR IGNORE INTO once_flags VALUES (?)", (name,))
+        return bool(cursor.rowcount)
+
+
+def _dumps(data: dict[str, Any]) -> str:
+    return json.dumps(data, sort_keys=True, ensure_ascii=False)
+
+
+def _loads(text: str) -> dict[str, Any]:
+    value = json.loads(text)
+    assert isinstance(value, dict)
+    return value
