@@ -71,6 +71,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("pactkeeper-data")
     redis_url: SecretStr | None = None
     redis_prefix: str = "pk:"
+    plans_dir: Path | None = None
     sweep_interval: float = Field(10.0, gt=0)
     lease_seconds: float = Field(120.0, gt=0)
     base_url: str = "http://localhost:8000"

@@ -157,6 +157,112 @@ def runbook(
     write_output(render_runbook(read_plan(plan), fmt.value), output)
 
 
+@app.command()
+def sync(
+    plans: Annotated[list[Path], typer.Argument(help="plan files to register or update")],
+) -> None:
+    """Register or update plans: schedule what changed, cancel what vanished."""
+    from config.load import PlanError, load_plan
+    from worker import clock
+    from worker.engine import Engine, register
+
+    loaded, failed = [], False
+    for path in plans:
+        try:
+            loaded.append(load_plan(path))
+        except PlanError as error:
+            print(error.report(), file=sys.stderr)
+            failed = True
+    if failed:
+        fail("nothing was changed: fix the errors above first")
+    engine = Engine(_settings())
+    try:
+        for plan in loaded:
+            result = register(engine, plan, clock.now()).result
+            print(
+                f"{plan.id}: {len(result.added)} scheduled, {len(result.removed)} cancelled, "
+                f"{result.kept} unchanged, {len(result.expired)} already past"
+            )
+    finally:
+        engine.close()
+
+
+@app.command()
+def run(
+    plans_dir: Annotated[
+        Path | None,
+        typer.Argument(help="folder of plan files to keep in sync (edits are picked up)"),
+    ] = None,
+    concurrency: Annotated[int, typer.Option(help="worker processes")] = 2,
+) -> None:
+    """The main job on one machine: worker, beat and web, until Ctrl-C."""
+    from worker.main import run_main
+
+    raise typer.Exit(run_main(_settings(), plans_dir, concurrency))
+
+
+@app.command()
+def simulate(
+    plan: PlanArg,
+    until: Annotated[str, typer.Option(help="simulate through the end of this date (YYYY-MM-DD)")],
+    out: Annotated[Path, typer.Option("--out", help="folder for outbox/, log.jsonl, handover.zip")],
+    checkins: Annotated[Path | None, typer.Option(help="CSV: person,at,status,note[,done]")] = None,
+) -> None:
+    """Run the real engine on a virtual clock from the plan's start through --until."""
+    from config.notation import parse_date
+    from worker.simulate import SimulationError
+    from worker.simulate import simulate as run_simulation
+
+    try:
+        last = parse_date(until)
+    except ValueError as error:
+        fail(f"--until: {error}", 2)
+    try:
+        result = run_simulation(plan, last, out, checkins)
+    except SimulationError as error:
+        fail(str(error))
+    kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(result.by_kind.items()))
+    print(f"{result.deliveries} deliveries ({kinds or 'none'}) -> {out / 'log.jsonl'}")
+    print(f"outbox: {out / 'outbox'}")
+    if result.bundle:
+        print(f"handover bundle: {result.bundle}")
+
+
+@app.command()
+def status(
+    plan: Annotated[str | None, typer.Argument(help="a plan id or plan file")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON for tools")] = False,
+) -> None:
+    """Deliveries per state, what is due next, failures and unknown outcomes."""
+    from worker.engine import Engine
+    from worker.status import plan_status, print_status
+
+    engine = Engine(_settings())
+    try:
+        plan_ids = [_plan_id(plan)] if plan else engine.store.plan_ids()
+        known = set(engine.store.plan_ids())
+        for plan_id in plan_ids:
+            if plan_id not in known:
+                raise UserError(
+                    f"the plan '{plan_id}' is not registered; run 'pactkeeper sync PLAN' first"
+                )
+        reports = [plan_status(engine, plan_id) for plan_id in plan_ids]
+    finally:
+        engine.close()
+    if as_json:
+        print(json.dumps(reports if plan is None else reports[0], indent=1, ensure_ascii=False))
+    else:
+        print_status(reports)
+
+
+def _plan_id(text: str) -> str:
+    """A plan id, or the id inside a plan file."""
+    path = Path(text)
+    if path.suffix in (".yaml", ".yml") and path.exists():
+        return read_plan(path).id
+    return text
+
+
 def _settings() -> Settings:
     from config.settings import Settings
 

@@ -1,0 +1,96 @@
+"""The Celery app, built from Settings.
+
+Broker: Redis when ``PACTKEEPER_REDIS_URL`` is set, otherwise Celery's
+``filesystem://`` transport under the data folder (the embedded default: no
+server to install). Workers acknowledge late and take one task at a time, and a
+task whose worker was killed goes back to the queue; the ledger makes a second
+run of the same delivery a no-op. Beat runs the sweep every ``SWEEP_INTERVAL``
+seconds, the reaper, and (under ``pactkeeper run``) the plan-folder watcher.
+Nothing is ever scheduled with an ETA or countdown (DESIGN.md §4).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+
+from config.settings import Settings
+
+TASK_TIME_LIMIT = 300  # no delivery may hold a worker longer; every call out has a timeout
+
+
+def broker_url(settings: Settings) -> str:
+    if settings.redis_url is not None:
+        return settings.redis_url.get_secret_value()
+    return "filesystem://"
+
+
+def transport_options(settings: Settings) -> dict[str, Any]:
+    if settings.redis_url is not None:
+        # Only short tasks are queued, so a task older than this is a lost one.
+        return {"visibility_timeout": 3600}
+    queue = settings.data_dir / "broker" / "queue"
+    processed = settings.data_dir / "broker" / "processed"
+    for folder in (queue, processed):
+        folder.mkdir(parents=True, exist_ok=True)
+    return {
+        "data_folder_in": str(queue),
+        "data_folder_out": str(queue),
+        "processed_folder": str(processed),
+        "store_processed": False,
+    }
+
+
+def beat_schedule(settings: Settings) -> dict[str, Any]:
+    interval = settings.sweep_interval
+    schedule: dict[str, Any] = {
+        # A sweep that waited in the queue longer than one interval is replaced by the next.
+        "sweep": {
+            "task": "pactkeeper.sweep",
+            "schedule": interval,
+            "options": {"expires": max(interval, 1.0)},
+        },
+        "reap": {
+            "task": "pactkeeper.reap",
+            "schedule": max(interval, 15.0),
+            "options": {"expires": max(interval, 15.0)},
+        },
+    }
+    if settings.plans_dir is not None:
+        schedule["watch"] = {
+            "task": "pactkeeper.watch",
+            "schedule": 5.0,
+            "options": {"expires": 5.0},
+        }
+    return schedule
+
+
+def create_app(settings: Settings | None = None) -> Celery:
+    settings = settings or Settings()
+    celery = Celery("pactkeeper", include=["worker.tasks"])
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    celery.conf.update(
+        broker_url=broker_url(settings),
+        broker_transport_options=transport_options(settings),
+        broker_connection_retry_on_startup=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_ignore_result=True,
+        result_backend=None,
+        task_serializer="json",
+        accept_content=["json"],
+        task_default_queue="pactkeeper",
+        task_time_limit=TASK_TIME_LIMIT,
+        timezone="UTC",
+        enable_utc=True,
+        beat_schedule=beat_schedule(settings),
+        beat_schedule_filename=str(settings.data_dir / "beat-schedule"),
+        worker_hijack_root_logger=True,
+        worker_redirect_stdouts=False,
+    )
+    return celery
+
+
+app = create_app()

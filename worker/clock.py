@@ -1,0 +1,39 @@
+"""The engine's clock: the system clock in ``run``, a virtual one that jumps in ``simulate``.
+
+Tasks read ``now()`` here and pass it on; the plain functions below them take
+``now`` as an argument (STYLE.md rule 4), so tests freeze time at the edges.
+"""
+
+from __future__ import annotations
+
+import time
+
+
+class Clock:
+    def now(self) -> float:
+        return time.time()
+
+
+class VirtualClock(Clock):
+    """A clock that stands still until it is moved (never backwards)."""
+
+    def __init__(self, start: float) -> None:
+        self._now = start
+
+    def now(self) -> float:
+        return self._now
+
+    def set(self, moment: float) -> None:
+        self._now = max(self._now, moment)
+
+
+_current: Clock = Clock()
+
+
+def now() -> float:
+    return _current.now()
+
+
+def use(clock: Clock) -> None:
+    global _current  # noqa: PLW0603 - one clock per process, swapped only by simulate
+    _current = clock

@@ -1,0 +1,324 @@
+"""Sweep, deliver, reap: exactly what is due, once (DESIGN.md §4).
+
+- ``sweep(now)`` claims due items with a lease; the Celery task enqueues one
+  ``deliver`` per claim. Its cost follows the number due, not the number scheduled.
+- ``deliver(claim, now)`` moves the ledger ``claimed -> sending -> sent | failed |
+  unknown`` with a compare-and-set at each step: a second worker holding the same
+  claim, or a claim whose lease was reaped, changes nothing.
+- ``reap(now)`` returns expired claims to the due index and turns sends whose
+  worker died into ``unknown``: re-sent only on channels that de-duplicate (e-mail
+  by Message-ID), otherwise reported to the team lead and shown in ``status``.
+
+Retries are new due times on the same key with exponential backoff, honouring
+Retry-After; nothing waits in Celery with an ETA.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from config.load import PlanError
+from config.plan import Person, Plan
+from connectors.base import ConnectorError
+from worker.engine import Delivery, Engine, PlanGone, digest_of, utc
+from worker.store import Claim, Item
+
+log = logging.getLogger("pactkeeper.dispatch")
+
+BATCH = 500
+MAX_ATTEMPTS = 8
+BACKOFF_BASE = 30.0
+BACKOFF_CAP = 3600.0
+RESEND_DELAY = 5.0
+
+# Items that are engine steps, not messages: kind -> "module:function(engine, item, now)".
+STEPS: dict[str, str] = {
+    "checkin_close": "worker.checkins:window_closed",
+    "close": "worker.handover:plan_closed",
+}
+
+
+@dataclass
+class StepResult:
+    """What an engine step did, in one line for the log and the ledger."""
+
+    detail: str
+
+
+def sweep(engine: Engine, now: float, limit: int = BATCH) -> list[Claim]:
+    return engine.store.claim(now, limit, engine.settings.lease_seconds)
+
+
+def reap(engine: Engine, now: float) -> list[str]:
+    """Return expired claims; decide what happens to sends whose worker died."""
+    result = engine.store.reap(now)
+    for key in result.returned:
+        log.info("lease expired, due again: %s", key)
+    for key in result.unknown:
+        _after_unknown(engine, key, now)
+    return result.unknown
+
+
+def backoff(attempts: int, retry_after: float | None) -> float:
+    delay: float = min(BACKOFF_CAP, BACKOFF_BASE * 2.0 ** min(attempts, 20))
+    return max(delay, retry_after or 0.0)
+
+
+def deliver(engine: Engine, claim: Claim, now: float) -> Delivery | None:
+    """Carry out one claimed item; None when the claim no longer holds."""
+    item = engine.store.begin(claim, now, engine.settings.lease_seconds)
+    if item is None:
+        log.debug("claim no longer holds: %s", claim.key)
+        return None
+    if item.kind in STEPS:
+        return _step(engine, claim, item, now)
+    return _send(engine, claim, item, now)
+
+
+def _step(engine: Engine, claim: Claim, item: Item, now: float) -> Delivery:
+    module_name, function_name = STEPS[item.kind].split(":")
+    try:
+        function: Callable[[Engine, Item, float], StepResult] = getattr(
+            importlib.import_module(module_name), function_name
+        )
+    except (ImportError, AttributeError):
+        detail = f"no handler for {item.kind} in this version"
+        log.warning("%s: %s", item.key, detail)
+        engine.store.finish(claim, "failed", now, detail=detail)
+        return _done(engine, item, now, "failed", detail=detail)
+    try:
+        result = function(engine, item, now)
+    except PlanGone as error:
+        engine.store.finish(claim, "failed", now, detail=str(error))
+        return _done(engine, item, now, "failed", detail=str(error))
+    engine.store.finish(claim, "sent", now, detail=result.detail)
+    return _done(engine, item, now, "done", detail=result.detail)
+
+
+def _send(engine: Engine, claim: Claim, item: Item, now: float) -> Delivery:
+    from worker.messages.compose import compose
+
+    try:
+        plan = engine.plan(item.plan_id)
+        person = plan.person(item.recipient or "")
+    except (PlanGone, PlanError, KeyError) as error:
+        detail = f"cannot deliver: {error}"
+        engine.store.finish(claim, "failed", now, detail=detail)
+        return _done(engine, item, now, "failed", detail=detail)
+    channel = choose_channel(engine, plan, person, item.channel)
+    if channel is None:
+        return _give_up(
+            engine, claim, item, plan, now, f"no working channel left for {person.id}", item.channel
+        )
+    try:
+        connector, outbox = engine.connector(plan, channel)
+        message = compose(engine, plan, item, person, channel, now)
+    except Exception as error:  # a bug or a missing part: nothing went out, so try later
+        log.exception("cannot prepare %s %s", item.kind, item.key)
+        failure = ConnectorError("transient", f"cannot prepare the message: "
+                                 f"{type(error).__name__}: {error}")
+        return _failed(engine, claim, item, plan, person, channel, failure, now)
+    try:
+        connector.send(message)
+    except ConnectorError as error:
+        return _failed(engine, claim, item, plan, person, channel, error, now)
+    except Exception as error:  # a connector bug mid-send: it may have gone out
+        log.exception("unexpected error sending %s", item.key)
+        failure = ConnectorError("unknown", f"{channel}: {type(error).__name__}")
+        return _failed(engine, claim, item, plan, person, channel, failure, now)
+    engine.store.finish(claim, "sent", now, subject=message.subject, channel=channel)
+    return _done(engine, item, now, "sent", channel, message.subject, outbox=outbox is not None)
+
+
+def _done(
+    engine: Engine,
+    item: Item,
+    now: float,
+    state: str,
+    channel: str | None = None,
+    subject: str = "",
+    detail: str = "",
+    outbox: bool = False,
+) -> Delivery:
+    delivery = Delivery(item, now, state, channel or item.channel, subject, detail, outbox)
+    late = now - item.due
+    where = f" via {delivery.channel}" + (" (outbox)" if outbox else "") if channel else ""
+    log.info(
+        "%s %s %s/%s%s%s late=%.1fs key=%s%s",
+        state,
+        item.kind,
+        item.plan_id,
+        item.ref,
+        f" to {item.recipient}" if item.recipient else "",
+        where,
+        late,
+        item.key,
+        f" ({detail})" if detail else "",
+    )
+    engine.emit(delivery)
+    return delivery
+
+
+# -- channels ---------------------------------------------------------------------------------
+
+
+def _target_id(person: Person, channel: str) -> str:
+    return f"{person.id}/{channel}"
+
+
+def disabled(engine: Engine, plan: Plan, person: Person, channel: str) -> bool:
+    found = engine.store.get_record(f"targets:{plan.id}", _target_id(person, channel))
+    return bool(found and found.get("digest") == digest_of(plan.text))
+
+
+def disable(
+    engine: Engine, plan: Plan, person: Person, channel: str, reason: str, now: float
+) -> None:
+    """A permanent failure disables the target until the plan changes."""
+    engine.store.put_record(
+        f"targets:{plan.id}",
+        _target_id(person, channel),
+        {
+            "person": person.id,
+            "channel": channel,
+            "reason": reason,
+            "at": now,
+            "digest": digest_of(plan.text),
+        },
+    )
+
+
+def choose_channel(engine: Engine, plan: Plan, person: Person, preferred: str | None) -> str | None:
+    """The first working channel from ``preferred`` on in the person's list."""
+    channels = list(person.channels)
+    start = channels.index(preferred) if preferred in channels else 0
+    for channel in channels[start:] + channels[:start]:
+        if not disabled(engine, plan, person, channel):
+            return channel
+    return None
+
+
+# -- failures ---------------------------------------------------------------------------------
+
+
+def _failed(
+    engine: Engine,
+    claim: Claim,
+    item: Item,
+    plan: Plan,
+    person: Person,
+    channel: str,
+    error: ConnectorError,
+    now: float,
+) -> Delivery:
+    detail = str(error)
+    if error.kind == "transient":
+        if item.attempts + 1 >= MAX_ATTEMPTS:
+            return _give_up(
+                engine,
+                claim,
+                item,
+                plan,
+                now,
+                f"gave up after {MAX_ATTEMPTS} attempts: {detail}",
+                channel,
+            )
+        due = now + backoff(item.attempts, error.retry_after)
+        engine.store.retry(claim, due, detail, channel)
+        return _done(
+            engine,
+            item,
+            now,
+            "retry",
+            channel,
+            detail=f"{detail}; again at {utc(due):%Y-%m-%d %H:%M:%S}Z",
+        )
+    if error.kind == "permanent":
+        disable(engine, plan, person, channel, detail, now)
+        fallback = choose_channel(engine, plan, person, channel)
+        _notify_lead(engine, plan, item, now, "channel_failed", detail, channel)
+        if fallback is not None:
+            engine.store.retry(claim, now, f"{detail}; falling back to {fallback}", fallback)
+            return _done(engine, item, now, "retry", channel, detail=f"{detail}; next: {fallback}")
+        return _give_up(engine, claim, item, plan, now, detail, channel, notify=False)
+    engine.store.finish(claim, "unknown", now, detail=detail, channel=channel)
+    _after_unknown(engine, item.key, now)
+    return _done(engine, item, now, "unknown", channel, detail=detail)
+
+
+def _give_up(
+    engine: Engine,
+    claim: Claim,
+    item: Item,
+    plan: Plan,
+    now: float,
+    detail: str,
+    channel: str | None,
+    notify: bool = True,
+) -> Delivery:
+    engine.store.finish(claim, "failed", now, detail=detail, channel=channel)
+    if notify:
+        _notify_lead(engine, plan, item, now, "failed", detail, channel)
+    return _done(engine, item, now, "failed", channel, detail=detail)
+
+
+def _after_unknown(engine: Engine, key: str, now: float) -> None:
+    item = engine.store.get(key)
+    if item is None or item.state != "unknown":
+        return
+    channel = item.channel_used or item.channel
+    try:
+        plan = engine.plan(item.plan_id)
+        connector, _ = engine.connector(plan, channel) if channel else (None, None)
+    except (PlanGone, PlanError):
+        return
+    if connector is not None and connector.deduplicates and item.kind != "notice":
+        engine.store.requeue(
+            key,
+            "unknown",
+            now + RESEND_DELAY,
+            "re-sent: the channel de-duplicates, so it arrives once",
+        )
+        return
+    _notify_lead(engine, plan, item, now, "unknown", item.detail, channel)
+
+
+def _notify_lead(
+    engine: Engine,
+    plan: Plan,
+    about: Item,
+    now: float,
+    problem: str,
+    detail: str,
+    channel: str | None,
+) -> None:
+    """Tell the team lead once that a message may not have reached someone."""
+    if about.kind == "notice":
+        return  # a failed notice does not cause another notice
+    lead = plan.lead
+    key = hashlib.sha256(f"{plan.id}|notice|{about.key}|{problem}|{channel}".encode()).hexdigest()[
+        :24
+    ]
+    notice = Item(
+        key=key,
+        plan_id=plan.id,
+        kind="notice",
+        due=now,
+        ref=about.ref,
+        recipient=lead.id,
+        channel=lead.channels[0],
+        origin="engine",
+        data={
+            "about": about.key,
+            "about_kind": about.kind,
+            "person": about.recipient,
+            "channel": channel,
+            "problem": problem,
+            "detail": detail,
+        },
+    )
+    engine.store.schedule([notice])

@@ -1,0 +1,177 @@
+"""The engine's context (settings, store, plans, connectors) and registering plans.
+
+``register`` is what ``pactkeeper sync`` and the plan-folder watcher call: it
+compiles the plan's timeline and hands the store the exact set of items the
+plan schedules, which the store applies atomically. A plan that fails
+validation never gets here, so it changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from config.load import load_plan, load_text
+from config.plan import Person, Plan
+from config.settings import Settings
+from connectors.base import Connector
+from worker import timeline
+from worker.store import Item, PlanRecord, Store, SyncResult, open_store
+
+log = logging.getLogger("pactkeeper")
+
+# An item already due this long when its plan is registered is recorded as expired,
+# not sent: registering a plan mid-way must not blast out weeks of old reminders.
+SYNC_GRACE = 15 * 60.0
+
+
+class PlanGone(LookupError):
+    """An item refers to a plan the store no longer has."""
+
+
+@dataclass
+class Delivery:
+    """What one delivery did, for log lines, ``simulate``'s log.jsonl and listeners."""
+
+    item: Item
+    at: float
+    state: str  # sent, failed, unknown, retry, done
+    channel: str | None = None
+    subject: str = ""
+    detail: str = ""
+    outbox: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Engine:
+    """Everything a sweep or a delivery needs, created once per process."""
+
+    def __init__(
+        self, settings: Settings, store: Store | None = None, outbox_only: bool = False
+    ) -> None:
+        self.settings = settings
+        self.store = store or open_store(settings)
+        self.outbox_only = outbox_only
+        self.listeners: list[Callable[[Delivery], None]] = []
+        self._plans: dict[str, tuple[str, Plan]] = {}
+        self._connectors: dict[tuple[str, str, str], tuple[Connector, str | None]] = {}
+
+    def plan(self, plan_id: str) -> Plan:
+        """The registered plan, parsed once per revision."""
+        record = self.store.plan(plan_id)
+        if record is None:
+            raise PlanGone(f"the plan '{plan_id}' is not registered")
+        cached = self._plans.get(plan_id)
+        if cached is None or cached[0] != record.digest:
+            source = Path(record.source) if record.source else None
+            plan = load_text(
+                record.text,
+                record.source or plan_id,
+                base=source.parent if source else None,
+                path=source,
+            )
+            self._plans[plan_id] = (record.digest, plan)
+            return plan
+        return cached[1]
+
+    def connector(self, plan: Plan, channel: str) -> tuple[Connector, str | None]:
+        """The connector for one of a plan's channels, and why it is the outbox (or None)."""
+        from connectors.registry import connector_for
+
+        digest = self._plans[plan.id][0] if plan.id in self._plans else ""
+        cache_key = (plan.id, digest, channel)
+        if cache_key not in self._connectors:
+            config = getattr(plan.communication.channels, channel, None)
+            found = connector_for(channel, config, self.settings, outbox=self.outbox_only)
+            if found[1] and not self.outbox_only:
+                log.warning(
+                    "plan %s: %s messages go to the outbox (%s)", plan.id, channel, found[1]
+                )
+            self._connectors[cache_key] = found
+        return self._connectors[cache_key]
+
+    def emit(self, delivery: Delivery) -> None:
+        for listener in self.listeners:
+            listener(delivery)
+
+    def close(self) -> None:
+        for connector, _ in self._connectors.values():
+            connector.close()
+        self.store.close()
+
+
+def digest_of(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def items_for(plan: Plan) -> list[Item]:
+    """The ledger items of a plan: the occurrences the engine acts on."""
+    return [
+        Item(
+            key=o.key,
+            plan_id=plan.id,
+            kind=o.kind,
+            due=o.at.timestamp(),
+            ref=o.ref,
+            recipient=o.recipient,
+            channel=o.channel,
+            data=_data(o),
+        )
+        for o in timeline.compile(plan)
+        if o.kind in timeline.ACTIONS
+    ]
+
+
+def _data(occurrence: timeline.Occurrence) -> dict[str, Any]:
+    data: dict[str, Any] = {"zone": occurrence.zone}
+    if occurrence.offset is not None:
+        data["offset"] = occurrence.offset.text()
+    return data
+
+
+@dataclass
+class Registration:
+    plan: Plan
+    result: SyncResult
+
+
+def register(engine: Engine, plan: Plan, now: float) -> Registration:
+    """Make the store schedule exactly what ``plan`` schedules, atomically."""
+    record = PlanRecord(
+        plan.id, plan.text, digest_of(plan.text), now, str(plan.path.resolve()) if plan.path else ""
+    )
+    grace = SYNC_GRACE
+    result = engine.store.sync(record, items_for(plan), now, grace)
+    _late_kickoffs(engine, plan, result, now)
+    return Registration(plan, result)
+
+
+def _late_kickoffs(engine: Engine, plan: Plan, result: SyncResult, now: float) -> None:
+    """A plan registered after its start still gets its kickoff (the runbook), once."""
+    closes = timeline.Compiler(plan).close.timestamp()
+    if now >= closes:
+        return
+    for key in result.expired:
+        item = engine.store.get(key)
+        if item is not None and item.kind == "kickoff":
+            engine.store.requeue(key, "expired", now, "registered after the start")
+
+
+def register_file(engine: Engine, path: Path, now: float) -> Registration:
+    """Load (and so validate) a plan file, then register it."""
+    return register(engine, load_plan(path), now)
+
+
+def person_of(plan: Plan, person_id: str | None) -> Person:
+    if person_id is None:
+        raise LookupError("this item has no recipient")
+    return plan.person(person_id)
+
+
+def utc(moment: float) -> datetime:
+    return datetime.fromtimestamp(moment, UTC)

@@ -1,0 +1,322 @@
+"""From a ledger item to a message a person reads, in their language.
+
+Each kind has a draft function that gathers the facts (who, what, when, in the
+recipient's zone) and names a template; the template holds the sentences. A
+template has two blocks, ``subject`` and ``body`` (Markdown): chat channels get
+the Markdown, e-mail gets it as text and as HTML in ``email.html.j2``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from config.plan import Milestone, Person, Plan
+from connectors.base import Attachment, CalendarPart, Message, Recipient
+from worker import messages, timeline, tokens
+from worker.store import Item
+
+if TYPE_CHECKING:
+    from worker.engine import Engine
+
+CHECKIN_LINK_DAYS = 7  # a check-in link keeps working this long after its window closes
+
+
+@dataclass
+class Draft:
+    template: str
+    context: dict[str, Any]
+    link: str | None = None
+    link_label: str | None = None
+    facts: list[tuple[str, str]] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
+    calendar: CalendarPart | None = None
+
+
+LABELS = {
+    "nl": {
+        "checkin": "Check-in invullen",
+        "when": "Wanneer",
+        "where": "Waar",
+        "due": "Deadline",
+        "owner": "Verantwoordelijk",
+        "footer": "Verstuurd door pactkeeper voor {title}. Vragen? Antwoord op dit bericht.",
+    },
+    "en": {
+        "checkin": "Check in now",
+        "when": "When",
+        "where": "Where",
+        "due": "Due",
+        "owner": "Owner",
+        "footer": "Sent by pactkeeper for {title}. Questions? Reply to this message.",
+    },
+}
+
+
+def label(lang: str, name: str) -> str:
+    return LABELS.get(lang, LABELS["en"])[name]
+
+
+def recipient(plan: Plan, person: Person) -> Recipient:
+    return Recipient(
+        person.id,
+        person.name,
+        person.email,
+        person.phone,
+        plan.language_of(person),
+        plan.zone_of(person).key,
+    )
+
+
+def compose(
+    engine: Engine, plan: Plan, item: Item, person: Person, channel: str, now: float
+) -> Message:
+    lang = plan.language_of(person)
+    try:
+        drafter = DRAFTS[item.kind]
+    except KeyError:
+        raise LookupError(f"no message for items of kind '{item.kind}'") from None
+    draft = drafter(engine, plan, item, person, now)
+    subject, body = render_parts(
+        draft.template, lang, person=person, plan=plan, plan_title=plan.title, **draft.context
+    )
+    html = None
+    if channel == "email":
+        html = messages.render(
+            "email.html.j2",
+            lang,
+            subject=subject,
+            body_html=messages.to_html(body),
+            link=draft.link,
+            link_label=draft.link_label,
+            footer=label(lang, "footer").format(title=plan.title),
+        )
+    text = body if draft.link is None else f"{body}\n{draft.link_label}: {draft.link}\n"
+    return Message(
+        key=item.key,
+        plan_id=plan.id,
+        kind=_message_kind(item),
+        channel=channel,
+        recipient=recipient(plan, person),
+        subject=subject,
+        text=text,
+        html=html,
+        link=draft.link,
+        link_label=draft.link_label,
+        facts=tuple(draft.facts),
+        attachments=tuple(draft.attachments),
+        calendar=draft.calendar,
+        when=datetime.fromtimestamp(now, UTC),
+        extra={"template": draft.template},
+    )
+
+
+def _message_kind(item: Item) -> str:
+    return "checkin_request" if item.kind == "checkin_open" else item.kind
+
+
+def render_parts(template: str, lang: str, **context: Any) -> tuple[str, str]:
+    """The ``subject`` and ``body`` blocks of ``templates/<lang>/<template>.md.j2``."""
+    env = messages.environment(False)
+    loaded = env.get_template(f"{lang}/{template}.md.j2")
+    ctx = loaded.new_context({"lang": lang, **context})
+    subject = "".join(loaded.blocks["subject"](ctx)).strip()
+    body = "".join(loaded.blocks["body"](ctx)).strip() + "\n"
+    return " ".join(subject.split()), body
+
+
+# -- drafts ---------------------------------------------------------------------------------
+
+
+def _moment(moment: datetime, plan: Plan, person: Person) -> str:
+    lang = plan.language_of(person)
+    return messages.format_moment(moment, lang, plan.zone_of(person).key)
+
+
+def _names(people: list[Person]) -> str:
+    return ", ".join(person.name for person in people)
+
+
+def ask_whom(plan: Plan, person: Person) -> Person:
+    """Whom a person tells when they cannot keep a commitment."""
+    if person.side == "partner" or person.id == plan.team.lead:
+        return plan.lead if person.side == "partner" else plan.contact
+    return plan.lead
+
+
+def reminder(engine: Engine, plan: Plan, item: Item, person: Person, now: float) -> Draft:
+    from worker.runbook import duration_words
+
+    lang = plan.language_of(person)
+    context: dict[str, Any] = {
+        "contact": ask_whom(plan, person).name,
+        "response_time": duration_words(plan.communication.response_time, lang)
+        if plan.communication.response_time
+        else None,
+    }
+    if item.ref == "handover" and plan.handover is not None:
+        handover = plan.handover
+        anchor = handover.at.replace(tzinfo=plan.zone)
+        context.update(
+            meeting=True,
+            title=_handover_title(lang),
+            location=handover.location,
+            duration=duration_words(handover.duration, lang),
+            attendees=_names(plan.handover_recipients()),
+        )
+    else:
+        milestone = plan.milestone(item.ref)
+        anchor = timeline.milestone_anchor(plan, milestone)
+        context.update(_milestone_context(plan, milestone, lang))
+    when = _moment(anchor, plan, person)
+    if not context["meeting"]:
+        when = messages.format_day(anchor.astimezone(plan.zone), lang)
+    context["when"] = when
+    facts = [(label(lang, "when" if context["meeting"] else "due"), when)]
+    if context.get("location"):
+        facts.append((label(lang, "where"), str(context["location"])))
+    return Draft("reminder", context, facts=facts)
+
+
+def _handover_title(lang: str) -> str:
+    return "Overdracht" if lang == "nl" else "Handover"
+
+
+def _milestone_context(plan: Plan, milestone: Milestone, lang: str) -> dict[str, Any]:
+    from worker.runbook import duration_words
+
+    owner = plan.person(milestone.owner).name if milestone.owner else None
+    return {
+        "meeting": milestone.is_meeting,
+        "title": milestone.title,
+        "location": milestone.location,
+        "owner": owner,
+        "duration": duration_words(milestone.length, lang) if milestone.is_meeting else None,
+        "attendees": _names(plan.attendees(milestone)) if milestone.is_meeting else None,
+        "deliverable": milestone.deliverable,
+        "acceptance": milestone.acceptance,
+    }
+
+
+def checkin_link(engine: Engine, plan: Plan, person: Person, window: str, closes: float) -> str:
+    fields = {"p": plan.id, "u": person.id, "w": window}
+    token = tokens.sign(
+        engine.settings.signing_key, "checkin", fields, expires=closes + CHECKIN_LINK_DAYS * 86400
+    )
+    return f"{engine.settings.base_url.rstrip('/')}/checkin/{token}"
+
+
+def checkin_request(engine: Engine, plan: Plan, item: Item, person: Person, now: float) -> Draft:
+    assert plan.checkins is not None
+    lang = plan.language_of(person)
+    opens = datetime.fromtimestamp(item.due, UTC).astimezone(plan.zone_of(person))
+    closes = plan.checkins.grace.after(opens)
+    link = checkin_link(engine, plan, person, item.ref, closes.timestamp())
+    context = {"questions": plan.checkins.questions, "closes": _moment(closes, plan, person)}
+    return Draft("checkin_request", context, link=link, link_label=label(lang, "checkin"))
+
+
+def kickoff(engine: Engine, plan: Plan, item: Item, person: Person, now: float) -> Draft:
+    from worker.runbook import render_runbook
+
+    lang = plan.language_of(person)
+    context = {
+        "partner": plan.partner.name,
+        "team": plan.team.name,
+        "end": messages.format_day(plan.end, lang),
+        "contact": f"{plan.contact.name}"
+        + (f" ({plan.contact.email})" if plan.contact.email else ""),
+        "lead": f"{plan.lead.name}" + (f" ({plan.lead.email})" if plan.lead.email else ""),
+        "checkins": _rhythm(plan, lang) if person in plan.checkin_people() else None,
+        "next_milestone": _first_milestone(plan, person),
+        "calendar": True,
+    }
+    title = "draaiboek" if lang == "nl" else "runbook"
+    attachments = [
+        Attachment(
+            f"{title}-{plan.id}.html",
+            "text/html; charset=utf-8",
+            render_runbook(plan, "html").encode(),
+        ),
+        Attachment(
+            f"{plan.id}-{person.id}.ics",
+            "text/calendar; charset=utf-8",
+            _calendar(engine, plan, person, now),
+        ),
+    ]
+    return Draft("kickoff", context, attachments=attachments)
+
+
+def _rhythm(plan: Plan, lang: str) -> str | None:
+    from worker.runbook import rhythm_words
+
+    return rhythm_words(plan.checkins, plan.start, lang) if plan.checkins else None
+
+
+def _first_milestone(plan: Plan, person: Person) -> str | None:
+    ordered = sorted(plan.milestones, key=lambda m: timeline.milestone_anchor(plan, m))
+    for milestone in ordered:
+        anchor = timeline.milestone_anchor(plan, milestone)
+        zone = ZoneInfo(plan.zone_of(person).key)
+        day = messages.format_day(anchor.astimezone(zone), plan.language_of(person))
+        return f"{milestone.title}, {day}"
+    return None
+
+
+def _calendar(engine: Engine, plan: Plan, person: Person, now: float) -> bytes:
+    from connectors.calendar.ics import build_calendar
+
+    return build_calendar(
+        plan, person=person.id, settings=engine.settings, stamp=datetime.fromtimestamp(now, UTC)
+    )
+
+
+KIND_WORDS = {
+    "nl": {
+        "reminder": "een herinnering",
+        "kickoff": "het draaiboek bij de start",
+        "checkin_open": "een check-in-verzoek",
+        "warning": "een waarschuwing",
+        "handover": "de overdrachtsbundel",
+        "invite": "een agenda-uitnodiging",
+        "cancel": "een agenda-annulering",
+        "overdue": "een herinnering aan een deadline",
+    },
+    "en": {
+        "reminder": "a reminder",
+        "kickoff": "the kickoff runbook",
+        "checkin_open": "a check-in request",
+        "warning": "a warning",
+        "handover": "the handover bundle",
+        "invite": "a calendar invitation",
+        "cancel": "a calendar cancellation",
+        "overdue": "an overdue-deadline reminder",
+    },
+}
+
+
+def notice(engine: Engine, plan: Plan, item: Item, person: Person, now: float) -> Draft:
+    """To the team lead: a message may not have reached someone."""
+    lang = plan.language_of(person)
+    data = item.data
+    about = plan.person(data["person"]).name if data.get("person") else "?"
+    words = KIND_WORDS.get(lang, KIND_WORDS["en"])
+    context = {
+        "about": about,
+        "what": words.get(str(data.get("about_kind")), "?"),
+        "channel": data.get("channel") or "?",
+        "problem": data.get("problem"),
+        "detail": data.get("detail") or "",
+    }
+    return Draft("delivery_failure", context)
+
+
+DRAFTS: dict[str, Callable[[Engine, Plan, Item, Person, float], Draft]] = {
+    "reminder": reminder,
+    "checkin_open": checkin_request,
+    "kickoff": kickoff,
+    "notice": notice,
+}

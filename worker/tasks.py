@@ -1,0 +1,52 @@
+"""Thin Celery tasks: ids in, one plain function with ``now``, nothing else (STYLE.md rule 4)."""
+
+from __future__ import annotations
+
+from config.settings import Settings
+from worker import clock, dispatch
+from worker.app import app
+from worker.engine import Engine
+from worker.store import Claim
+
+_engine: Engine | None = None
+
+
+def engine() -> Engine:
+    """The process's engine, created on first use (after a worker child has forked)."""
+    global _engine  # noqa: PLW0603 - one engine per worker process
+    if _engine is None:
+        _engine = Engine(Settings())
+    return _engine
+
+
+def use_engine(chosen: Engine) -> None:
+    """Run the tasks on this engine (``simulate`` and tests)."""
+    global _engine  # noqa: PLW0603
+    _engine = chosen
+
+
+@app.task(name="pactkeeper.sweep", ignore_result=True)
+def sweep() -> int:
+    claims = dispatch.sweep(engine(), clock.now())
+    for claim in claims:
+        deliver.delay(claim.key, claim.token)
+    return len(claims)
+
+
+@app.task(name="pactkeeper.deliver", ignore_result=True)
+def deliver(key: str, token: str) -> None:
+    dispatch.deliver(engine(), Claim(key, token), clock.now())
+
+
+@app.task(name="pactkeeper.reap", ignore_result=True)
+def reap() -> None:
+    dispatch.reap(engine(), clock.now())
+
+
+@app.task(name="pactkeeper.watch", ignore_result=True)
+def watch() -> None:
+    from worker.watch import resync_folder
+
+    folder = engine().settings.plans_dir
+    if folder is not None:
+        resync_folder(engine(), folder, clock.now())

@@ -1,0 +1,64 @@
+"""Signed links: an HMAC-SHA256 token bound to what it is for, with an expiry.
+
+A token is ``<payload>.<signature>``, both base64url. The payload names its
+purpose (``checkin``, ``feed``, ``bundle``, ``status``) and the plan, person and
+window it is bound to, so a token never works for another person, plan or use.
+Verification is constant-time and answers with a reason, never an exception.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from typing import Any
+
+
+class TokenError(ValueError):
+    """The token is not valid; ``reason`` is safe to show (forged, expired, wrong use)."""
+
+
+@dataclass(frozen=True)
+class Grant:
+    purpose: str
+    fields: dict[str, Any]
+    expires: float | None
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _signature(key: bytes, payload: str) -> str:
+    return _b64(hmac.new(key, payload.encode(), hashlib.sha256).digest())
+
+
+def sign(key: bytes, purpose: str, fields: dict[str, Any], expires: float | None = None) -> str:
+    body = {"u": purpose, "f": fields, "x": expires}
+    payload = _b64(json.dumps(body, sort_keys=True, separators=(",", ":")).encode())
+    return f"{payload}.{_signature(key, payload)}"
+
+
+def verify(key: bytes, token: str, purpose: str, now: float) -> Grant:
+    """The grant in a token, or ``TokenError`` saying why it is refused."""
+    payload, _, signature = token.partition(".")
+    if not payload or not signature:
+        raise TokenError("this link is incomplete")
+    if not hmac.compare_digest(_signature(key, payload), signature):
+        raise TokenError("this link is not valid")
+    try:
+        body = json.loads(_unb64(payload))
+    except (ValueError, UnicodeDecodeError):
+        raise TokenError("this link is not valid") from None
+    if body.get("u") != purpose or not isinstance(body.get("f"), dict):
+        raise TokenError("this link is not meant for this page")
+    expires = body.get("x")
+    if expires is not None and now > float(expires):
+        raise TokenError("this link has expired")
+    return Grant(purpose, body["f"], expires)
