@@ -19,6 +19,7 @@ import typer
 if TYPE_CHECKING:
     from config.plan import Plan
     from config.settings import Settings
+    from worker.engine import Engine
 
 app = typer.Typer(
     add_completion=False,
@@ -253,6 +254,118 @@ def status(
         print(json.dumps(reports if plan is None else reports[0], indent=1, ensure_ascii=False))
     else:
         print_status(reports)
+
+
+TimeOpt = Annotated[
+    str | None, typer.Option("--at", help="YYYY-MM-DD HH:MM in the plan's zone (default: now)")
+]
+
+
+def _moment(plan: Plan, text: str | None) -> float:
+    """``--at`` in the plan's zone as POSIX seconds, or now."""
+    from config.notation import parse_datetime
+    from worker import clock
+
+    if text is None:
+        return clock.now()
+    try:
+        local = parse_datetime(text)
+    except ValueError as error:
+        raise UserError(f"--at: {error}") from None
+    return local.replace(tzinfo=plan.zone).timestamp()
+
+
+def _registered(plan: Plan) -> Engine:
+    from worker.engine import Engine
+
+    engine = Engine(_settings())
+    if engine.store.plan(plan.id) is None:
+        engine.close()
+        raise UserError(f"the plan '{plan.id}' is not registered; run 'pactkeeper sync' first")
+    return engine
+
+
+@app.command()
+def checkin(
+    plan: PlanArg,
+    person: Annotated[str, typer.Argument(help="the person checking in (id)")],
+    status_: Annotated[
+        str, typer.Option("--status", help="on_track, need_help, blocked or stopping")
+    ] = "on_track",
+    note: Annotated[str, typer.Option(help="a short note")] = "",
+    at: TimeOpt = None,
+) -> None:
+    """Record a check-in for a person (into their window open at that time)."""
+    from worker.checkins import record_checkin
+
+    loaded = read_plan(plan)
+    if person not in {p.id for p in loaded.people}:
+        raise UserError(f"no person '{person}' in {plan}")
+    engine = _registered(loaded)
+    try:
+        result = record_checkin(
+            engine, loaded, person, _moment(loaded, at), status_, note, source="cli"
+        )
+    finally:
+        engine.close()
+    print(result.summary())
+
+
+@app.command()
+def done(
+    plan: PlanArg,
+    milestone: Annotated[str, typer.Argument(help="the milestone id")],
+    at: TimeOpt = None,
+) -> None:
+    """Mark a milestone done."""
+    from worker.checkins import mark_done
+
+    loaded = read_plan(plan)
+    if milestone not in {m.id for m in loaded.milestones}:
+        raise UserError(f"no milestone '{milestone}' in {plan}")
+    engine = _registered(loaded)
+    try:
+        changed = mark_done(engine, loaded, milestone, _moment(loaded, at))
+    finally:
+        engine.close()
+    print(f"{milestone}: done" if changed else f"{milestone} was already done")
+
+
+@app.command()
+def close(plan: PlanArg) -> None:
+    """Close the plan now: build the handover bundle and deliver it (once)."""
+    from worker import clock
+    from worker.handover import close_plan
+
+    loaded = read_plan(plan)
+    engine = _registered(loaded)
+    try:
+        print(close_plan(engine, loaded, clock.now()).summary())
+    finally:
+        engine.close()
+
+
+@app.command()
+def handover(
+    plan: PlanArg,
+    output: Annotated[Path, typer.Option("-o", "--output", help="the bundle (.zip)")],
+    redact: Annotated[
+        bool, typer.Option(help="leave e-mail addresses and phone numbers out")
+    ] = False,
+) -> None:
+    """Only build the handover bundle (a BagIt zip); nothing is sent."""
+    from worker import clock
+    from worker.engine import Engine
+    from worker.handover import build_bundle
+
+    loaded = read_plan(plan)
+    engine = Engine(_settings())
+    try:
+        data = build_bundle(engine, loaded, clock.now(), redact=redact)
+    finally:
+        engine.close()
+    write_output(data, output)
+    print(f"{output}: {len(data):,} bytes", file=sys.stderr)
 
 
 def _plan_id(text: str) -> str:

@@ -8,6 +8,7 @@ the Markdown, e-mail gets it as text and as HTML in ``email.html.j2``.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -71,15 +72,33 @@ def recipient(plan: Plan, person: Person) -> Recipient:
     )
 
 
+Drafter = Callable[["Engine", Plan, Item, Person, float], Draft]
+
+# Kinds drafted by the module that owns them: kind -> "module:function", imported lazily.
+EXTERNAL_DRAFTS: dict[str, str] = {
+    "warning": "worker.checkins:warning_draft",
+    "overdue": "worker.checkins:overdue_draft",
+    "handover": "worker.handover:handover_draft",
+    "invite": "connectors.calendar.invites:invite_draft",
+    "cancel": "connectors.calendar.invites:cancel_draft",
+}
+
+
+def drafter_for(kind: str) -> Drafter:
+    if kind in DRAFTS:
+        return DRAFTS[kind]
+    if kind not in EXTERNAL_DRAFTS:
+        raise LookupError(f"no message for items of kind '{kind}'")
+    module_name, function_name = EXTERNAL_DRAFTS[kind].split(":")
+    function: Drafter = getattr(importlib.import_module(module_name), function_name)
+    return function
+
+
 def compose(
     engine: Engine, plan: Plan, item: Item, person: Person, channel: str, now: float
 ) -> Message:
     lang = plan.language_of(person)
-    try:
-        drafter = DRAFTS[item.kind]
-    except KeyError:
-        raise LookupError(f"no message for items of kind '{item.kind}'") from None
-    draft = drafter(engine, plan, item, person, now)
+    draft = drafter_for(item.kind)(engine, plan, item, person, now)
     subject, body = render_parts(
         draft.template, lang, person=person, plan=plan, plan_title=plan.title, **draft.context
     )
@@ -269,9 +288,10 @@ def _first_milestone(plan: Plan, person: Person) -> str | None:
 def _calendar(engine: Engine, plan: Plan, person: Person, now: float) -> bytes:
     from connectors.calendar.ics import build_calendar
 
-    return build_calendar(
+    calendar: bytes = build_calendar(
         plan, person=person.id, settings=engine.settings, stamp=datetime.fromtimestamp(now, UTC)
     )
+    return calendar
 
 
 KIND_WORDS = {
@@ -314,7 +334,7 @@ def notice(engine: Engine, plan: Plan, item: Item, person: Person, now: float) -
     return Draft("delivery_failure", context)
 
 
-DRAFTS: dict[str, Callable[[Engine, Plan, Item, Person, float], Draft]] = {
+DRAFTS: dict[str, Drafter] = {
     "reminder": reminder,
     "checkin_open": checkin_request,
     "kickoff": kickoff,
