@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     redis_url: SecretStr | None = None
     redis_prefix: str = "pk:"
     plans_dir: Path | None = None
+    clock_offset: float = 0.0  # seconds added to the system clock (``run --as-of``)
     sweep_interval: float = Field(10.0, gt=0)
     lease_seconds: float = Field(120.0, gt=0)
     base_url: str = "http://localhost:8000"
@@ -88,6 +89,7 @@ class Settings(BaseSettings):
     smtp_tls: Literal["starttls", "ssl", "none"] = "starttls"
     smtp_from: str | None = None
     smtp_timeout: float = 30.0
+    smtp_ca_file: Path | None = None  # trust this CA too (a company's own mail server)
 
     caldav_url: str | None = None
     caldav_user: str | None = None

@@ -136,6 +136,8 @@ class EmailConnector(Connector):
         host = str(settings.smtp_host)
         timeout = settings.smtp_timeout
         context = ssl.create_default_context()
+        if settings.smtp_ca_file is not None:
+            context.load_verify_locations(cafile=str(settings.smtp_ca_file))
         if settings.smtp_tls == "ssl":
             smtp: smtplib.SMTP = smtplib.SMTP_SSL(
                 host, settings.smtp_port or 465, timeout=timeout, context=context

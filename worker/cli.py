@@ -195,11 +195,34 @@ def run(
         typer.Argument(help="folder of plan files to keep in sync (edits are picked up)"),
     ] = None,
     concurrency: Annotated[int, typer.Option(help="worker processes")] = 2,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="rehearse: start the clock at this ISO 8601 moment "
+            "(e.g. 2027-01-11T07:59:30Z); it then runs at normal speed",
+        ),
+    ] = None,
 ) -> None:
     """The main job on one machine: worker, beat and web, until Ctrl-C."""
     from worker.main import run_main
 
-    raise typer.Exit(run_main(_settings(), plans_dir, concurrency))
+    raise typer.Exit(run_main(_settings(), plans_dir, concurrency, _instant(as_of)))
+
+
+def _instant(text: str | None) -> float | None:
+    """An ISO 8601 moment (UTC when it names no offset) as POSIX seconds."""
+    from datetime import UTC, datetime
+
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise UserError(
+            f"--as-of: '{text}' is not an ISO 8601 moment like 2027-01-11T07:59:30Z"
+        ) from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
 @app.command()

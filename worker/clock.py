@@ -14,6 +14,16 @@ class Clock:
         return time.time()
 
 
+class OffsetClock(Clock):
+    """Real time, shifted: ``run --as-of`` rehearses a plan at normal speed."""
+
+    def __init__(self, offset: float) -> None:
+        self.offset = offset
+
+    def now(self) -> float:
+        return time.time() + self.offset
+
+
 class VirtualClock(Clock):
     """A clock that stands still until it is moved (never backwards)."""
 
@@ -32,6 +42,12 @@ _current: Clock = Clock()
 
 def now() -> float:
     return _current.now()
+
+
+def from_settings(offset: float) -> None:
+    """Use the offset clock when ``PACTKEEPER_CLOCK_OFFSET`` is set (by ``run --as-of``)."""
+    if offset:
+        use(OffsetClock(offset))
 
 
 def use(clock: Clock) -> None:

@@ -86,9 +86,18 @@ def register_folder(settings: Settings, folder: Path) -> int:
     return bad
 
 
-def run_main(settings: Settings, plans_dir: Path | None, concurrency: int) -> int:
+def run_main(
+    settings: Settings, plans_dir: Path | None, concurrency: int, as_of: float | None = None
+) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, PACTKEEPER_DATA_DIR=str(settings.data_dir.resolve()))
+    if as_of is not None:
+        # A rehearsal: every process shares one offset, so the clock runs at normal speed
+        # from the chosen moment on.
+        offset = as_of - time.time()
+        env["PACTKEEPER_CLOCK_OFFSET"] = repr(offset)
+        clock.use(clock.OffsetClock(offset))
+        print(f"pactkeeper: rehearsal, the clock starts at {_iso(as_of)}")
     if plans_dir is not None:
         if not plans_dir.is_dir():
             print(f"pactkeeper: {plans_dir} is not a folder", file=sys.stderr)
@@ -102,6 +111,12 @@ def run_main(settings: Settings, plans_dir: Path | None, concurrency: int) -> in
         commands.append(web)
     children = [subprocess.Popen(command, env=env) for command in commands]
     return _supervise(children)
+
+
+def _iso(moment: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 def _banner(settings: Settings, plans_dir: Path | None) -> None:

@@ -15,7 +15,9 @@ def engine() -> Engine:
     """The process's engine, created on first use (after a worker child has forked)."""
     global _engine  # noqa: PLW0603 - one engine per worker process
     if _engine is None:
-        _engine = Engine(Settings())
+        settings = Settings()
+        clock.from_settings(settings.clock_offset)
+        _engine = Engine(settings)
     return _engine
 
 

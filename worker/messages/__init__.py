@@ -44,6 +44,8 @@ def format_moment(value: datetime, lang: str, zone: str | None = None) -> str:
     """A date and time in ``zone`` (default: the value's own), with the zone's abbreviation."""
     from babel.dates import format_datetime
 
+    if value.tzinfo is None:
+        raise ValueError("format_moment needs a zone-aware datetime")
     moment = value.astimezone(ZoneInfo(zone)) if zone else value
     pattern = "EEEE d MMMM y 'om' HH:mm" if lang == "nl" else "EEEE d MMMM y 'at' HH:mm"
     text = str(format_datetime(moment, pattern, locale=locale(lang)))

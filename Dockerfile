@@ -1,0 +1,14 @@
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY config ./config
+COPY worker ./worker
+COPY connectors ./connectors
+COPY web ./web
+RUN pip install ".[web]" && useradd --create-home --uid 1000 pactkeeper \
+    && mkdir -p /data /plans && chown pactkeeper /data
+USER pactkeeper
+ENV PACTKEEPER_DATA_DIR=/data
+EXPOSE 8000
+CMD ["pactkeeper", "run", "/plans"]
