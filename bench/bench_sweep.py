@@ -1,0 +1,217 @@
+"""Sweep cost: one claim of 1,000 due items among 10,000 and 1,000,000 scheduled.
+
+Compared in the same run with a bare Lua script that does only ZRANGEBYSCORE +
+ZREM + ZADD over the same data (the least any claim can do), and the SQLite
+store against a bare claim transaction. Prints medians and ratios; asserts
+nothing. Targets (issue 3): our claim at most 2x the bare script; 1M/10k at
+most 1.3 (the cost follows what is due, not what is scheduled).
+
+    python bench/bench_sweep.py [--sizes 10000 1000000] [--due 1000] [--repeat 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.servers import RedisServer  # noqa: E402
+from worker.store.base import Item  # noqa: E402
+from worker.store.redis import RedisStore  # noqa: E402
+from worker.store.sqlite import SqliteStore  # noqa: E402
+
+NOW = 1_800_000_000.0
+LEASE = 120.0
+BARE = """
+local keys = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+if #keys == 0 then return keys end
+redis.call('ZREM', KEYS[1], unpack(keys))
+local leases = {}
+for _, key in ipairs(keys) do
+  leases[#leases + 1] = ARGV[3]
+  leases[#leases + 1] = key
+end
+redis.call('ZADD', KEYS[2], unpack(leases))
+return keys
+"""
+
+
+def item(number: int, due: float) -> Item:
+    return Item(
+        key=f"k{number:08d}",
+        plan_id="bench",
+        kind="reminder",
+        due=due,
+        ref="m",
+        recipient="ana",
+        channel="email",
+        data={"zone": "Europe/Amsterdam"},
+    )
+
+
+def populate_redis(store: RedisStore, size: int, due: int) -> None:
+    store.flush()
+    pipe = store.redis.pipeline(transaction=False)
+    for number in range(size):
+        moment = NOW - 1 - number if number < due else NOW + 86400 + number
+        row = {
+            name: "" if value is None else str(value)
+            for name, value in item(number, moment).to_row().items()
+        }
+        pipe.hset(store._item(row["key"]), mapping=row)
+        pipe.zadd(store._key("due"), {row["key"]: moment})
+        if number % 20_000 == 0:
+            pipe.execute()
+    pipe.execute()
+
+
+def restore_redis(store: RedisStore, keys: list[str]) -> None:
+    pipe = store.redis.pipeline(transaction=False)
+    for key in keys:
+        number = int(key[1:])
+        pipe.zadd(store._key("due"), {key: NOW - 1 - number})
+        pipe.hset(store._item(key), mapping={"state": "due", "token": "", "lease": ""})
+    pipe.zrem(store._key("lease"), *keys)
+    pipe.execute()
+
+
+def timed(
+    action: Callable[[], list[str]], restore: Callable[[list[str]], None], repeat: int, expect: int
+) -> float:
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        keys = action()
+        samples.append(time.perf_counter() - start)
+        assert len(keys) == expect, (len(keys), expect)
+        restore(keys)
+    return statistics.median(samples)
+
+
+def bench_redis(sizes: list[int], due: int, repeat: int) -> dict[int, tuple[float, float]]:
+    results = {}
+    with tempfile.TemporaryDirectory() as folder:
+        server = RedisServer(Path(folder), appendonly=False).start()
+        try:
+            store = RedisStore(server.url, prefix="bench:")
+            bare = store.redis.register_script(BARE)
+            for size in sizes:
+                populate_redis(store, size, due)
+
+                def ours() -> list[str]:
+                    return [c.key for c in store.claim(NOW, due, LEASE)]
+
+                def plain() -> list[str]:
+                    return list(
+                        bare(
+                            keys=[store._key("due"), store._key("lease")],
+                            args=[NOW, due, NOW + LEASE],
+                        )
+                    )
+
+                ours_time = timed(ours, lambda k: restore_redis(store, k), repeat, due)
+                bare_time = timed(plain, lambda k: restore_redis(store, k), repeat, due)
+                results[size] = (ours_time, bare_time)
+                print(
+                    f"redis  {size:>9,} scheduled, {due} due: claim {ours_time * 1e3:6.2f} ms,"
+                    f" bare script {bare_time * 1e3:6.2f} ms, ratio "
+                    f"{ours_time / bare_time:4.2f}",
+                    flush=True,
+                )
+            store.flush()
+        finally:
+            server.stop()
+    return results
+
+
+def populate_sqlite(store: SqliteStore, size: int, due: int) -> None:
+    db = store._db()
+    db.execute("DELETE FROM items")
+    rows = []
+    for number in range(size):
+        moment = NOW - 1 - number if number < due else NOW + 86400 + number
+        row = item(number, moment).to_row()
+        rows.append(tuple(row.values()))
+        if len(rows) == 50_000:
+            _insert(store, rows)
+            rows = []
+    _insert(store, rows)
+
+
+def _insert(store: SqliteStore, rows: list[tuple[object, ...]]) -> None:
+    if not rows:
+        return
+    marks = ", ".join("?" for _ in rows[0])
+    with store._write() as db:
+        db.executemany(f"INSERT INTO items VALUES ({marks})", rows)  # noqa: S608
+
+
+def restore_sqlite(store: SqliteStore, keys: list[str]) -> None:
+    with store._write() as db:
+        db.executemany(
+            "UPDATE items SET state = 'due', token = NULL, lease = NULL WHERE key = ?",
+            [(key,) for key in keys],
+        )
+
+
+def bench_sqlite(sizes: list[int], due: int, repeat: int) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        store = SqliteStore(Path(folder) / "bench.sqlite3")
+        for size in sizes:
+            populate_sqlite(store, size, due)
+
+            def ours() -> list[str]:
+                return [c.key for c in store.claim(NOW, due, LEASE)]
+
+            def plain() -> list[str]:
+                with store._write() as db:
+                    keys = [
+                        row[0]
+                        for row in db.execute(
+                            "SELECT key FROM items WHERE state = 'due' AND due <= ? "
+                            "ORDER BY due LIMIT ?",
+                            (NOW, due),
+                        )
+                    ]
+                    db.executemany(
+                        "UPDATE items SET state = 'claimed' WHERE key = ?", [(key,) for key in keys]
+                    )
+                return keys
+
+            ours_time = timed(ours, lambda k: restore_sqlite(store, k), repeat, due)
+            bare_time = timed(plain, lambda k: restore_sqlite(store, k), repeat, due)
+            print(
+                f"sqlite {size:>9,} scheduled, {due} due: claim {ours_time * 1e3:6.2f} ms, "
+                f"bare transaction {bare_time * 1e3:6.2f} ms, ratio "
+                f"{ours_time / bare_time:4.2f}",
+                flush=True,
+            )
+        store.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 1_000_000])
+    parser.add_argument("--due", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--skip-sqlite", action="store_true")
+    args = parser.parse_args()
+    results = bench_redis(args.sizes, args.due, args.repeat)
+    if len(args.sizes) >= 2:
+        small, large = min(args.sizes), max(args.sizes)
+        print(
+            f"redis claim {large:,}/{small:,}: {results[large][0] / results[small][0]:4.2f} "
+            f"(bare script: {results[large][1] / results[small][1]:4.2f})"
+        )
+    if not args.skip_sqlite:
+        bench_sqlite(args.sizes, args.due, args.repeat)
+
+
+if __name__ == "__main__":
+    main()
