@@ -21,10 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.servers import RedisServer  # noqa: E402
-from worker.store.base import Item  # noqa: E402
-from worker.store.redis import RedisStore  # noqa: E402
-from worker.store.sqlite import SqliteStore  # noqa: E402
+from tests.servers import RedisServer
+from worker.store.base import Item
+from worker.store.redis import RedisStore
+from worker.store.sqlite import SqliteStore
 
 NOW = 1_800_000_000.0
 LEASE = 120.0
@@ -149,7 +149,7 @@ def _insert(store: SqliteStore, rows: list[tuple[object, ...]]) -> None:
         return
     marks = ", ".join("?" for _ in rows[0])
     with store._write() as db:
-        db.executemany(f"INSERT INTO items VALUES ({marks})", rows)  # noqa: S608
+        db.executemany(f"INSERT INTO items VALUES ({marks})", rows)
 
 
 def restore_sqlite(store: SqliteStore, keys: list[str]) -> None:
