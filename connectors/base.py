@@ -96,6 +96,34 @@ class Message:
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. {"template": "reminder"}
 
 
+def read_secret(reference: str) -> str:
+    """The secret a plan names as ``env:NAME`` (NAME or NAME_FILE), for sending now.
+
+    A secret that vanished after start-up is a ``permanent`` error that names the
+    variable, never the value.
+    """
+    from config.settings import SecretMissing, read_env_secret
+
+    try:
+        return read_env_secret(reference.removeprefix("env:")).get_secret_value()
+    except SecretMissing as error:
+        raise ConnectorError("permanent", str(error)) from None
+
+
+def missing_secret(reference: str) -> str | None:
+    """Why ``env:NAME`` cannot be read here, or None: what ``unready`` reports."""
+    try:
+        read_secret(reference)
+    except ConnectorError as error:
+        return error.detail
+    return None
+
+
+def action_label(message: Message) -> str:
+    """The text of the message's one button or link, in the recipient's language."""
+    return message.link_label or {"nl": "Openen"}.get(message.recipient.language, "Open")
+
+
 class Connector:
     """Sends messages on one channel; subclasses set ``channel`` and implement ``send``."""
 

@@ -5,19 +5,34 @@ retry is a new due entry in the engine's ledger, after a backoff that honours
 the service's Retry-After. A timeout before the request went out is
 ``transient``; a read timeout after it went out is ``unknown`` (the service may
 have acted on it), which the engine never blindly repeats.
+
+Secrets travel in URLs (a Slack webhook path, a Telegram bot token), so nothing
+here puts a URL in an error, and the urllib3 loggers get a filter that hides
+URL paths in their DEBUG lines. Errors are raised outside the ``except`` block:
+the requests exception (whose text holds the URL) is not even kept as
+``__context__``.
 """
 
 from __future__ import annotations
 
 import email.utils
+import json as jsonlib
+import logging
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
 
 from connectors.base import ConnectorError
 
+if TYPE_CHECKING:
+    from config.settings import Settings
+
+Response = requests.Response  # so connectors can type a classifier without importing requests
+Classifier = Callable[[requests.Response, str], None]
+JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
 USER_AGENT = "pactkeeper/0.1 (+https://pactkeeper.example)"
 PERMANENT = {400, 401, 403, 404, 405, 410, 413, 422}
 MAX_RETRY_AFTER = 24 * 3600.0
@@ -38,6 +53,46 @@ def session() -> requests.Session:
     return _sessions[pid]
 
 
+class _HidePaths(logging.Filter):
+    """Hide URL paths in urllib3's log lines: they carry webhook secrets and bot tokens."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_hide_path(arg) for arg in record.args)
+        return True
+
+
+def _hide_path(value: object) -> object:
+    if not isinstance(value, str):
+        return value
+    if value.startswith("/"):
+        return "/[path hidden]"
+    if "://" in value:
+        return f"{urlsplit(value).scheme}://{host_of(value)}/[path hidden]"
+    return value
+
+
+def hide_url_paths() -> None:
+    """Filter the urllib3 loggers that are handed a URL or a path (urllib3 2.x); idempotent."""
+    for name in ("connectionpool", "connection", "poolmanager", "util.retry"):
+        logger = logging.getLogger(f"urllib3.{name}")
+        if not any(isinstance(f, _HidePaths) for f in logger.filters):
+            logger.addFilter(_HidePaths())
+
+
+hide_url_paths()  # logger filters apply where a record is made, so before any request
+
+
+def timeouts(settings: Settings) -> tuple[float, float]:
+    """(connect, read) seconds for ``post``, from the deployment's settings."""
+    return settings.http_connect_timeout, settings.http_read_timeout
+
+
+def encode_json(payload: Any) -> bytes:
+    """The exact bytes a JSON payload goes out as: what the outbox stores and HMAC signs."""
+    return jsonlib.dumps(payload, ensure_ascii=False, indent=2).encode("utf-8")
+
+
 def host_of(url: str) -> str:
     """The host of a URL, safe to log (webhook URLs carry their secret in the path)."""
     return urlsplit(url).hostname or "the service"
@@ -52,8 +107,13 @@ def post(
     headers: dict[str, str] | None = None,
     auth: tuple[str, str] | None = None,
     timeout: tuple[float, float] = (5.0, 20.0),
+    classify_with: Classifier | None = None,
 ) -> requests.Response:
-    """POST and classify: return a 2xx response or raise ``ConnectorError``."""
+    """POST and classify: return a 2xx response or raise ``ConnectorError``.
+
+    ``classify_with`` replaces ``classify`` for services that explain errors in
+    the body (Telegram's ``retry_after``, Twilio's error codes).
+    """
     try:
         response = session().post(
             url,
@@ -64,18 +124,26 @@ def post(
             timeout=timeout,
             allow_redirects=False,
         )
-    except requests.exceptions.ConnectTimeout:
-        raise ConnectorError("transient", f"{service}: connection timed out") from None
-    except requests.exceptions.ReadTimeout:
-        raise ConnectorError(
-            "unknown", f"{service}: no answer within {timeout[1]:g} s after the request was sent"
-        ) from None
-    except requests.exceptions.ConnectionError as error:
-        raise _connection_error(service, error) from None
     except requests.exceptions.RequestException as error:
-        raise ConnectorError("unknown", f"{service}: {type(error).__name__}") from None
-    classify(response, service)
-    return response
+        failure = _failure(error, service, timeout)
+    else:
+        (classify_with or classify)(response, service)
+        return response
+    raise failure  # outside the except block: no __context__ that names the URL
+
+
+def _failure(
+    error: requests.exceptions.RequestException, service: str, timeout: tuple[float, float]
+) -> ConnectorError:
+    if isinstance(error, requests.exceptions.ConnectTimeout):
+        return ConnectorError("transient", f"{service}: connection timed out")
+    if isinstance(error, requests.exceptions.ReadTimeout):
+        return ConnectorError(
+            "unknown", f"{service}: no answer within {timeout[1]:g} s after the request was sent"
+        )
+    if isinstance(error, requests.exceptions.ConnectionError):
+        return _connection_error(service, error)
+    return ConnectorError("unknown", f"{service}: {type(error).__name__}")
 
 
 def _connection_error(service: str, error: requests.exceptions.ConnectionError) -> ConnectorError:
@@ -87,8 +155,12 @@ def _connection_error(service: str, error: requests.exceptions.ConnectionError) 
     return ConnectorError("transient", f"{service}: cannot connect")
 
 
-def classify(response: requests.Response, service: str) -> None:
-    """Raise ``ConnectorError`` for any answer that is not a success."""
+def classify(response: requests.Response, service: str, hint: str | None = None) -> None:
+    """Raise ``ConnectorError`` for any answer that is not a success.
+
+    ``hint`` replaces the snippet of the body in a permanent error's text, for
+    services whose body needs reading (it must not hold a secret).
+    """
     status = response.status_code
     if 200 <= status < 300:
         return
@@ -96,7 +168,8 @@ def classify(response: requests.Response, service: str) -> None:
     if status in {429, 408} or status >= 500:
         raise ConnectorError("transient", reason, retry_after(response.headers.get("Retry-After")))
     if status in PERMANENT or 300 <= status < 500:
-        raise ConnectorError("permanent", f"{reason}{_detail(response)}")
+        detail = f" ({hint[:100]})" if hint else _detail(response)
+        raise ConnectorError("permanent", f"{reason}{detail}")
     raise ConnectorError("unknown", reason)
 
 

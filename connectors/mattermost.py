@@ -1,0 +1,56 @@
+"""Mattermost: an incoming webhook with a Markdown message.
+
+- Incoming webhooks: https://developers.mattermost.com/integrate/webhooks/incoming/
+- Message formatting: https://docs.mattermost.com/collaborate/format-messages.html
+
+The webhook URL is the secret. ``channel`` and ``username`` override the
+webhook's defaults only where the System Console allows overrides; otherwise
+Mattermost answers 403 (permanent). Posts are limited to 16383 characters
+(the server's default ``MaxPostSize``). Errors are classified by
+``connectors.http.classify``. No idempotency key: the channel does not
+de-duplicate.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from config.plan import MattermostChannel
+from connectors import http
+from connectors.base import Connector, Message, action_label, missing_secret, read_secret
+
+MAX_TEXT = 16000  # below MaxPostSize, leaving room for the title and the link
+
+
+class MattermostConnector(Connector):
+    channel: ClassVar[str] = "mattermost"
+    config: MattermostChannel
+
+    def unready(self) -> str | None:
+        return missing_secret(self.config.webhook)
+
+    def render(self, message: Message) -> tuple[str, bytes]:
+        return "json", http.encode_json(self.payload(message))
+
+    def send(self, message: Message) -> None:
+        http.post(
+            read_secret(self.config.webhook),
+            service="Mattermost",
+            data=self.render(message)[1],
+            headers=http.JSON_HEADERS,
+            timeout=http.timeouts(self.settings),
+        )
+
+    def payload(self, message: Message) -> dict[str, Any]:
+        text = message.text if len(message.text) <= MAX_TEXT else message.text[:MAX_TEXT] + "…"
+        lines = [f"#### {message.subject}", "", text]
+        if message.facts:
+            lines += ["", *(f"- **{label}:** {value}" for label, value in message.facts)]
+        if message.link:
+            lines += ["", f"[{action_label(message)}]({message.link})"]
+        payload: dict[str, Any] = {"text": "\n".join(lines)}
+        if self.config.channel:
+            payload["channel"] = self.config.channel
+        if self.config.username:
+            payload["username"] = self.config.username
+        return payload

@@ -1,0 +1,74 @@
+"""Slack: an incoming webhook with a Block Kit message.
+
+- Incoming webhooks: https://api.slack.com/messaging/webhooks
+- Blocks and their limits: https://api.slack.com/reference/block-kit/blocks
+- Escaping ``&``, ``<``, ``>`` in mrkdwn: https://api.slack.com/reference/surfaces/formatting#escaping
+- Errors: https://api.slack.com/messaging/webhooks#handling_errors
+
+The webhook URL is the secret (``env:NAME`` in the plan). Slack answers 200
+``ok``; 400 ``invalid_payload``, 403 ``action_prohibited``, 404 ``no_service``
+or ``channel_not_found`` and 410 ``channel_is_archived`` are permanent, 429
+(with Retry-After) and 5xx transient: ``connectors.http.classify`` says exactly
+that and quotes Slack's one-word reason. Slack has no idempotency key, so the
+channel does not de-duplicate. ``channel`` overrides the webhook's channel only
+for legacy webhooks; app webhooks post where they were installed.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from config.plan import SlackChannel
+from connectors import http
+from connectors.base import Connector, Message, action_label, missing_secret, read_secret
+
+MAX_FIELDS = 10  # a section holds at most 10 fields
+
+
+def _mrkdwn(text: str, limit: int = 3000) -> str:
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return escaped if len(escaped) <= limit else escaped[: limit - 1] + "…"
+
+
+class SlackConnector(Connector):
+    channel: ClassVar[str] = "slack"
+    config: SlackChannel
+
+    def unready(self) -> str | None:
+        return missing_secret(self.config.webhook)
+
+    def render(self, message: Message) -> tuple[str, bytes]:
+        return "json", http.encode_json(self.payload(message))
+
+    def send(self, message: Message) -> None:
+        http.post(
+            read_secret(self.config.webhook),
+            service="Slack",
+            data=self.render(message)[1],
+            headers=http.JSON_HEADERS,
+            timeout=http.timeouts(self.settings),
+        )
+
+    def payload(self, message: Message) -> dict[str, Any]:
+        blocks: list[dict[str, Any]] = [
+            {"type": "header", "text": {"type": "plain_text", "text": message.subject[:150]}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": _mrkdwn(message.text)}},
+        ]
+        if message.facts:
+            fields = [
+                {"type": "mrkdwn", "text": _mrkdwn(f"*{label}*\n{value}", 2000)}
+                for label, value in message.facts[:MAX_FIELDS]
+            ]
+            blocks.append({"type": "section", "fields": fields})
+        if message.link:
+            button = {
+                "type": "button",
+                "text": {"type": "plain_text", "text": action_label(message)[:75]},
+                "url": message.link,
+            }
+            blocks.append({"type": "actions", "elements": [button]})
+        # The top-level text is what notifications and screen readers show.
+        payload: dict[str, Any] = {"text": _mrkdwn(message.subject), "blocks": blocks}
+        if self.config.channel:
+            payload["channel"] = self.config.channel
+        return payload

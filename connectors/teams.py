@@ -1,0 +1,75 @@
+"""Microsoft Teams: a Workflows webhook that posts an Adaptive Card.
+
+- Workflows webhooks (the successor of the retired Office 365 connectors):
+  https://learn.microsoft.com/en-us/microsoftteams/platform/webhooks-and-connectors/how-to/add-incoming-webhook
+- The message envelope and Adaptive Card 1.4:
+  https://learn.microsoft.com/en-us/microsoftteams/platform/task-modules-and-cards/cards/cards-reference#adaptive-card
+- The card schema: https://adaptivecards.io/explorer/
+
+The webhook URL is the secret: it carries a ``sig=`` signature in its query
+string. The flow "Post to a channel when a webhook request is received" answers
+202 Accepted: the flow took the request; a card the flow later fails to post is
+visible only in the flow's run history. Errors are classified by
+``connectors.http.classify``. Workflows have no idempotency key, so the channel
+does not de-duplicate.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from config.plan import TeamsChannel
+from connectors import http
+from connectors.base import Connector, Message, action_label, missing_secret, read_secret
+
+CARD_TYPE = "application/vnd.microsoft.card.adaptive"
+CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
+
+
+class TeamsConnector(Connector):
+    channel: ClassVar[str] = "teams"
+    config: TeamsChannel
+
+    def unready(self) -> str | None:
+        return missing_secret(self.config.webhook)
+
+    def render(self, message: Message) -> tuple[str, bytes]:
+        return "json", http.encode_json(self.payload(message))
+
+    def send(self, message: Message) -> None:
+        http.post(
+            read_secret(self.config.webhook),
+            service="Teams",
+            data=self.render(message)[1],
+            headers=http.JSON_HEADERS,
+            timeout=http.timeouts(self.settings),
+        )
+
+    def payload(self, message: Message) -> dict[str, Any]:
+        body: list[dict[str, Any]] = [
+            {
+                "type": "TextBlock",
+                "text": message.subject,
+                "size": "Large",
+                "weight": "Bolder",
+                "wrap": True,
+            },
+            {"type": "TextBlock", "text": message.text, "wrap": True},
+        ]
+        if message.facts:
+            facts = [{"title": label, "value": value} for label, value in message.facts]
+            body.append({"type": "FactSet", "facts": facts})
+        card: dict[str, Any] = {
+            "$schema": CARD_SCHEMA,
+            "type": "AdaptiveCard",
+            "version": "1.4",  # the highest version Teams renders on every client
+            "body": body,
+        }
+        if message.link:
+            card["actions"] = [
+                {"type": "Action.OpenUrl", "title": action_label(message), "url": message.link}
+            ]
+        return {
+            "type": "message",
+            "attachments": [{"contentType": CARD_TYPE, "contentUrl": None, "content": card}],
+        }
