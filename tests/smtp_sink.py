@@ -6,8 +6,8 @@
 Every accepted message is written to FOLDER as ``<n>.eml`` with a line in
 ``FOLDER/index.jsonl`` (envelope sender, recipients, Message-ID). Recipients
 steer the answers: a local part starting ``tempfail`` gets 451, ``reject`` gets
-550, ``slow`` makes the server sit on the DATA reply for a minute (the client
-times out after the message went out: an unknown outcome). ``start_smtp`` starts
+550, ``slow`` makes the server sit on its first DATA reply for a Message-ID for
+30 s (the client times out after the message went out: an unknown outcome). ``start_smtp`` starts
 it on a free port and ``SmtpSink.stop`` kills it by pid.
 """
 
@@ -36,6 +36,7 @@ class Recorder:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.lock = threading.Lock()
+        self.stalled: set[str] = set()
         folder.mkdir(parents=True, exist_ok=True)
 
     async def handle_RCPT(
@@ -50,10 +51,14 @@ class Recorder:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        if any(r.split("@")[0].lower().startswith("slow") for r in envelope.rcpt_tos):
-            await asyncio.sleep(60)
         data: bytes = envelope.original_content or envelope.content
         parsed = message_from_bytes(data, policy=policy.default)
+        slow = any(r.split("@")[0].lower().startswith("slow") for r in envelope.rcpt_tos)
+        if slow and parsed.get("Message-ID") not in self.stalled:
+            # The first time: take the message, then never answer in time (the client
+            # cannot know whether it arrived). It is kept, as a real server would.
+            self.stalled.add(parsed.get("Message-ID"))
+            await asyncio.sleep(30)
         with self.lock:
             number = len(list(self.folder.glob("*.eml"))) + 1
             (self.folder / f"{number:05d}.eml").write_bytes(data)

@@ -119,8 +119,9 @@ def _send(engine: Engine, claim: Claim, item: Item, now: float) -> Delivery:
         message = compose(engine, plan, item, person, channel, now)
     except Exception as error:  # a bug or a missing part: nothing went out, so try later
         log.exception("cannot prepare %s %s", item.kind, item.key)
-        failure = ConnectorError("transient", f"cannot prepare the message: "
-                                 f"{type(error).__name__}: {error}")
+        failure = ConnectorError(
+            "transient", f"cannot prepare the message: {type(error).__name__}: {error}"
+        )
         return _failed(engine, claim, item, plan, person, channel, failure, now)
     try:
         connector.send(message)
@@ -276,7 +277,8 @@ def _after_unknown(engine: Engine, key: str, now: float) -> None:
         connector, _ = engine.connector(plan, channel) if channel else (None, None)
     except (PlanGone, PlanError):
         return
-    if connector is not None and connector.deduplicates and item.kind != "notice":
+    resend = item.attempts + 1 < MAX_ATTEMPTS and item.kind != "notice"
+    if connector is not None and connector.deduplicates and resend:
         engine.store.requeue(
             key,
             "unknown",
