@@ -1,0 +1,377 @@
+"""The one calendar builder: a plan as iCalendar events (DESIGN.md §5).
+
+The feed, the e-mailed invites and CalDAV all start here. Each event has a
+builder of its own (``meeting_event``, ``deadline_event``, ``handover_event``,
+``checkin_series``) so later code can diff, send or PUT events one by one;
+``events_for`` lists the events of a plan or of one person and ``calendar_of``
+wraps events into a VCALENDAR with the VTIMEZONEs their TZIDs need.
+
+Decisions (where DESIGN.md is silent):
+
+- Texts are in the plan's language, also in one person's calendar, so an event
+  reads the same for everyone it concerns and has one significant hash.
+- Deadlines carry the people reminded of them as attendees (meetings their
+  attendees, the check-in series its person), so an invite has someone to go
+  to; a deadline is TRANSPARENT so it does not block a whole day.
+- People without an e-mail address are left out of ATTENDEE (it must be a
+  ``mailto:``); the event still appears in their own calendar.
+- VALARMs do not count as a significant change: clients drop or replace the
+  organiser's alarms, so a changed reminder is no reason for a new SEQUENCE.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from uuid import NAMESPACE_URL, uuid5
+
+from icalendar import Alarm, Calendar, Event, vCalAddress, vRecur
+
+from config.notation import Duration
+from config.plan import Milestone, Person, Plan
+from config.settings import Settings
+from connectors.calendar.zones import vtimezone
+from worker.timeline import checkin_days, checkin_rule, excused_days, local_moment
+
+PRODID = "-//pactkeeper//pactkeeper calendar//EN"
+CHECKIN_LENGTH = timedelta(minutes=15)
+# The top-level properties that matter to a person; DTSTAMP and SEQUENCE never do.
+SIGNIFICANT = frozenset(
+    {
+        "DTSTART",
+        "DTEND",
+        "DURATION",
+        "SUMMARY",
+        "LOCATION",
+        "DESCRIPTION",
+        "RRULE",
+        "EXDATE",
+        "ATTENDEE",
+        "STATUS",
+    }
+)
+
+LABELS: dict[str, dict[str, str]] = {
+    "nl": {
+        "deadline": "Deadline: {title}",
+        "handover": "Overdracht: {title}",
+        "checkin": "Check-in: {name}",
+        "checkin_text": "Je check-in voor {title}.",
+        "reminder": "Herinnering: {title}",
+        "owner": "Eigenaar",
+        "deliverable": "Op te leveren",
+        "acceptance": "Geaccepteerd als",
+        "documents": "Documenten",
+        "questions": "Vragen",
+    },
+    "en": {
+        "deadline": "Deadline: {title}",
+        "handover": "Handover: {title}",
+        "checkin": "Check-in: {name}",
+        "checkin_text": "Your check-in for {title}.",
+        "reminder": "Reminder: {title}",
+        "owner": "Owner",
+        "deliverable": "Deliverable",
+        "acceptance": "Accepted when",
+        "documents": "Documents",
+        "questions": "Questions",
+    },
+}
+
+
+def event_uid(plan_id: str, item: str, domain: str) -> str:
+    """The UID of one calendar item (``milestone/<id>``, ``handover``, ``checkins/<person>``)."""
+    return f"{uuid5(NAMESPACE_URL, f'{plan_id}/{item}')}@{domain}"
+
+
+@dataclass(frozen=True)
+class Stamping:
+    """How the events of one sending are stamped: deployment settings, DTSTAMP, SEQUENCEs."""
+
+    settings: Settings
+    stamp: datetime
+    sequences: Mapping[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls,
+        settings: Settings | None = None,
+        stamp: datetime | None = None,
+        sequences: Mapping[str, int] | None = None,
+    ) -> Stamping:
+        moment = stamp if stamp is not None else datetime.now(UTC)
+        if moment.tzinfo is None:
+            raise ValueError("the stamp must be zone-aware (DTSTAMP is written in UTC)")
+        utc = moment.astimezone(UTC).replace(microsecond=0)
+        return cls(settings or Settings(), utc, sequences or {})
+
+    def uid(self, plan: Plan, item: str) -> str:
+        return event_uid(plan.id, item, self.settings.uid_domain)
+
+
+# -- pieces shared by every event ---------------------------------------------------
+
+
+def _label(plan: Plan, key: str, **values: str) -> str:
+    return LABELS[plan.language][key].format(**values)
+
+
+def _new_event(plan: Plan, item: str, summary: str, stamping: Stamping) -> Event:
+    event = Event()
+    uid = stamping.uid(plan, item)
+    event.add("uid", uid)
+    event.add("dtstamp", stamping.stamp)
+    event.add("sequence", stamping.sequences.get(uid, 0))
+    event.add("summary", summary)
+    event.add("status", "CONFIRMED")
+    return event
+
+
+def _address(email: str, name: str, role: str | None = None) -> vCalAddress:
+    return vCalAddress.new(email, cn=name, role=role)
+
+
+def _add_people(event: Event, plan: Plan, people: Iterable[Person], stamping: Stamping) -> None:
+    event.add("organizer", _address(stamping.settings.organizer_email, plan.team.name))
+    for person in people:
+        if person.email:
+            event.add("attendee", _address(person.email, person.name, "REQ-PARTICIPANT"))
+
+
+def _add_details(event: Event, location: str | None, lines: Iterable[str | None]) -> None:
+    if location:
+        event.add("location", location)
+    text = "\n".join(line for line in lines if line)
+    if text:
+        event.add("description", text)
+
+
+def _add_alarm(event: Event, trigger: timedelta, text: str) -> None:
+    alarm = Alarm()
+    alarm.add("action", "DISPLAY")
+    alarm.add("description", text)
+    alarm.add("trigger", trigger)
+    event.add_component(alarm)
+
+
+def _offsets(plan: Plan, milestone: Milestone | None) -> list[Duration]:
+    if milestone is not None and milestone.remind:
+        return milestone.remind
+    return plan.communication.remind_before
+
+
+def _before(offset: Duration) -> timedelta:
+    """A reminder offset as a negative TRIGGER; days stay nominal days (RFC 5545 §3.3.6)."""
+    return -timedelta(days=offset.days, seconds=offset.seconds)
+
+
+def _line(plan: Plan, key: str, value: str | None) -> str | None:
+    return f"{_label(plan, key)}: {value}" if value else None
+
+
+def _owner_line(plan: Plan, milestone: Milestone) -> str | None:
+    return _line(plan, "owner", plan.person(milestone.owner).name if milestone.owner else None)
+
+
+# -- one event each ---------------------------------------------------------------
+
+
+def meeting_event(plan: Plan, milestone: Milestone, stamping: Stamping | None = None) -> Event:
+    """A meeting milestone: DTSTART/DTEND with the plan's TZID, attendees, reminders."""
+    if milestone.at is None:
+        raise ValueError(f"milestone '{milestone.id}' is a deadline, not a meeting")
+    stamping = stamping or Stamping.of()
+    event = _new_event(plan, f"milestone/{milestone.id}", milestone.title, stamping)
+    start = milestone.at.replace(tzinfo=plan.zone)
+    event.add("dtstart", start)
+    event.add("dtend", milestone.length.after(start))
+    lines = (milestone.description, _owner_line(plan, milestone))
+    _add_details(event, milestone.location, lines)
+    _add_people(event, plan, plan.attendees(milestone), stamping)
+    reminder = _label(plan, "reminder", title=milestone.title)
+    for offset in _offsets(plan, milestone):
+        _add_alarm(event, _before(offset), reminder)
+    return event
+
+
+def deadline_event(plan: Plan, milestone: Milestone, stamping: Stamping | None = None) -> Event:
+    """A deadline: all-day on its due date (exclusive DTEND), reminders from ``deadline_time``."""
+    if milestone.due is None:
+        raise ValueError(f"milestone '{milestone.id}' is a meeting, not a deadline")
+    stamping = stamping or Stamping.of()
+    summary = _label(plan, "deadline", title=milestone.title)
+    event = _new_event(plan, f"milestone/{milestone.id}", summary, stamping)
+    event.add("dtstart", milestone.due)
+    event.add("dtend", milestone.due + timedelta(days=1))
+    event.add("transp", "TRANSPARENT")
+    lines = (
+        milestone.description,
+        _line(plan, "deliverable", milestone.deliverable),
+        _line(plan, "acceptance", milestone.acceptance),
+        _owner_line(plan, milestone),
+    )
+    _add_details(event, milestone.location, lines)
+    _add_people(event, plan, plan.reminded(milestone), stamping)
+    _add_deadline_alarms(event, plan, milestone)
+    return event
+
+
+def _add_deadline_alarms(event: Event, plan: Plan, milestone: Milestone) -> None:
+    # An all-day event's alarms count from midnight of the due date; the timeline
+    # counts from deadline_time, so shift by it: 7d before 09:00 is -P6DT15H.
+    clock = plan.communication.deadline_time
+    since_midnight = timedelta(hours=clock.hour, minutes=clock.minute)
+    reminder = _label(plan, "reminder", title=milestone.title)
+    for offset in _offsets(plan, milestone):
+        _add_alarm(event, since_midnight + _before(offset), reminder)
+
+
+def handover_event(plan: Plan, stamping: Stamping | None = None) -> Event:
+    """The handover meeting, with the handover recipients as attendees."""
+    handover = plan.handover
+    if handover is None:
+        raise ValueError(f"plan '{plan.id}' has no handover")
+    stamping = stamping or Stamping.of()
+    summary = _label(plan, "handover", title=plan.title)
+    event = _new_event(plan, "handover", summary, stamping)
+    start = handover.at.replace(tzinfo=plan.zone)
+    event.add("dtstart", start)
+    event.add("dtend", handover.duration.after(start))
+    documents = ", ".join(handover.documents)
+    _add_details(event, handover.location, (_line(plan, "documents", documents),))
+    _add_people(event, plan, plan.handover_recipients(), stamping)
+    reminder = _label(plan, "reminder", title=summary)
+    for offset in _offsets(plan, None):
+        _add_alarm(event, _before(offset), reminder)
+    return event
+
+
+def checkin_series(plan: Plan, person: Person, stamping: Stamping | None = None) -> Event | None:
+    """One person's check-ins as one recurring event in their own zone; None if they have none.
+
+    DTSTART is the first scheduled day at ``checkins.at``, the RRULE is the one
+    ``timeline.checkin_rule`` gives, and every pause or away day is an EXDATE, so
+    the series expands to exactly the windows ``timeline.compile`` opens.
+    """
+    checkins, days = plan.checkins, checkin_days(plan)
+    if checkins is None or not days:
+        return None
+    stamping = stamping or Stamping.of()
+    zone = plan.zone_of(person)
+    summary = _label(plan, "checkin", name=person.name)
+    event = _new_event(plan, f"checkins/{person.id}", summary, stamping)
+    event.add("dtstart", datetime.combine(days[0], checkins.at, tzinfo=zone))
+    event.add("duration", CHECKIN_LENGTH)
+    event.add("rrule", _until(checkin_rule(checkins, plan.start), plan.end, person, plan))
+    for day in excused_days(plan, person):
+        event.add("exdate", datetime.combine(day, checkins.at, tzinfo=zone))
+    _add_details(event, None, _checkin_text(plan))
+    _add_people(event, plan, (person,), stamping)
+    return event
+
+
+def _checkin_text(plan: Plan) -> list[str]:
+    assert plan.checkins is not None
+    lines = [_label(plan, "checkin_text", title=plan.title)]
+    if plan.checkins.questions:
+        lines.append(f"{_label(plan, 'questions')}:")
+        lines.extend(f"- {question}" for question in plan.checkins.questions)
+    return lines
+
+
+def _until(rule: str, end: date, person: Person, plan: Plan) -> vRecur:
+    """The rule ending at the last instant of the plan's end date in the person's zone, in UTC."""
+    recur = vRecur(vRecur.from_ical(rule))
+    after_end = local_moment(end + timedelta(days=1), time(0), plan.zone_of(person))
+    recur["UNTIL"] = [after_end - timedelta(seconds=1)]
+    return recur
+
+
+# -- whole calendars ----------------------------------------------------------------
+
+
+def _concerns(plan: Plan, milestone: Milestone, person: Person) -> bool:
+    people = plan.attendees(milestone) if milestone.is_meeting else plan.reminded(milestone)
+    return any(someone.id == person.id for someone in people)
+
+
+def milestone_event(plan: Plan, milestone: Milestone, stamping: Stamping | None = None) -> Event:
+    """The event of a milestone, whichever kind it is."""
+    if milestone.is_meeting:
+        return meeting_event(plan, milestone, stamping)
+    return deadline_event(plan, milestone, stamping)
+
+
+def events_for(
+    plan: Plan, person: str | None = None, stamping: Stamping | None = None
+) -> list[Event]:
+    """Every event of the plan, or only those that concern one person (by id).
+
+    In plan order: milestones, the handover, then the check-in series.
+    """
+    stamping = stamping or Stamping.of()
+    someone = plan.person(person) if person is not None else None
+    events = [
+        milestone_event(plan, milestone, stamping)
+        for milestone in plan.milestones
+        if someone is None or _concerns(plan, milestone, someone)
+    ]
+    if plan.handover is not None and (someone is None or someone in plan.handover_recipients()):
+        events.append(handover_event(plan, stamping))
+    for member in plan.checkin_people():
+        series = checkin_series(plan, member, stamping) if someone in (None, member) else None
+        events += [series] if series is not None else []
+    return events
+
+
+def _zones(events: Iterable[Event]) -> list[str]:
+    """The TZIDs the events use; each event keeps all its times in its DTSTART's zone."""
+    starts = (event["DTSTART"].params for event in events)
+    return sorted({str(params["TZID"]) for params in starts if "TZID" in params})
+
+
+def calendar_of(
+    plan: Plan, events: list[Event], method: str = "PUBLISH", name: str | None = None
+) -> Calendar:
+    """A VCALENDAR holding the events and a VTIMEZONE (from RRULEs) for every TZID they use."""
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", method)
+    calendar.add("x-wr-calname", name or plan.title)
+    # A year before the start: a January event needs the onset of last October.
+    for zone in _zones(events):
+        calendar.add_component(vtimezone(zone, plan.start.year - 1, plan.end.year))
+    for event in events:
+        calendar.add_component(event)
+    return calendar
+
+
+def build_calendar(
+    plan: Plan,
+    person: str | None = None,
+    settings: Settings | None = None,
+    stamp: datetime | None = None,
+    sequences: Mapping[str, int] | None = None,
+    method: str = "PUBLISH",
+) -> bytes:
+    """The plan (or one person's part of it) as an .ics file: CRLF, lines folded at 75 octets."""
+    stamping = Stamping.of(settings, stamp, sequences)
+    events = events_for(plan, person, stamping)
+    name = f"{plan.title} – {plan.person(person).name}" if person else plan.title
+    data: bytes = calendar_of(plan, events, method, name).to_ical()
+    return data
+
+
+def significant_hash(event: Event) -> str:
+    """A hash of what matters to a person; SEQUENCE rises only when it changes."""
+    # Sorted: the order of attendees or EXDATEs is no change to anyone.
+    lines = sorted(
+        str(event.content_line(name, value))
+        for name, value in event.property_items(recursive=False)
+        if name in SIGNIFICANT
+    )
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
