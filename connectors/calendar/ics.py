@@ -15,6 +15,9 @@ Decisions (where DESIGN.md is silent):
   to; a deadline is TRANSPARENT so it does not block a whole day.
 - People without an e-mail address are left out of ATTENDEE (it must be a
   ``mailto:``); the event still appears in their own calendar.
+- VALARMs follow the timeline: ``remind`` or ``remind_before`` counted back
+  from the meeting's start or from ``deadline_time`` on the due date; one that
+  would ring before the plan's start is left out, as the timeline leaves it out.
 - VALARMs do not count as a significant change: clients drop or replace the
   organiser's alarms, so a changed reminder is no reason for a new SEQUENCE.
 """
@@ -33,7 +36,13 @@ from config.notation import Duration
 from config.plan import Milestone, Person, Plan
 from config.settings import Settings
 from connectors.calendar.zones import vtimezone
-from worker.timeline import checkin_days, checkin_rule, excused_days, local_moment
+from worker.timeline import (
+    checkin_days,
+    checkin_rule,
+    excused_days,
+    local_moment,
+    milestone_anchor,
+)
 
 PRODID = "-//pactkeeper//pactkeeper calendar//EN"
 CHECKIN_LENGTH = timedelta(minutes=15)
@@ -156,10 +165,14 @@ def _add_alarm(event: Event, trigger: timedelta, text: str) -> None:
     event.add_component(alarm)
 
 
-def _offsets(plan: Plan, milestone: Milestone | None) -> list[Duration]:
-    if milestone is not None and milestone.remind:
-        return milestone.remind
-    return plan.communication.remind_before
+def _offsets(plan: Plan, milestone: Milestone | None, anchor: datetime) -> list[Duration]:
+    """The reminder offsets of a milestone (or the handover) that ring inside the plan.
+
+    As in the timeline, a reminder due before the plan's start is left out.
+    """
+    offsets = (milestone.remind if milestone else None) or plan.communication.remind_before
+    opening = local_moment(plan.start, time(0), plan.zone)
+    return [offset for offset in offsets if offset.before(anchor) >= opening]
 
 
 def _before(offset: Duration) -> timedelta:
@@ -191,7 +204,7 @@ def meeting_event(plan: Plan, milestone: Milestone, stamping: Stamping | None = 
     _add_details(event, milestone.location, lines)
     _add_people(event, plan, plan.attendees(milestone), stamping)
     reminder = _label(plan, "reminder", title=milestone.title)
-    for offset in _offsets(plan, milestone):
+    for offset in _offsets(plan, milestone, start):
         _add_alarm(event, _before(offset), reminder)
     return event
 
@@ -224,7 +237,8 @@ def _add_deadline_alarms(event: Event, plan: Plan, milestone: Milestone) -> None
     clock = plan.communication.deadline_time
     since_midnight = timedelta(hours=clock.hour, minutes=clock.minute)
     reminder = _label(plan, "reminder", title=milestone.title)
-    for offset in _offsets(plan, milestone):
+    anchor = milestone_anchor(plan, milestone).astimezone(plan.zone)
+    for offset in _offsets(plan, milestone, anchor):
         _add_alarm(event, since_midnight + _before(offset), reminder)
 
 
@@ -243,7 +257,7 @@ def handover_event(plan: Plan, stamping: Stamping | None = None) -> Event:
     _add_details(event, handover.location, (_line(plan, "documents", documents),))
     _add_people(event, plan, plan.handover_recipients(), stamping)
     reminder = _label(plan, "reminder", title=summary)
-    for offset in _offsets(plan, None):
+    for offset in _offsets(plan, None, start):
         _add_alarm(event, _before(offset), reminder)
     return event
 
