@@ -44,12 +44,13 @@ def build_email(message: Message, settings: Settings) -> EmailMessage:
     mail["List-Unsubscribe"] = (
         f"<mailto:{settings.organizer_email}?subject=unsubscribe%20{message.plan_id}>"
     )
-    mail["Content-Language"] = message.recipient.language
     mail["X-Pactkeeper-Plan"] = message.plan_id
     mail["X-Pactkeeper-Kind"] = message.kind
     for name, value in message.headers.items():
         mail[name] = value
     _body(mail, message)
+    # After the body: set_content() drops every Content-* header set before it.
+    mail["Content-Language"] = message.recipient.language
     return mail
 
 

@@ -54,11 +54,6 @@ class Recorder:
         data: bytes = envelope.original_content or envelope.content
         parsed = message_from_bytes(data, policy=policy.default)
         slow = any(r.split("@")[0].lower().startswith("slow") for r in envelope.rcpt_tos)
-        if slow and parsed.get("Message-ID") not in self.stalled:
-            # The first time: take the message, then never answer in time (the client
-            # cannot know whether it arrived). It is kept, as a real server would.
-            self.stalled.add(parsed.get("Message-ID"))
-            await asyncio.sleep(30)
         with self.lock:
             number = len(list(self.folder.glob("*.eml"))) + 1
             (self.folder / f"{number:05d}.eml").write_bytes(data)
@@ -67,10 +62,15 @@ class Recorder:
                 "from": envelope.mail_from,
                 "to": envelope.rcpt_tos,
                 "message_id": parsed.get("Message-ID"),
-                "tls": session.ssl is not None,
+                "tls": server.transport.get_extra_info("ssl_object") is not None,
             }
             with (self.folder / "index.jsonl").open("a") as index:
                 index.write(json.dumps(entry) + "\n")
+        if slow and parsed.get("Message-ID") not in self.stalled:
+            # The first time: keep the message, then never answer in time, so the client
+            # cannot know whether it arrived (the reply to DATA is what got lost).
+            self.stalled.add(parsed.get("Message-ID"))
+            await asyncio.sleep(30)
         return "250 Message accepted"
 
 
@@ -119,13 +119,15 @@ def serve(
         ok = isinstance(data, LoginPassword) and auth == (
             f"{data.login.decode()}:{data.password.decode()}"
         )
-        return AuthResult(success=ok)
+        # handled=False: aiosmtpd then answers 535 itself (handled=True means "I replied").
+        return AuthResult(success=ok, handled=False)
 
     options: dict[str, Any] = {}
     if auth:
         options.update(
             authenticator=authenticator,
-            auth_require_tls=tls != "none",
+            # Implicit TLS is TLS from the first byte; aiosmtpd only counts STARTTLS as TLS.
+            auth_require_tls=tls == "starttls",
             auth_exclude_mechanism=["CRAM-MD5"],
         )
     if tls == "starttls":

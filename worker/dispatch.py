@@ -111,8 +111,21 @@ def _send(engine: Engine, claim: Claim, item: Item, now: float) -> Delivery:
         return _done(engine, item, now, "failed", detail=detail)
     channel = choose_channel(engine, plan, person, item.channel)
     if channel is None:
+        # Every channel failed before; the lead was told then, once per channel.
+        reasons = "; ".join(
+            f"{t['channel']}: {t['reason']}"
+            for t in engine.store.records(f"targets:{plan.id}").values()
+            if t.get("person") == person.id
+        )
         return _give_up(
-            engine, claim, item, plan, now, f"no working channel left for {person.id}", item.channel
+            engine,
+            claim,
+            item,
+            plan,
+            now,
+            f"no working channel left ({reasons})",
+            item.channel,
+            notify=False,
         )
     try:
         connector, outbox = engine.connector(plan, channel)
@@ -302,9 +315,9 @@ def _notify_lead(
     if about.kind == "notice":
         return  # a failed notice does not cause another notice
     lead = plan.lead
-    key = hashlib.sha256(f"{plan.id}|notice|{about.key}|{problem}|{channel}".encode()).hexdigest()[
-        :24
-    ]
+    # A channel that broke is reported once per person and channel, not once per message.
+    topic = f"{about.recipient}/{channel}" if problem == "channel_failed" else about.key
+    key = hashlib.sha256(f"{plan.id}|notice|{topic}|{problem}".encode()).hexdigest()[:24]
     notice = Item(
         key=key,
         plan_id=plan.id,
