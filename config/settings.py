@@ -75,6 +75,7 @@ class Settings(BaseSettings):
     clock_offset: float = 0.0  # seconds added to the system clock (``run --as-of``)
     sweep_interval: float = Field(10.0, gt=0)
     lease_seconds: float = Field(120.0, gt=0)
+    reap_interval: float = Field(15.0, gt=0)
     base_url: str = "http://localhost:8000"
     secret_key: SecretStr | None = None
     organizer_email: str = "pactkeeper@localhost"

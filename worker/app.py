@@ -53,8 +53,8 @@ def beat_schedule(settings: Settings) -> dict[str, Any]:
         },
         "reap": {
             "task": "pactkeeper.reap",
-            "schedule": max(interval, 15.0),
-            "options": {"expires": max(interval, 15.0)},
+            "schedule": settings.reap_interval,
+            "options": {"expires": settings.reap_interval},
         },
     }
     if settings.plans_dir is not None:
