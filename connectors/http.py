@@ -19,6 +19,7 @@ import email.utils
 import json as jsonlib
 import logging
 import time
+import urllib.request
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -49,6 +50,13 @@ def session() -> requests.Session:
         _sessions.clear()
         fresh = requests.Session()
         fresh.headers["User-Agent"] = USER_AGENT
+        # Read the proxy and CA settings from the environment once, not on every request
+        # (requests rescans os.environ per call: half a millisecond each).
+        fresh.proxies = urllib.request.getproxies()
+        fresh.verify = (
+            os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        )
+        fresh.trust_env = False
         _sessions[pid] = fresh
     return _sessions[pid]
 

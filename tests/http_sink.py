@@ -87,6 +87,9 @@ class Sink(ThreadingHTTPServer):
 class Handler(BaseHTTPRequestHandler):
     server: Sink
     protocol_version = "HTTP/1.1"  # keep-alive, as the real services and requests' pool use
+    # Headers and body leave in separate writes; with Nagle on, each answer waits for the
+    # client's delayed ACK (about 40 ms), which would make the sink the bottleneck.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the JSON-lines log is the record."""

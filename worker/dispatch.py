@@ -30,6 +30,7 @@ from worker.store import Claim, Item
 log = logging.getLogger("pactkeeper.dispatch")
 
 BATCH = 500
+SWEEP_ROUNDS = 10
 MAX_ATTEMPTS = 8
 BACKOFF_BASE = 30.0
 BACKOFF_CAP = 3600.0
@@ -49,8 +50,21 @@ class StepResult:
     detail: str
 
 
-def sweep(engine: Engine, now: float, limit: int = BATCH) -> list[Claim]:
-    return engine.store.claim(now, limit, engine.settings.lease_seconds)
+def sweep(
+    engine: Engine, now: float, limit: int = BATCH, rounds: int = SWEEP_ROUNDS
+) -> list[Claim]:
+    """Claim what is due, ``limit`` at a time, while batches come back full.
+
+    A burst larger than one batch is taken in the same sweep, instead of one batch
+    per sweep interval, up to ``rounds`` batches.
+    """
+    claims: list[Claim] = []
+    for _ in range(rounds):
+        batch = engine.store.claim(now, limit, engine.settings.lease_seconds)
+        claims.extend(batch)
+        if len(batch) < limit:
+            break
+    return claims
 
 
 def reap(engine: Engine, now: float) -> list[str]:

@@ -63,10 +63,12 @@ class Engine:
 
     def plan(self, plan_id: str) -> Plan:
         """The registered plan, parsed once per revision."""
+        cached = self._plans.get(plan_id)
+        if cached is not None and cached[0] == self.store.plan_digest(plan_id):
+            return cached[1]
         record = self.store.plan(plan_id)
         if record is None:
             raise PlanGone(f"the plan '{plan_id}' is not registered")
-        cached = self._plans.get(plan_id)
         if cached is None or cached[0] != record.digest:
             source = Path(record.source) if record.source else None
             plan = load_text(

@@ -132,6 +132,10 @@ class Store(ABC):
     def plan(self, plan_id: str) -> PlanRecord | None: ...
 
     @abstractmethod
+    def plan_digest(self, plan_id: str) -> str | None:
+        """The digest of the registered plan text (cheap: checked on every delivery)."""
+
+    @abstractmethod
     def plan_ids(self) -> list[str]: ...
 
     @abstractmethod

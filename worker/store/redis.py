@@ -259,6 +259,10 @@ class RedisStore(Store):
             row["plan_id"], row["text"], row["digest"], float(row["updated"]), row.get("source", "")
         )
 
+    def plan_digest(self, plan_id: str) -> str | None:
+        digest = self.redis.hget(self._key("plan", plan_id), "digest")
+        return str(digest) if digest else None
+
     def plan_ids(self) -> list[str]:
         return sorted(self.redis.smembers(self._key("plans")))
 

@@ -100,6 +100,12 @@ class SqliteStore(Store):
         row = self._db().execute("SELECT * FROM plans WHERE plan_id = ?", (plan_id,)).fetchone()
         return PlanRecord(**dict(row)) if row else None
 
+    def plan_digest(self, plan_id: str) -> str | None:
+        row = (
+            self._db().execute("SELECT digest FROM plans WHERE plan_id = ?", (plan_id,)).fetchone()
+        )
+        return str(row[0]) if row else None
+
     def plan_ids(self) -> list[str]:
         rows = self._db().execute("SELECT plan_id FROM plans ORDER BY plan_id").fetchall()
         return [row[0] for row in rows]
