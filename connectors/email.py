@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import smtplib
 import ssl
+import time
 from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -79,6 +80,9 @@ def _body(mail: EmailMessage, message: Message) -> None:
         )
 
 
+IDLE_CHECK = 5.0  # seconds a kept connection may idle before it is checked with NOOP
+
+
 class EmailConnector(Connector):
     """SMTP with STARTTLS, implicit TLS or none; one connection kept across a batch."""
 
@@ -88,6 +92,7 @@ class EmailConnector(Connector):
     def __init__(self, config: Any, settings: Settings) -> None:
         super().__init__(config, settings)
         self._smtp: smtplib.SMTP | None = None
+        self._used = 0.0
 
     def unready(self) -> str | None:
         return None if self.settings.smtp_host else "PACTKEEPER_SMTP_HOST is not set"
@@ -114,14 +119,21 @@ class EmailConnector(Connector):
 
     def _connection(self) -> smtplib.SMTP:
         if self._smtp is not None:
+            # A connection used a moment ago is alive; one idle for longer is checked with
+            # NOOP first, so a server that closed it costs a reconnect, not a failed send.
+            if time.monotonic() - self._used < IDLE_CHECK:
+                self._used = time.monotonic()
+                return self._smtp
             try:
                 if self._smtp.noop()[0] == 250:
+                    self._used = time.monotonic()
                     return self._smtp
             except (smtplib.SMTPException, OSError):
                 pass
             self._drop()
         try:
             self._smtp = self._connect()
+            self._used = time.monotonic()
         except smtplib.SMTPAuthenticationError:
             raise ConnectorError("permanent", "SMTP: authentication failed") from None
         except smtplib.SMTPResponseException as error:

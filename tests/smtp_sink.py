@@ -37,6 +37,7 @@ class Recorder:
         self.folder = folder
         self.lock = threading.Lock()
         self.stalled: set[str] = set()
+        self.count = len(list(folder.glob("*.eml"))) if folder.exists() else 0
         folder.mkdir(parents=True, exist_ok=True)
 
     async def handle_RCPT(
@@ -55,7 +56,8 @@ class Recorder:
         parsed = message_from_bytes(data, policy=policy.default)
         slow = any(r.split("@")[0].lower().startswith("slow") for r in envelope.rcpt_tos)
         with self.lock:
-            number = len(list(self.folder.glob("*.eml"))) + 1
+            self.count += 1
+            number = self.count
             (self.folder / f"{number:05d}.eml").write_bytes(data)
             entry = {
                 "n": number,
