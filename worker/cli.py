@@ -256,10 +256,13 @@ def simulate(
 def status(
     plan: Annotated[str | None, typer.Argument(help="a plan id or plan file")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON for tools")] = False,
+    link: Annotated[
+        bool, typer.Option("--link", help="print the plan's secret status page link")
+    ] = False,
 ) -> None:
-    """Deliveries per state, what is due next, failures and unknown outcomes."""
+    """Risk with reasons, check-ins, overdue milestones, deliveries, failures."""
     from worker.engine import Engine
-    from worker.status import plan_status, print_status
+    from worker.status import plan_status, print_status, status_link
 
     engine = Engine(_settings())
     try:
@@ -270,6 +273,10 @@ def status(
                 raise UserError(
                     f"the plan '{plan_id}' is not registered; run 'pactkeeper sync PLAN' first"
                 )
+        if link:
+            for plan_id in plan_ids:
+                print(status_link(engine.settings, engine.plan(plan_id)))
+            return
         reports = [plan_status(engine, plan_id) for plan_id in plan_ids]
     finally:
         engine.close()
@@ -319,7 +326,7 @@ def checkin(
     at: TimeOpt = None,
 ) -> None:
     """Record a check-in for a person (into their window open at that time)."""
-    from worker.checkins import record_checkin
+    from worker.checkins import CheckinError, record_checkin
 
     loaded = read_plan(plan)
     if person not in {p.id for p in loaded.people}:
@@ -329,6 +336,8 @@ def checkin(
         result = record_checkin(
             engine, loaded, person, _moment(loaded, at), status_, note, source="cli"
         )
+    except CheckinError as error:
+        raise UserError(str(error)) from None
     finally:
         engine.close()
     print(result.summary())

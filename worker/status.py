@@ -1,15 +1,43 @@
-"""``pactkeeper status``: where every delivery of a plan stands."""
+"""``pactkeeper status``: where a plan stands: risk, check-ins, milestones, deliveries.
+
+The same report feeds ``status --json`` and the web status page. The page sits
+behind a per-plan secret link (a signed token, purpose ``status``) that
+``pactkeeper status PLAN --link`` prints and that warnings to the lead and the
+partner contact carry; it stops working 180 days after the plan's end, or at
+once for every plan when ``SECRET_KEY`` changes.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
 
-from worker.engine import Engine
+from config.load import PlanError
+from worker import clock, tokens
+from worker.engine import Engine, PlanGone
 from worker.store import Item
+
+if TYPE_CHECKING:
+    from config.plan import Plan
+    from config.settings import Settings
+    from worker.checkins import Standing
 
 NEXT = 10
 PROBLEMS = 20
+WARNINGS = 20
+STATUS_LINK_DAYS = 180
+
+
+def status_token(settings: Settings, plan: Plan) -> str:
+    from worker.timeline import local_moment
+
+    expires = local_moment(plan.end + timedelta(days=STATUS_LINK_DAYS), time(0), plan.zone)
+    return tokens.sign(settings.signing_key, "status", {"p": plan.id}, expires.timestamp())
+
+
+def status_link(settings: Settings, plan: Plan) -> str:
+    """The plan's secret status page link (the same link every time for one key)."""
+    return f"{settings.base_url.rstrip('/')}/status/{plan.id}/{status_token(settings, plan)}"
 
 
 def _when(moment: float | None) -> str | None:
@@ -31,7 +59,20 @@ def _row(item: Item) -> dict[str, Any]:
     }
 
 
-def plan_status(engine: Engine, plan_id: str) -> dict[str, Any]:
+def plan_status(engine: Engine, plan_id: str, now: float | None = None) -> dict[str, Any]:
+    """Everything ``status --json`` shows for one plan at ``now`` (default: the clock)."""
+    moment = clock.now() if now is None else now
+    report = deliveries(engine, plan_id)
+    try:
+        plan = engine.plan(plan_id)
+    except (PlanGone, PlanError) as error:
+        report["error"] = f"cannot read the plan: {str(error).splitlines()[0]}"
+        return report
+    report.update(progress(engine, plan, moment))
+    return report
+
+
+def deliveries(engine: Engine, plan_id: str) -> dict[str, Any]:
     store = engine.store
     record = store.plan(plan_id)
     problems = store.items(plan_id, ("failed", "unknown"))
@@ -52,6 +93,63 @@ def plan_status(engine: Engine, plan_id: str) -> dict[str, Any]:
     }
 
 
+def progress(engine: Engine, plan: Plan, now: float) -> dict[str, Any]:
+    """Risk with reasons, check-ins per person, milestones and recent warnings."""
+    from worker.checkins import standing
+
+    lang = plan.language
+    found = standing(engine, plan, now)
+    return {
+        "risk": {
+            **found.risk.as_json(lang),
+            "people": {pid: risk.as_json(lang) for pid, risk in found.people.items()},
+        },
+        "checkins": {
+            pid: [window.as_json() for window in windows] for pid, windows in found.windows.items()
+        },
+        "milestones": milestones(plan, found),
+        "warnings": [warning_row(item) for item in recent_warnings(engine, plan.id)],
+    }
+
+
+def milestones(plan: Plan, found: Standing) -> list[dict[str, Any]]:
+    from worker.timeline import milestone_anchor
+
+    overdue = {late.milestone.id: late.days for late in found.overdue}
+    rows = []
+    for milestone in sorted(plan.milestones, key=lambda m: milestone_anchor(plan, m)):
+        done = found.done.get(milestone.id)
+        rows.append(
+            {
+                "id": milestone.id,
+                "title": milestone.title,
+                "kind": "meeting" if milestone.is_meeting else "deadline",
+                "when": milestone.at.isoformat(sep=" ") if milestone.at else str(milestone.due),
+                "owner": milestone.owner,
+                "done": _when(float(done["at"])) if done else None,
+                "overdue_days": overdue.get(milestone.id),
+            }
+        )
+    return rows
+
+
+def recent_warnings(engine: Engine, plan_id: str, limit: int = WARNINGS) -> list[Item]:
+    found = [i for i in engine.store.items(plan_id) if i.kind in ("warning", "overdue")]
+    return sorted(found, key=lambda item: (item.due, item.key), reverse=True)[:limit]
+
+
+def warning_row(item: Item) -> dict[str, Any]:
+    return {
+        **_row(item),
+        "state": item.state,
+        "about": item.data.get("about"),
+        "level": item.data.get("level"),
+        "dropout": item.data.get("dropout"),
+        "template": item.data.get("template") or item.kind,
+        "sent_at": _when(item.sent_at),
+    }
+
+
 def print_status(reports: list[dict[str, Any]]) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -62,8 +160,10 @@ def print_status(reports: list[dict[str, Any]]) -> None:
     for report in reports:
         counts = ", ".join(f"{n} {state}" for state, n in report["counts"].items()) or "nothing"
         console.print(
-            f"[bold]{report['plan']}[/bold]  {counts}" + ("  (closed)" if report["closed"] else "")
+            f"[bold]{report['plan']}[/bold]  {counts}" + ("  (closed)" if report["closed"] else ""),
+            markup=True,
         )
+        _print_progress(console, report)
         for title, rows in (
             ("next", report["next"]),
             ("failed", report["failed"]),
@@ -94,4 +194,27 @@ def print_status(reports: list[dict[str, Any]]) -> None:
         for target in report["disabled_channels"]:
             console.print(
                 f"  channel off: {target['person']} on {target['channel']} ({target['reason']})"
+            )
+
+
+def _print_progress(console: Any, report: dict[str, Any]) -> None:
+    """Risk with its reasons, each person's last windows, overdue milestones."""
+    if "error" in report:
+        console.print(f"  {report['error']}", markup=False)
+    if "risk" not in report:
+        return
+    risk = report["risk"]
+    console.print(f"  risk: {risk['level']}", markup=False)
+    for reason in risk["reasons"]:
+        console.print(f"    - {reason['text']}", markup=False)
+    for person, windows in report["checkins"].items():
+        marks = (
+            " ".join(f"{w['window'][5:]} {w['state']}" for w in windows[-6:]) or "no windows yet"
+        )
+        level = risk["people"][person]["level"]
+        console.print(f"  {person} ({level}): {marks}", markup=False)
+    for milestone in report["milestones"]:
+        if milestone["overdue_days"] is not None:
+            console.print(
+                f"  overdue: {milestone['id']} ({milestone['overdue_days']} days)", markup=False
             )

@@ -1,0 +1,957 @@
+"""Check-in windows, answers, misses, the escalation ladder and overdue deadlines (DESIGN.md §7).
+
+**Windows.** The timeline says when each person's windows open and close
+(``checkin_open`` / ``checkin_close`` items, ref = the local date it opens).
+A window is a row in the records collection ``checkins:<plan>``, id
+``<person>/<YYYY-MM-DD>``, stored when something happens to it: an answer
+(``answered`` inside the window, ``late`` after it closed) or its close without
+one (``missed``). ``pending`` (open, no answer yet) and ``excused`` (a pause or
+an away day: no window opened) are what the plan says, so they are derived and
+follow a plan edit at once. A closed window whose close the engine never
+tracked (it lay before the plan was registered) is ``untracked`` and counts
+for nothing.
+
+**Answers.** ``record_checkin`` is the one way in (web form, JSON API, CLI,
+``simulate``'s CSV). It answers the person's window open at ``now``, or, between
+windows, the most recent one, as a late answer. A second answer to the same
+window changes that row (insert-once, then compare-and-set), never adds one.
+
+**Detection.** ``window_closed`` is the dispatch step of a ``checkin_close``
+item; ``close_windows`` does the same for many at once (one read of each plan's
+rows, one ``schedule`` call for all warnings). A closed window without an
+answer becomes ``missed``; the streak is the run of missed windows since the
+last answer (excused and untracked windows neither count nor break it), so
+silence from day one counts, a pause excuses without resetting, and resuming
+sends no backlog: only the level the streak reaches at this window is raised.
+Warnings are engine items with deterministic keys (plan, person, streak start,
+level, recipient), so however many sweepers evaluate the same windows, in any
+order, each level goes out once per streak. ``stopping`` raises the dropout
+warning at once to the last step's recipients.
+
+**Reactions** move forward to the recipient's next reachable moment, and out
+of a plan pause: no warning arrives during an agreed holiday.
+
+**Overdue deadlines** (past the due date, not marked done) are reminded once to
+owner and lead, checked whenever one of the plan's windows closes: check-ins are
+the plan's heartbeat, so a plan without check-ins gets no overdue reminders.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
+
+from config.load import PlanError
+from config.plan import Milestone, Person, Plan, Step
+from worker import timeline
+from worker.risk import (
+    Overdue,
+    Risk,
+    assess_person,
+    assess_plan,
+    current_streak,
+    overdue_deadlines,
+)
+from worker.store import Item, Store
+
+if TYPE_CHECKING:
+    from worker.dispatch import StepResult
+    from worker.engine import Engine
+    from worker.messages.compose import Draft
+
+log = logging.getLogger("pactkeeper.checkins")
+
+STATUSES = ("on_track", "need_help", "blocked", "stopping")
+STATES = ("pending", "answered", "late", "missed", "excused", "untracked")
+NOTE_LIMIT = 2000
+TRACKED = ("due", "claimed", "sending", "sent", "failed", "unknown")  # a close the engine runs
+
+
+class CheckinError(ValueError):
+    """A check-in that cannot be recorded; the message says why, in plain words."""
+
+
+def collection(plan_id: str) -> str:
+    return f"checkins:{plan_id}"
+
+
+def done_collection(plan_id: str) -> str:
+    return f"done:{plan_id}"
+
+
+def row_id(person_id: str, day: str) -> str:
+    return f"{person_id}/{day}"
+
+
+# -- the plan's rhythm ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One window as the plan schedules it: the local day it opens, and when (UTC seconds)."""
+
+    person: str
+    day: str
+    opens: float
+    closes: float
+
+
+@dataclass(frozen=True)
+class Rhythm:
+    """Every person's windows and excused days, computed once per plan text."""
+
+    slots: Mapping[str, tuple[Slot, ...]]
+    excused: Mapping[str, tuple[tuple[str, float, str], ...]]  # (day, would open, why)
+    days_off: Mapping[str, frozenset[date]]  # every pause and away day, for "silence"
+
+    def slot(self, person_id: str, day: str) -> Slot | None:
+        return next((s for s in self.slots.get(person_id, ()) if s.day == day), None)
+
+    def latest(self, person_id: str, now: float) -> Slot | None:
+        """The window open at ``now``, or the most recent one; None before the first."""
+        slots = self.slots.get(person_id, ())
+        index = bisect.bisect_right([s.opens for s in slots], now)
+        return slots[index - 1] if index else None
+
+
+_RHYTHMS: dict[tuple[str, str], Rhythm] = {}
+_RHYTHM_LOCK = threading.Lock()
+
+
+def rhythm(plan: Plan) -> Rhythm:
+    """The plan's check-in rhythm; computed once per plan text (rrule expansion is not free).
+
+    The web app's threads may all ask at once for a plan they have not seen: one
+    computes it, the others wait for that instead of each computing it again.
+    """
+    key = (plan.id, plan.text)
+    found = _RHYTHMS.get(key)
+    if found is not None:
+        return found
+    if not plan.text:
+        return _rhythm(plan)
+    with _RHYTHM_LOCK:
+        found = _RHYTHMS.get(key)
+        if found is None:
+            if len(_RHYTHMS) > 4096:
+                _RHYTHMS.clear()
+            found = _RHYTHMS[key] = _rhythm(plan)
+    return found
+
+
+def _rhythm(plan: Plan) -> Rhythm:
+    slots: dict[str, tuple[Slot, ...]] = {}
+    excused: dict[str, tuple[tuple[str, float, str], ...]] = {}
+    days_off: dict[str, frozenset[date]] = {}
+    if plan.checkins is None:
+        return Rhythm(slots, excused, days_off)
+    checkins = plan.checkins
+    for person in plan.checkin_people():
+        zone = plan.zone_of(person)
+        found = []
+        for opens in timeline.checkin_windows(plan, person):
+            local = opens.astimezone(zone)
+            closes = checkins.grace.after(local)
+            found.append(Slot(person.id, local.date().isoformat(), opens.timestamp(), _ts(closes)))
+        slots[person.id] = tuple(found)
+        excused[person.id] = tuple(
+            (
+                day.isoformat(),
+                timeline.local_moment(day, checkins.at, zone).timestamp(),
+                _excuse(plan, person, day),
+            )
+            for day in timeline.excused_days(plan, person)
+        )
+        days_off[person.id] = frozenset(_days_off(plan, person))
+    return Rhythm(slots, excused, days_off)
+
+
+def _ts(moment: datetime) -> float:
+    return moment.timestamp()
+
+
+def _excuse(plan: Plan, person: Person, day: date) -> str:
+    assert plan.checkins is not None
+    pause = plan.checkins.paused(day)
+    if pause is not None:
+        return f"pause: {pause.reason}" if pause.reason else "pause"
+    return "away"
+
+
+def _days_off(plan: Plan, person: Person) -> Iterable[date]:
+    assert plan.checkins is not None
+    for period in [*plan.checkins.pauses, *person.away]:
+        day = period.first
+        while day <= period.last:
+            yield day
+            day += timedelta(days=1)
+
+
+# -- windows as people see them -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Window:
+    person: str
+    day: str
+    opens: float
+    closes: float
+    state: str
+    status: str | None = None
+    note: str = ""
+    answered_at: float | None = None
+    source: str | None = None
+    excuse: str | None = None
+    answers: tuple[tuple[str, str], ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        found: dict[str, Any] = {
+            "window": self.day,
+            "opens": _iso(self.opens),
+            "closes": _iso(self.closes),
+            "state": self.state,
+        }
+        if self.status:
+            found.update(status=self.status, note=self.note, answered_at=_iso(self.answered_at))
+        if self.excuse:
+            found["excuse"] = self.excuse
+        return found
+
+
+def _iso(moment: float | None) -> str | None:
+    if moment is None:
+        return None
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _window(row: Mapping[str, Any]) -> Window:
+    return Window(
+        person=str(row["person"]),
+        day=str(row["window"]),
+        opens=float(row["opens"]),
+        closes=float(row["closes"]),
+        state=str(row["state"]),
+        status=row.get("status"),
+        note=str(row.get("note") or ""),
+        answered_at=row.get("answered_at"),
+        source=row.get("source"),
+        answers=tuple((str(q), str(a)) for q, a in row.get("answers") or ()),
+    )
+
+
+CloseState = Callable[[str, str], str | None]
+
+
+class CloseStates:
+    """The ledger state of each ``checkin_close`` of a plan, read once and only if needed.
+
+    Needed only for a closed window without a row: its close is either still to
+    run (a backlog: it counts as missed) or was never tracked (the plan was
+    registered after it: it counts for nothing).
+    """
+
+    def __init__(self, store: Store, plan_id: str) -> None:
+        self.store = store
+        self.plan_id = plan_id
+        self._states: dict[tuple[str, str], str] | None = None
+
+    def __call__(self, person_id: str, day: str) -> str | None:
+        if self._states is None:
+            self._states = {
+                (item.recipient or "", item.ref): item.state
+                for item in self.store.items(self.plan_id)
+                if item.kind == "checkin_close"
+            }
+        return self._states.get((person_id, day))
+
+
+def windows_of(
+    plan: Plan,
+    person_id: str,
+    rows: Mapping[str, Mapping[str, Any]],
+    now: float,
+    close_state: CloseState,
+) -> list[Window]:
+    """A person's windows that have opened by ``now`` (and excused days), in order.
+
+    ``rows`` are the person's stored rows by day; rows for days the plan no
+    longer schedules stay (they are history).
+    """
+    schedule = rhythm(plan)
+    found: dict[str, Window] = {day: _window(row) for day, row in rows.items()}
+    for slot in schedule.slots.get(person_id, ()):
+        if slot.opens > now:
+            break
+        if slot.day not in found:
+            found[slot.day] = _unstored(slot, now, close_state)
+    for day, would_open, why in schedule.excused.get(person_id, ()):
+        if would_open <= now and day not in found:
+            found[day] = Window(person_id, day, would_open, would_open, "excused", excuse=why)
+    return sorted(found.values(), key=lambda w: (w.opens, w.day))
+
+
+def _unstored(slot: Slot, now: float, close_state: CloseState) -> Window:
+    if now < slot.closes:
+        state = "pending"
+    else:
+        state = "missed" if close_state(slot.person, slot.day) in TRACKED else "untracked"
+    return Window(slot.person, slot.day, slot.opens, slot.closes, state)
+
+
+def group_rows(rows: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Mapping[str, Any]]]:
+    """Stored rows by person, then by day."""
+    grouped: dict[str, dict[str, Mapping[str, Any]]] = {}
+    for key, row in rows.items():
+        person_id, _, day = key.partition("/")
+        grouped.setdefault(person_id, {})[day] = row
+    return grouped
+
+
+# -- where a plan stands ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Standing:
+    """A plan's check-ins, finished milestones and risk at one moment."""
+
+    windows: Mapping[str, list[Window]]  # person id -> windows so far, excused days included
+    done: Mapping[str, Mapping[str, Any]]  # milestone id -> {"at", "by", "source"}
+    overdue: list[Overdue]
+    people: Mapping[str, Risk]
+    risk: Risk
+
+
+def standing(engine: Engine, plan: Plan, now: float) -> Standing:
+    store = engine.store
+    rows = group_rows(store.records(collection(plan.id)))
+    done = store.records(done_collection(plan.id))
+    states = CloseStates(store, plan.id)
+    overdue = overdue_deadlines(plan, done, now)
+    windows: dict[str, list[Window]] = {}
+    people: dict[str, Risk] = {}
+    off = rhythm(plan).days_off
+    for person in plan.checkin_people():
+        windows[person.id] = windows_of(plan, person.id, rows.get(person.id, {}), now, states)
+        people[person.id] = assess_person(
+            plan, person, windows[person.id], overdue, now, off.get(person.id, frozenset())
+        )
+    return Standing(windows, done, overdue, people, assess_plan(plan, people, overdue))
+
+
+# -- answers ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckinResult:
+    person: str
+    name: str
+    window: str
+    state: str  # answered | late
+    outcome: str  # recorded | updated | unchanged
+    status: str
+    done: tuple[str, ...] = ()
+    warnings: int = 0
+
+    def summary(self) -> str:
+        verbs = {
+            "recorded": "recorded",
+            "updated": "updated",
+            "unchanged": "was already recorded",
+        }
+        text = (
+            f"{self.person}: check-in for the window of {self.window} {verbs[self.outcome]}"
+            f" ({self.status}{', late' if self.state == 'late' else ''})"
+        )
+        if self.done:
+            text += f"; marked done: {', '.join(self.done)}"
+        if self.warnings:
+            text += f"; dropout warning raised to {self.warnings} people"
+        return text
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: str
+    note: str
+    answers: tuple[tuple[str, str], ...]
+    at: float
+    source: str
+
+
+def checking_person(plan: Plan, person_id: str) -> Person:
+    """The person, if they check in on this plan; ``CheckinError`` otherwise."""
+    try:
+        person = plan.person(person_id)
+    except KeyError:
+        raise CheckinError(f"there is no person '{person_id}' in the plan '{plan.id}'") from None
+    if plan.checkins is None:
+        raise CheckinError(f"the plan '{plan.id}' has no check-ins")
+    if person.id not in rhythm(plan).slots:  # ids: comparing pydantic models is slow
+        raise CheckinError(f"{person.name} does not check in on the plan '{plan.id}'")
+    return person
+
+
+def check_status(status: str) -> str:
+    if status not in STATUSES:
+        raise CheckinError(
+            f"'{status}' is not a check-in status: use on_track, need_help, blocked or stopping"
+        )
+    return status
+
+
+def record_checkin(
+    engine: Engine,
+    plan: Plan,
+    person_id: str,
+    now: float,
+    status: str,
+    note: str = "",
+    done: Sequence[str] = (),
+    source: str = "cli",
+    answers: Sequence[tuple[str, str]] = (),
+) -> CheckinResult:
+    """Record one answer into the person's current window (see the module docstring)."""
+    person = checking_person(plan, person_id)
+    check_status(status)
+    known = {m.id for m in plan.milestones}
+    unknown = [m for m in done if m not in known]
+    if unknown:
+        raise CheckinError(f"there is no milestone '{unknown[0]}' in the plan '{plan.id}'")
+    slot = rhythm(plan).latest(person.id, now)
+    if slot is None:
+        raise CheckinError(f"no check-in window has opened yet for {person.name}")
+    answer = Answer(status, " ".join(note.split())[:NOTE_LIMIT], tuple(answers), now, source)
+    outcome, row = _answer(engine.store, plan.id, slot, answer)
+    marked = tuple(m for m in dict.fromkeys(done) if mark_done(engine, plan, m, now, person.id))
+    raised = 0
+    if status == "stopping":
+        raised = len(engine.store.schedule(_stopping(engine, plan, person, slot, row, now)))
+    return CheckinResult(
+        person.id, person.name, slot.day, str(row["state"]), outcome, status, marked, raised
+    )
+
+
+def _answer(store: Store, plan_id: str, slot: Slot, answer: Answer) -> tuple[str, dict[str, Any]]:
+    """Insert the row once; after that, compare-and-set on its revision."""
+    where, key = collection(plan_id), row_id(slot.person, slot.day)
+    fresh = _row(slot, "answered" if answer.at < slot.closes else "late", answer)
+    for _ in range(20):
+        if store.put_record(where, key, fresh, only_if_absent=True):
+            return "recorded", fresh
+        old = store.get_record(where, key)
+        if old is None:
+            continue
+        revision = int(old.get("revision") or 0)
+        if old["state"] in ("answered", "late"):
+            if (old.get("status"), old.get("note"), _pairs(old)) == (
+                answer.status,
+                answer.note,
+                answer.answers,
+            ):
+                return "unchanged", old
+            # A second answer corrects the first; when it first came in stays.
+            changes = {
+                "status": answer.status,
+                "note": answer.note,
+                "answers": [list(pair) for pair in answer.answers],
+                "source": answer.source,
+                "changed_at": answer.at,
+            }
+            outcome = "updated"
+        else:
+            changes = {k: v for k, v in fresh.items() if k not in ("person", "window")}
+            outcome = "recorded"
+        changes["revision"] = revision + 1
+        if store.update_record(where, key, {"revision": old.get("revision")}, changes):
+            return outcome, {**old, **changes}
+    raise RuntimeError(f"the check-in {key} kept changing; try again")
+
+
+def _pairs(row: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    return tuple((str(q), str(a)) for q, a in row.get("answers") or ())
+
+
+def _row(slot: Slot, state: str, answer: Answer | None = None) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "person": slot.person,
+        "window": slot.day,
+        "opens": slot.opens,
+        "closes": slot.closes,
+        "state": state,
+        "revision": 0,
+    }
+    if answer is not None:
+        row.update(
+            status=answer.status,
+            note=answer.note,
+            answers=[list(pair) for pair in answer.answers],
+            answered_at=answer.at,
+            changed_at=answer.at,
+            source=answer.source,
+        )
+    return row
+
+
+def mark_done(
+    engine: Engine, plan: Plan, milestone_id: str, now: float, by: str | None = None
+) -> bool:
+    """Mark a milestone done; False when it already was. Unknown ids raise ``CheckinError``."""
+    if milestone_id not in {m.id for m in plan.milestones}:
+        raise CheckinError(f"there is no milestone '{milestone_id}' in the plan '{plan.id}'")
+    record = {"at": now, "by": by}
+    return engine.store.put_record(
+        done_collection(plan.id), milestone_id, record, only_if_absent=True
+    )
+
+
+def open_milestones(plan: Plan, person: Person, done: Iterable[str]) -> list[Milestone]:
+    """The milestones a person owns and has not marked done yet (for the check-in form)."""
+    finished = set(done)
+    return [m for m in plan.milestones if m.owner == person.id and m.id not in finished]
+
+
+# -- closing windows -------------------------------------------------------------------
+
+
+def window_closed(engine: Engine, item: Item, now: float) -> StepResult:
+    """The dispatch step of one ``checkin_close`` item."""
+    return close_windows(engine, [item], now)[0]
+
+
+@dataclass
+class _Batch:
+    """What one call of ``close_windows`` learned and decided, per plan."""
+
+    plan: Plan
+    rows: dict[str, dict[str, Mapping[str, Any]]]
+    states: CloseStates
+    done: Mapping[str, Mapping[str, Any]] | None = None
+    reactions: list[Item] = field(default_factory=list)
+
+
+def close_windows(engine: Engine, items: Sequence[Item], now: float) -> list[StepResult]:
+    """Evaluate many closed windows: one read per plan, one ``schedule`` for every reaction."""
+    from worker.dispatch import StepResult
+    from worker.engine import PlanGone
+
+    details: dict[str, str] = {}
+    decided: dict[str, list[str]] = {}
+    reactions: list[Item] = []
+    groups: dict[str, list[Item]] = {}
+    for item in items:
+        groups.setdefault(item.plan_id, []).append(item)
+    for plan_id, group in groups.items():
+        try:
+            batch = _open_batch(engine, plan_id)
+        except (PlanGone, PlanError) as error:
+            for item in group:
+                details[item.key] = f"not evaluated: {str(error).splitlines()[0]}"
+            continue
+        for item in group:
+            details[item.key], new = _close_one(engine, batch, item, now)
+            decided[item.key] = [reaction.key for reaction in new]
+            reactions.extend(new)
+        reactions.extend(_overdue(engine, batch, now))
+    added = set(engine.store.schedule(reactions))
+    results = []
+    for item in items:
+        detail = details[item.key]
+        keys = decided.get(item.key, [])
+        if keys and not any(key in added for key in keys):
+            detail += " (already raised)"
+        results.append(StepResult(detail))
+    return results
+
+
+def _open_batch(engine: Engine, plan_id: str) -> _Batch:
+    plan = engine.plan(plan_id)
+    rows = group_rows(engine.store.records(collection(plan_id)))
+    return _Batch(plan, rows, CloseStates(engine.store, plan_id))
+
+
+def _done(engine: Engine, batch: _Batch) -> Mapping[str, Mapping[str, Any]]:
+    if batch.done is None:
+        batch.done = engine.store.records(done_collection(batch.plan.id))
+    return batch.done
+
+
+def _close_one(engine: Engine, batch: _Batch, item: Item, now: float) -> tuple[str, list[Item]]:
+    plan, person_id, day = batch.plan, item.recipient or "", item.ref
+    slot = rhythm(plan).slot(person_id, day) if plan.checkins else None
+    if slot is None:
+        return f"the plan no longer has a window on {day} for {person_id}", []
+    rows = batch.rows.setdefault(person_id, {})
+    row = rows.get(day)
+    if row is None:
+        row = _store_missed(engine.store, plan.id, slot)
+        rows[day] = row
+    if row["state"] != "missed":
+        return f"{row['state']} ({row.get('status')})", []
+    person = plan.person(person_id)
+    windows = windows_of(plan, person_id, rows, now, batch.states)
+    run = current_streak([w for w in windows if w.opens <= slot.opens])
+    if not run or run[-1].day != day:
+        return "missed", []
+    new = _ladder(plan, person, run, slot, now)
+    names = ", ".join(dict.fromkeys(str(w.recipient) for w in new))
+    level = f"; level {new[0].data['level']} to {names}" if new else ""
+    return f"missed ({len(run)} in a row since {run[0].day}){level}", new
+
+
+def _store_missed(store: Store, plan_id: str, slot: Slot) -> Mapping[str, Any]:
+    missed = _row(slot, "missed")
+    if store.put_record(
+        collection(plan_id), row_id(slot.person, slot.day), missed, only_if_absent=True
+    ):
+        return missed
+    # An answer came in at the very moment the window closed.
+    return store.get_record(collection(plan_id), row_id(slot.person, slot.day)) or missed
+
+
+def person_risk(engine: Engine, plan: Plan, person: Person, now: float) -> Risk:
+    """One person's risk with its reasons, read fresh from the store."""
+    store = engine.store
+    rows = group_rows(store.records(collection(plan.id))).get(person.id, {})
+    windows = windows_of(plan, person.id, rows, now, CloseStates(store, plan.id))
+    overdue = overdue_deadlines(plan, store.records(done_collection(plan.id)), now)
+    off = rhythm(plan).days_off.get(person.id, frozenset())
+    return assess_person(plan, person, windows, overdue, now, off)
+
+
+def _any_past_due(plan: Plan, now: float) -> bool:
+    from worker.risk import overdue_from
+
+    return any(overdue_from(plan, m) <= now for m in plan.deadlines())
+
+
+# -- the ladder --------------------------------------------------------------------------
+
+
+def rung_people(plan: Plan, step: Step, silent: Person) -> list[Person]:
+    """Who one step of the ladder reaches; the silent person only through ``self``."""
+    found: dict[str, Person] = {}
+    for name in step.notify:
+        for person in plan.rung(name, silent):
+            if name == "self" or person.id != silent.id:
+                found.setdefault(person.id, person)
+    return list(found.values())
+
+
+def _ladder(plan: Plan, person: Person, run: list[Window], slot: Slot, now: float) -> list[Item]:
+    assert plan.checkins is not None
+    steps = plan.checkins.escalate
+    found = []
+    for level, step in enumerate(steps, start=1):
+        if step.after != len(run):
+            continue
+        for recipient in rung_people(plan, step, person):
+            found.append(
+                _warning(
+                    plan,
+                    person,
+                    recipient,
+                    level=level,
+                    dropout=level == len(steps),
+                    origin=run[0].day,
+                    facts={
+                        "trigger": "silence",
+                        "window": slot.day,
+                        "since": run[0].day,
+                        "count": len(run),
+                        "missed": [w.day for w in run],
+                    },
+                    now=now,
+                )
+            )
+    return found
+
+
+def _stopping(
+    engine: Engine, plan: Plan, person: Person, slot: Slot, row: Mapping[str, Any], now: float
+) -> list[Item]:
+    """``stopping`` raises the dropout warning at once, to the last step's people."""
+    assert plan.checkins is not None
+    steps = plan.checkins.escalate
+    return [
+        _warning(
+            plan,
+            person,
+            recipient,
+            level=len(steps),
+            dropout=True,
+            origin=f"stopping:{slot.day}",
+            facts={"trigger": "stopping", "window": slot.day, "note": row.get("note") or ""},
+            now=now,
+            defer_pauses=False,
+        )
+        for recipient in rung_people(plan, steps[-1], person)
+        if recipient.id != person.id
+    ]
+
+
+def _warning(
+    plan: Plan,
+    person: Person,
+    recipient: Person,
+    level: int,
+    dropout: bool,
+    origin: str,
+    facts: dict[str, Any],
+    now: float,
+    defer_pauses: bool = True,
+) -> Item:
+    if recipient.id == person.id:
+        template = "nudge"
+    else:
+        template = "dropout_warning" if dropout else "lead_warning"
+    key_text = "|".join((plan.id, "warning", person.id, origin, str(level), recipient.id))
+    return Item(
+        key=hashlib.sha256(key_text.encode()).hexdigest()[:24],
+        plan_id=plan.id,
+        kind="warning",
+        due=reaction_time(plan, recipient, now, defer_pauses),
+        ref=str(facts["window"]),
+        recipient=recipient.id,
+        channel=recipient.channels[0],
+        origin="engine",
+        data={
+            "about": person.id,
+            "level": level,
+            "dropout": dropout,
+            "template": template,
+            "raised": now,
+            **facts,
+        },
+    )
+
+
+def reaction_time(plan: Plan, person: Person, now: float, defer_pauses: bool = True) -> float:
+    """The recipient's next reachable moment; out of a plan pause when ``defer_pauses``."""
+    availability = timeline.Availability.of(plan, person)
+    moment = availability.next_reachable(datetime.fromtimestamp(now, UTC))
+    if defer_pauses and plan.checkins is not None:
+        zone = plan.zone_of(person)
+        for _ in range(len(plan.checkins.pauses) + 1):
+            pause = plan.checkins.paused(moment.astimezone(zone).date())
+            if pause is None:
+                break
+            after = timeline.local_moment(pause.last + timedelta(days=1), time(0), zone)
+            moment = availability.next_reachable(after)
+    return moment.timestamp()
+
+
+# -- overdue deadlines -------------------------------------------------------------------
+
+
+def _overdue(engine: Engine, batch: _Batch, now: float) -> list[Item]:
+    plan = batch.plan
+    if not _any_past_due(plan, now):
+        return []
+    found = []
+    for late in overdue_deadlines(plan, _done(engine, batch), now):
+        owner = [late.milestone.owner] if late.milestone.owner else []
+        for person_id in dict.fromkeys([*owner, plan.team.lead]):
+            found.append(_overdue_item(plan, late, plan.person(person_id), now))
+    return found
+
+
+def _overdue_item(plan: Plan, late: Overdue, person: Person, now: float) -> Item:
+    key_text = "|".join((plan.id, "overdue", late.milestone.id, late.due.isoformat(), person.id))
+    return Item(
+        key=hashlib.sha256(key_text.encode()).hexdigest()[:24],
+        plan_id=plan.id,
+        kind="overdue",
+        due=reaction_time(plan, person, now),
+        ref=late.milestone.id,
+        recipient=person.id,
+        channel=person.channels[0],
+        origin="engine",
+        # simulate's log.jsonl knows overdue reminders as reminders (DESIGN.md §3).
+        data={
+            "milestone": late.milestone.id,
+            "due": late.due.isoformat(),
+            "log_kind": "reminder",
+            "zone": plan.zone_of(person).key,
+        },
+    )
+
+
+# -- messages ----------------------------------------------------------------------------
+
+LINK_LABELS = {
+    "nl": {"status": "Bekijk de stand van zaken"},
+    "en": {"status": "See where things stand"},
+}
+
+
+def warning_draft(engine: Engine, plan: Plan, item: Item, person: Person, now: float) -> Draft:
+    """A nudge to the silent person, or a warning to the lead, contact or others."""
+    from worker.messages import compose
+    from worker.runbook import md
+
+    lang = plan.language_of(person)
+    data = item.data
+    about = plan.person(str(data["about"]))
+    template = str(data.get("template") or "lead_warning")
+    context = _warning_context(
+        engine, plan, about, person, data, person_risk(engine, plan, about, now)
+    )
+    if template == "nudge":
+        link = _checkin_link(engine, plan, about, now)
+        label = compose.label(lang, "checkin") if link else None
+    else:
+        link, label = _status_link(engine, plan), LINK_LABELS[_lang(lang)]["status"]
+    facts = [(_fact(lang, "risk"), context["risk"])]
+    if data.get("count"):
+        facts.append((_fact(lang, "missed"), str(data["count"])))
+    context["about_name"] = md(about.name, inline=True)
+    return compose.Draft(template, context, link=link, link_label=label, facts=facts)
+
+
+FACTS = {
+    "nl": {"risk": "Inschatting", "missed": "Gemiste check-ins op rij", "due": "Deadline"},
+    "en": {"risk": "Risk", "missed": "Check-ins missed in a row", "due": "Due"},
+}
+
+
+def _lang(lang: str) -> str:
+    return lang if lang in ("nl", "en") else "en"
+
+
+def _fact(lang: str, name: str) -> str:
+    return FACTS[_lang(lang)][name]
+
+
+def _warning_context(
+    engine: Engine, plan: Plan, about: Person, person: Person, data: Mapping[str, Any], risk: Risk
+) -> dict[str, Any]:
+    from worker.messages.compose import ask_whom
+    from worker.risk import level_words, short_day
+    from worker.runbook import duration_words, listed, md
+
+    lang = plan.language_of(person)
+    done = engine.store.records(done_collection(plan.id))
+    level = int(data.get("level") or 1)
+    return {
+        "about": md(about.name, inline=True),
+        "count": int(data.get("count") or 0),
+        "since": short_day(date.fromisoformat(str(data.get("since") or data["window"])), lang),
+        "window": short_day(date.fromisoformat(str(data["window"])), lang),
+        "missed": listed(
+            [short_day(date.fromisoformat(d), lang) for d in data.get("missed") or ()], lang
+        ),
+        "level": level,
+        "dropout": bool(data.get("dropout")),
+        "stopping": data.get("trigger") == "stopping",
+        "note": md(str(data.get("note") or ""), inline=True),
+        "risk": level_words(risk.level, lang),
+        "reasons": [reason.text(lang, lambda t: md(t, inline=True)) for reason in risk.reasons],
+        "next": _next_step(plan, about, level, lang),
+        "tell": md(ask_whom(plan, about).name, inline=True),
+        "reach": _reach(about),
+        "successor": _successor(plan),
+        "backup": md(plan.continuity.backup, inline=True)
+        if plan.continuity and plan.continuity.backup
+        else None,
+        "open_milestones": [md(m.title, inline=True) for m in open_milestones(plan, about, done)],
+        "answered_since": _answered_since(engine, plan, about, data, lang),
+        "response_time": duration_words(plan.communication.response_time, lang)
+        if plan.communication.response_time
+        else None,
+        "partner": md(plan.partner.name, inline=True),
+        "is_lead": person.id == plan.team.lead,
+    }
+
+
+def _next_step(plan: Plan, about: Person, level: int, lang: str) -> str | None:
+    """Who hears of it if the next check-in is missed too (None after the last step)."""
+    from worker.runbook import listed, md
+
+    assert plan.checkins is not None
+    steps = plan.checkins.escalate
+    if level >= len(steps):
+        return None
+    people = [p for p in rung_people(plan, steps[level], about) if p.id != about.id]
+    return listed([md(p.name, inline=True) for p in people], lang) or None
+
+
+def _reach(person: Person) -> str | None:
+    ways = [way for way in (person.email, person.phone) if way]
+    return ", ".join(ways) or None
+
+
+def _successor(plan: Plan) -> str | None:
+    from worker.runbook import md
+
+    if plan.continuity is None or plan.continuity.successor is None:
+        return None
+    return md(plan.person(plan.continuity.successor).name, inline=True)
+
+
+def _answered_since(
+    engine: Engine, plan: Plan, about: Person, data: Mapping[str, Any], lang: str
+) -> str | None:
+    """The day ``about`` answered after this warning was raised, if they did."""
+    from worker.risk import short_day
+
+    rows = group_rows(engine.store.records(collection(plan.id))).get(about.id, {})
+    raised = float(data.get("raised") or 0.0)
+    later = [row for row in rows.values() if float(row.get("answered_at") or 0.0) > raised]
+    if not later:
+        return None
+    last = max(float(row["answered_at"]) for row in later)
+    return short_day(datetime.fromtimestamp(last, plan.zone).date(), lang)
+
+
+def _checkin_link(engine: Engine, plan: Plan, person: Person, now: float) -> str | None:
+    from worker.messages.compose import checkin_link
+
+    slot = rhythm(plan).latest(person.id, now)
+    if slot is None:
+        return None
+    return checkin_link(engine, plan, person, slot.day, max(slot.closes, now))
+
+
+def _status_link(engine: Engine, plan: Plan) -> str:
+    from worker.status import status_link
+
+    return status_link(engine.settings, plan)
+
+
+def overdue_draft(engine: Engine, plan: Plan, item: Item, person: Person, now: float) -> Draft:
+    """To the owner and the lead: a deadline passed and the milestone is not done."""
+    from worker import messages
+    from worker.messages import compose
+    from worker.messages.compose import ask_whom
+    from worker.runbook import counted, md
+
+    lang = plan.language_of(person)
+    milestone = plan.milestone(str(item.data["milestone"]))
+    due = date.fromisoformat(str(item.data["due"]))
+    today = datetime.fromtimestamp(now, plan.zone).date()
+    done = engine.store.get_record(done_collection(plan.id), milestone.id)
+    owner = plan.person(milestone.owner) if milestone.owner else None
+    context = {
+        "title": md(milestone.title, inline=True),
+        "due": messages.format_day(due, lang),
+        "days": counted(max(1, (today - due).days), "day", lang),
+        "owner": md(owner.name, inline=True) if owner else None,
+        "is_owner": owner is not None and owner.id == person.id,
+        "done_since": done is not None,
+        "tell": md(ask_whom(plan, person).name, inline=True),
+        "deliverable": md(milestone.deliverable, inline=True) if milestone.deliverable else None,
+        "checks_in": person.id in rhythm(plan).slots,
+    }
+    if context["is_owner"] and context["checks_in"]:
+        link = _checkin_link(engine, plan, person, now)
+        label = compose.label(lang, "checkin") if link else None
+    else:
+        link, label = _status_link(engine, plan), LINK_LABELS[_lang(lang)]["status"]
+    facts = [(_fact(lang, "due"), messages.format_day(due, lang))]
+    return compose.Draft("overdue", context, link=link, link_label=label, facts=facts)
