@@ -21,12 +21,12 @@ import logging
 import time
 import urllib.request
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
 import requests
 
-from connectors.base import ConnectorError
+from connectors.base import Connector, ConnectorError, Message, missing_secret, read_secret
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -202,3 +202,31 @@ def retry_after(value: str | None, now: float | None = None) -> float | None:
         return None
     delta = when.timestamp() - (time.time() if now is None else now)
     return min(max(delta, 0.0), MAX_RETRY_AFTER)
+
+
+class IncomingWebhook(Connector):
+    """A chat service's incoming webhook: POST the JSON ``payload`` to the secret URL.
+
+    Slack, Teams and Mattermost differ only in the payload they take; the plan's
+    channel section holds ``webhook: env:NAME``.
+    """
+
+    service: ClassVar[str] = ""
+
+    def payload(self, message: Message) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def unready(self) -> str | None:
+        return missing_secret(self.config.webhook)
+
+    def render(self, message: Message) -> tuple[str, bytes]:
+        return "json", encode_json(self.payload(message))
+
+    def send(self, message: Message) -> None:
+        post(
+            read_secret(self.config.webhook),
+            service=self.service,
+            data=self.render(message)[1],
+            headers=JSON_HEADERS,
+            timeout=timeouts(self.settings),
+        )

@@ -17,29 +17,15 @@ from typing import Any, ClassVar
 
 from config.plan import MattermostChannel
 from connectors import http
-from connectors.base import Connector, Message, action_label, missing_secret, read_secret
+from connectors.base import Message, action_label
 
 MAX_TEXT = 16000  # below MaxPostSize, leaving room for the title and the link
 
 
-class MattermostConnector(Connector):
+class MattermostConnector(http.IncomingWebhook):
     channel: ClassVar[str] = "mattermost"
+    service: ClassVar[str] = "Mattermost"
     config: MattermostChannel
-
-    def unready(self) -> str | None:
-        return missing_secret(self.config.webhook)
-
-    def render(self, message: Message) -> tuple[str, bytes]:
-        return "json", http.encode_json(self.payload(message))
-
-    def send(self, message: Message) -> None:
-        http.post(
-            read_secret(self.config.webhook),
-            service="Mattermost",
-            data=self.render(message)[1],
-            headers=http.JSON_HEADERS,
-            timeout=http.timeouts(self.settings),
-        )
 
     def payload(self, message: Message) -> dict[str, Any]:
         text = message.text if len(message.text) <= MAX_TEXT else message.text[:MAX_TEXT] + "…"

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 from config.plan import SlackChannel
 from connectors import http
-from connectors.base import Connector, Message, action_label, missing_secret, read_secret
+from connectors.base import Message, action_label
 
 MAX_FIELDS = 10  # a section holds at most 10 fields
 
@@ -30,24 +30,10 @@ def _mrkdwn(text: str, limit: int = 3000) -> str:
     return escaped if len(escaped) <= limit else escaped[: limit - 1] + "…"
 
 
-class SlackConnector(Connector):
+class SlackConnector(http.IncomingWebhook):
     channel: ClassVar[str] = "slack"
+    service: ClassVar[str] = "Slack"
     config: SlackChannel
-
-    def unready(self) -> str | None:
-        return missing_secret(self.config.webhook)
-
-    def render(self, message: Message) -> tuple[str, bytes]:
-        return "json", http.encode_json(self.payload(message))
-
-    def send(self, message: Message) -> None:
-        http.post(
-            read_secret(self.config.webhook),
-            service="Slack",
-            data=self.render(message)[1],
-            headers=http.JSON_HEADERS,
-            timeout=http.timeouts(self.settings),
-        )
 
     def payload(self, message: Message) -> dict[str, Any]:
         blocks: list[dict[str, Any]] = [

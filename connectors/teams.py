@@ -20,30 +20,16 @@ from typing import Any, ClassVar
 
 from config.plan import TeamsChannel
 from connectors import http
-from connectors.base import Connector, Message, action_label, missing_secret, read_secret
+from connectors.base import Message, action_label
 
 CARD_TYPE = "application/vnd.microsoft.card.adaptive"
 CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 
 
-class TeamsConnector(Connector):
+class TeamsConnector(http.IncomingWebhook):
     channel: ClassVar[str] = "teams"
+    service: ClassVar[str] = "Teams"
     config: TeamsChannel
-
-    def unready(self) -> str | None:
-        return missing_secret(self.config.webhook)
-
-    def render(self, message: Message) -> tuple[str, bytes]:
-        return "json", http.encode_json(self.payload(message))
-
-    def send(self, message: Message) -> None:
-        http.post(
-            read_secret(self.config.webhook),
-            service="Teams",
-            data=self.render(message)[1],
-            headers=http.JSON_HEADERS,
-            timeout=http.timeouts(self.settings),
-        )
 
     def payload(self, message: Message) -> dict[str, Any]:
         body: list[dict[str, Any]] = [
