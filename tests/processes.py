@@ -34,25 +34,9 @@ def celery_env(data_dir: Path, redis_url: str, prefix: str, **extra: str) -> dic
 def worker(
     env: dict[str, str], name: str, log: Path, concurrency: int = 2
 ) -> subprocess.Popen[bytes]:
-    command = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "worker.app",
-        "worker",
-        "-l",
-        "INFO",
-        "-c",
-        str(concurrency),
-        "-Q",
-        "pactkeeper",
-        "-n",
-        f"{name}@%h",
-        "--without-gossip",
-        "--without-mingle",
-        "--without-heartbeat",
-    ]
+    from worker.main import worker_command
+
+    command = worker_command(concurrency, beat=False, name=name)
     return _start(command, env, log)
 
 

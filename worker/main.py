@@ -26,7 +26,8 @@ from worker.watch import plan_files
 STOP_SECONDS = 30
 
 
-def worker_command(concurrency: int, beat: bool = True) -> list[str]:
+def worker_command(concurrency: int, beat: bool = True, name: str = "pactkeeper") -> list[str]:
+    """The Celery worker's command line (with an embedded beat for ``run``)."""
     command = [
         sys.executable,
         "-m",
@@ -41,7 +42,7 @@ def worker_command(concurrency: int, beat: bool = True) -> list[str]:
         "-Q",
         "pactkeeper",
         "-n",
-        f"pactkeeper@{socket.gethostname()}",
+        f"{name}@{socket.gethostname()}",
         "--without-gossip",
         "--without-mingle",
         "--without-heartbeat",
