@@ -56,7 +56,7 @@ def bench_plan(people: int) -> Plan:
 
 
 def start_server(
-    data_dir: Path, redis_url: str | None, offset: float
+    data_dir: Path, redis_url: str | None, offset: float, workers: int = 1
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PACTKEEPER_")}
@@ -70,6 +70,7 @@ def start_server(
         env.update(PACTKEEPER_REDIS_URL=redis_url, PACTKEEPER_REDIS_PREFIX="bench-web:")
     command = [sys.executable, "-m", "uvicorn", "web.app:app", "--host", "127.0.0.1"]
     command += ["--port", str(port), "--no-access-log", "--log-level", "warning"]
+    command += ["--workers", str(workers)]
     process = subprocess.Popen(command, env=env, cwd=ROOT)
     wait_for_port(port, timeout=30)
     return process, f"http://127.0.0.1:{port}"
@@ -132,6 +133,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--people", type=int, default=400)
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         run(Path(folder), args)
@@ -152,7 +154,8 @@ def run(folder: Path, args: argparse.Namespace) -> None:
     plan = bench_plan(args.people)
     register(engine, plan, moment("2027-01-01 00:00"))
     engine.close()
-    process, base = start_server(folder / "data", redis_url, moment(NOW) - time.time())
+    offset = moment(NOW) - time.time()
+    process, base = start_server(folder / "data", redis_url, offset, args.workers)
     try:
         bodies = request_bodies(plan.id, args.people, args.requests)
         asyncio.run(load(base, bodies[: args.clients * 4], args.clients))  # warm up
@@ -164,7 +167,8 @@ def run(folder: Path, args: argparse.Namespace) -> None:
             redis.stop()
     answers = ", ".join(f"{n} x {code}" for code, n in sorted(codes.items()))
     print(
-        f"POST /api/checkins, {args.store} store, {args.clients} concurrent clients, "
+        f"POST /api/checkins, {args.store} store, {args.workers} uvicorn process(es), "
+        f"{args.clients} concurrent clients, "
         f"{len(latencies)} requests ({answers})"
     )
     print(f"  {len(latencies) / elapsed:7.0f} requests/s")

@@ -217,7 +217,8 @@ def report(server: RedisServer, repeat: int) -> None:
     started = time.perf_counter()
     big = Setup(server, plans=500, closing=100, prefix="bench-big:")
     print(
-        f"setup: {len(big.plans)} plans, {big.open_windows:,} open windows in the due index, "
+        f"setup: {len(big.plans)} plans, {len(big.plans) * PEOPLE * WEEKS:,} open windows "
+        f"({big.open_windows:,} items in the due index, requests included), "
         f"{len(big.closes):,} just closed ({time.perf_counter() - started:.0f} s to register)"
     )
     bare = bare_claim(big, repeat)
@@ -231,13 +232,14 @@ def report(server: RedisServer, repeat: int) -> None:
     small = Setup(server, plans=100, closing=100, prefix="bench-small:")
     _, warm_small, _ = step(small, 0.8, repeat)
     print(
-        f"same 1,000 closed among {small.open_windows:,} open windows:  {warm_small:7.1f} ms "
+        f"same 1,000 closed among {len(small.plans) * PEOPLE * WEEKS:,} open windows: "
+        f"{warm_small:7.1f} ms "
         "(80% answered)"
     )
     double = Setup(server, plans=500, closing=200, prefix="bench-double:")
     _, warm_double, _ = step(double, 0.8, repeat)
     print(
-        f"{len(double.closes):,} closed among {double.open_windows:,} open windows:     "
+        f"{len(double.closes):,} closed among {len(double.plans) * PEOPLE * WEEKS:,} open windows: "
         f"{warm_double:7.1f} ms (80% answered)"
     )
     whole = per_item(big, 0.8, max(3, repeat // 2))

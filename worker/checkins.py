@@ -426,15 +426,23 @@ def record_checkin(
     slot = rhythm(plan).latest(person.id, now)
     if slot is None:
         raise CheckinError(f"no check-in window has opened yet for {person.name}")
-    answer = Answer(status, " ".join(note.split())[:NOTE_LIMIT], tuple(answers), now, source)
+    pairs = tuple((_clean(q), _clean(a)) for q, a in answers)
+    answer = Answer(status, _clean(note), pairs, now, source)
     outcome, row = _answer(engine.store, plan.id, slot, answer)
     marked = tuple(m for m in dict.fromkeys(done) if mark_done(engine, plan, m, now, person.id))
     raised = 0
     if status == "stopping":
-        raised = len(engine.store.schedule(_stopping(engine, plan, person, slot, row, now)))
+        raised = len(engine.store.schedule(_stopping(plan, person, slot, row, now)))
     return CheckinResult(
         person.id, person.name, slot.day, str(row["state"]), outcome, status, marked, raised
     )
+
+
+def _clean(text: str) -> str:
+    """One line of at most NOTE_LIMIT characters that any store can encode (a shell may pass
+    undecodable bytes as lone surrogates)."""
+    flat = " ".join(text.split())[:NOTE_LIMIT]
+    return flat.encode("utf-8", "replace").decode("utf-8")
 
 
 def _answer(store: Store, plan_id: str, slot: Slot, answer: Answer) -> tuple[str, dict[str, Any]]:
@@ -673,7 +681,7 @@ def _ladder(plan: Plan, person: Person, run: list[Window], slot: Slot, now: floa
 
 
 def _stopping(
-    engine: Engine, plan: Plan, person: Person, slot: Slot, row: Mapping[str, Any], now: float
+    plan: Plan, person: Person, slot: Slot, row: Mapping[str, Any], now: float
 ) -> list[Item]:
     """``stopping`` raises the dropout warning at once, to the last step's people."""
     assert plan.checkins is not None
