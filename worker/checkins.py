@@ -769,6 +769,25 @@ def _overdue(engine: Engine, batch: _Batch, now: float) -> list[Item]:
     return found
 
 
+def deadline_passed(engine: Engine, item: Item, now: float) -> StepResult:
+    """The step at the end of a deadline's due date: not done yet -> remind owner and lead.
+
+    Plans without check-ins get their overdue reminders from here; with check-ins,
+    a closing window may have raised the same ones already (same keys: sent once).
+    """
+    from worker.dispatch import StepResult
+
+    plan = engine.plan(item.plan_id)
+    done = engine.store.records(done_collection(plan.id))
+    late = [o for o in overdue_deadlines(plan, done, now) if o.milestone.id == item.ref]
+    if not late:
+        return StepResult(f"{item.ref}: done in time")
+    owner = [late[0].milestone.owner] if late[0].milestone.owner else []
+    people = [plan.person(pid) for pid in dict.fromkeys([*owner, plan.team.lead])]
+    engine.store.schedule([_overdue_item(plan, late[0], person, now) for person in people])
+    return StepResult(f"{item.ref} is overdue: reminding {', '.join(p.id for p in people)}")
+
+
 def _overdue_item(plan: Plan, late: Overdue, person: Person, now: float) -> Item:
     key_text = "|".join((plan.id, "overdue", late.milestone.id, late.due.isoformat(), person.id))
     return Item(

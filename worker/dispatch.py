@@ -39,6 +39,7 @@ RESEND_DELAY = 5.0
 # Items that are engine steps, not messages: kind -> "module:function(engine, item, now)".
 STEPS: dict[str, str] = {
     "checkin_close": "worker.checkins:window_closed",
+    "deadline_check": "worker.checkins:deadline_passed",
     "close": "worker.handover:plan_closed",
 }
 

@@ -12,7 +12,7 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -112,8 +112,10 @@ def digest_of(text: str) -> str:
 
 
 def items_for(plan: Plan) -> list[Item]:
-    """The ledger items of a plan: the occurrences the engine acts on."""
-    return [
+    """The ledger items of a plan: the occurrences the engine acts on, and a check of each
+    deadline when its due date is over (an overdue deadline is reminded to owner and lead)."""
+    occurrences = timeline.compile(plan)
+    items = [
         Item(
             key=o.key,
             plan_id=plan.id,
@@ -124,9 +126,25 @@ def items_for(plan: Plan) -> list[Item]:
             channel=o.channel,
             data=_data(o),
         )
-        for o in timeline.compile(plan)
+        for o in occurrences
         if o.kind in timeline.ACTIONS
     ]
+    for milestone in plan.deadlines():
+        assert milestone.due is not None
+        # The morning after the due date, at the plan's deadline time.
+        clock = plan.communication.deadline_time
+        over = timeline.local_moment(milestone.due + timedelta(days=1), clock, plan.zone)
+        key = timeline.occurrence_key(plan.id, "deadline_check", milestone.id, None, None, over)
+        items.append(
+            Item(
+                key=key,
+                plan_id=plan.id,
+                kind="deadline_check",
+                due=over.timestamp(),
+                ref=milestone.id,
+            )
+        )
+    return items
 
 
 def _data(occurrence: timeline.Occurrence) -> dict[str, Any]:
