@@ -249,26 +249,32 @@ CloseState = Callable[[str, str], str | None]
 
 
 class CloseStates:
-    """The ledger state of each ``checkin_close`` of a plan, read once and only if needed.
+    """The ledger state of the ``checkin_close`` of one window, looked up only if needed.
 
     Needed only for a closed window without a row: its close is either still to
     run (a backlog: it counts as missed) or was never tracked (the plan was
-    registered after it: it counts for nothing).
+    registered after it: it counts for nothing). The close's key is computed from
+    the window, so one small read answers it, however many items the plan has.
     """
 
-    def __init__(self, store: Store, plan_id: str) -> None:
+    def __init__(self, store: Store, plan: Plan) -> None:
         self.store = store
-        self.plan_id = plan_id
-        self._states: dict[tuple[str, str], str] | None = None
+        self.plan = plan
+        self._states: dict[tuple[str, str], str | None] = {}
 
     def __call__(self, person_id: str, day: str) -> str | None:
-        if self._states is None:
-            self._states = {
-                (item.recipient or "", item.ref): item.state
-                for item in self.store.items(self.plan_id)
-                if item.kind == "checkin_close"
-            }
-        return self._states.get((person_id, day))
+        if (person_id, day) not in self._states:
+            self._states[(person_id, day)] = self._lookup(person_id, day)
+        return self._states[(person_id, day)]
+
+    def _lookup(self, person_id: str, day: str) -> str | None:
+        slot = rhythm(self.plan).slot(person_id, day)
+        if slot is None:
+            return None
+        closes = datetime.fromtimestamp(slot.closes, UTC)
+        key = timeline.occurrence_key(self.plan.id, "checkin_close", day, person_id, None, closes)
+        item = self.store.get(key)
+        return item.state if item else None
 
 
 def windows_of(
@@ -331,7 +337,7 @@ def standing(engine: Engine, plan: Plan, now: float) -> Standing:
     store = engine.store
     rows = group_rows(store.records(collection(plan.id)))
     done = store.records(done_collection(plan.id))
-    states = CloseStates(store, plan.id)
+    states = CloseStates(store, plan)
     overdue = overdue_deadlines(plan, done, now)
     windows: dict[str, list[Window]] = {}
     people: dict[str, Risk] = {}
@@ -544,9 +550,9 @@ class _Batch:
 
 
 def close_windows(engine: Engine, items: Sequence[Item], now: float) -> list[StepResult]:
-    """Evaluate many closed windows: one read per plan, one ``schedule`` for every reaction."""
+    """Evaluate many closed windows in a few round trips, whatever the number of plans:
+    one read of every plan's rows, one write of the missed rows, one ``schedule``."""
     from worker.dispatch import StepResult
-    from worker.engine import PlanGone
 
     details: dict[str, str] = {}
     decided: dict[str, list[str]] = {}
@@ -554,14 +560,10 @@ def close_windows(engine: Engine, items: Sequence[Item], now: float) -> list[Ste
     groups: dict[str, list[Item]] = {}
     for item in items:
         groups.setdefault(item.plan_id, []).append(item)
-    for plan_id, group in groups.items():
-        try:
-            batch = _open_batch(engine, plan_id)
-        except (PlanGone, PlanError) as error:
-            for item in group:
-                details[item.key] = f"not evaluated: {str(error).splitlines()[0]}"
-            continue
-        for item in group:
+    batches = _open_batches(engine, groups, details)
+    _fill_missed(engine, batches, groups)
+    for plan_id, batch in batches.items():
+        for item in groups[plan_id]:
             details[item.key], new = _close_one(engine, batch, item, now)
             decided[item.key] = [reaction.key for reaction in new]
             reactions.extend(new)
@@ -577,10 +579,26 @@ def close_windows(engine: Engine, items: Sequence[Item], now: float) -> list[Ste
     return results
 
 
-def _open_batch(engine: Engine, plan_id: str) -> _Batch:
-    plan = engine.plan(plan_id)
-    rows = group_rows(engine.store.records(collection(plan_id)))
-    return _Batch(plan, rows, CloseStates(engine.store, plan_id))
+def _open_batches(
+    engine: Engine, groups: Mapping[str, Sequence[Item]], details: dict[str, str]
+) -> dict[str, _Batch]:
+    """The plans of the closing windows and their rows, read in one round trip."""
+    from worker.engine import PlanGone
+
+    plans: dict[str, Plan] = {}
+    for plan_id, group in groups.items():
+        try:
+            plans[plan_id] = engine.plan(plan_id)
+        except (PlanGone, PlanError) as error:
+            for item in group:
+                details[item.key] = f"not evaluated: {str(error).splitlines()[0]}"
+    stored = engine.store.records_of([collection(plan_id) for plan_id in plans])
+    return {
+        plan_id: _Batch(
+            plan, group_rows(stored[collection(plan_id)]), CloseStates(engine.store, plan)
+        )
+        for plan_id, plan in plans.items()
+    }
 
 
 def _done(engine: Engine, batch: _Batch) -> Mapping[str, Mapping[str, Any]]:
@@ -612,6 +630,33 @@ def _close_one(engine: Engine, batch: _Batch, item: Item, now: float) -> tuple[s
     return f"missed ({len(run)} in a row since {run[0].day}){level}", new
 
 
+def _fill_missed(
+    engine: Engine, batches: Mapping[str, _Batch], groups: Mapping[str, Sequence[Item]]
+) -> None:
+    """A ``missed`` row for every closing window without one, in one round trip."""
+    wanted: dict[str, dict[str, tuple[Slot, dict[str, Any]]]] = {}
+    for plan_id, batch in batches.items():
+        if batch.plan.checkins is None:
+            continue
+        for item in groups[plan_id]:
+            slot = rhythm(batch.plan).slot(item.recipient or "", item.ref)
+            if slot is not None and slot.day not in batch.rows.get(slot.person, {}):
+                missed = _row(slot, "missed")
+                wanted.setdefault(plan_id, {})[row_id(slot.person, slot.day)] = (slot, missed)
+    if not wanted:
+        return
+    rows = {
+        collection(pid): {rid: row for rid, (_, row) in ws.items()} for pid, ws in wanted.items()
+    }
+    written = engine.store.put_records(rows, only_if_absent=True)
+    for plan_id, entries in wanted.items():
+        done = set(written.get(collection(plan_id), []))
+        for rid, (slot, missed) in entries.items():
+            # Not written: an answer came in at the very moment the window closed.
+            stored = missed if rid in done else engine.store.get_record(collection(plan_id), rid)
+            batches[plan_id].rows.setdefault(slot.person, {})[slot.day] = stored or missed
+
+
 def _store_missed(store: Store, plan_id: str, slot: Slot) -> Mapping[str, Any]:
     missed = _row(slot, "missed")
     if store.put_record(
@@ -626,7 +671,7 @@ def person_risk(engine: Engine, plan: Plan, person: Person, now: float) -> Risk:
     """One person's risk with its reasons, read fresh from the store."""
     store = engine.store
     rows = group_rows(store.records(collection(plan.id))).get(person.id, {})
-    windows = windows_of(plan, person.id, rows, now, CloseStates(store, plan.id))
+    windows = windows_of(plan, person.id, rows, now, CloseStates(store, plan))
     overdue = overdue_deadlines(plan, store.records(done_collection(plan.id)), now)
     off = rhythm(plan).days_off.get(person.id, frozenset())
     return assess_person(plan, person, windows, overdue, now, off)

@@ -35,9 +35,14 @@ GROUP = 10
 
 @app.task(name="pactkeeper.sweep", ignore_result=True)
 def sweep() -> int:
-    claims = dispatch.sweep(engine(), clock.now())
-    for start in range(0, len(claims), GROUP):
-        deliver.delay([[c.key, c.token] for c in claims[start : start + GROUP]])
+    now = clock.now()
+    claims = dispatch.sweep(engine(), now)
+    steps = [c for c in claims if c.kind in dispatch.BATCH_STEPS]
+    if steps:
+        dispatch.run_steps(engine(), steps, now)
+    rest = [c for c in claims if c.kind not in dispatch.BATCH_STEPS]
+    for start in range(0, len(rest), GROUP):
+        deliver.delay([[c.key, c.token] for c in rest[start : start + GROUP]])
     return len(claims)
 
 

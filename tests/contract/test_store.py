@@ -273,3 +273,40 @@ def test_concurrent_claims_and_updates_hand_out_each_key_once(store: Store) -> N
     counter = store.get_record("counter", "c")
     assert counter is not None
     assert counter["n"] == 3 * len(rounds)  # no increment lost to a racing writer
+
+
+# -- batches: claims know their kind, steps settle together, records go in one trip -------
+
+
+def test_claims_carry_the_kind_and_steps_settle_in_a_batch(store: Store) -> None:
+    sync(store, item("r"), item("c1", kind="checkin_close"), item("c2", kind="checkin_close"))
+    claims = {c.key: c for c in store.claim(NOW, 10, 60)}
+    assert {key: c.kind for key, c in claims.items()} == {
+        "r": "reminder",
+        "c1": "checkin_close",
+        "c2": "checkin_close",
+    }
+    steps = [claims["c1"], claims["c2"], Claim("r", "forged", "reminder")]
+    assert store.settle(steps, NOW + 1, {"c1": "missed", "c2": "answered"}) == ["c1", "c2"]
+    assert store.settle(steps, NOW + 2, {}) == []  # settled once
+    got = {i.key: i for i in store.get_many(["c2", "nope", "c1", "r"])}
+    assert list(got) == ["c2", "c1", "r"]
+    assert (got["c1"].state, got["c1"].detail, got["c1"].sent_at) == ("sent", "missed", NOW + 1)
+    assert got["r"].state == "claimed"
+    assert store.reap(NOW + 61).returned == ["r"]  # settled steps hold no lease
+
+
+def test_put_and_read_records_of_many_collections_in_one_trip(store: Store) -> None:
+    store.put_record("rows", "a", {"state": "answered"})
+    written = store.put_records(
+        {"rows": {"a": {"state": "missed"}, "b": {"state": "missed"}}, "more": {"c": {"n": 1}}},
+        only_if_absent=True,
+    )
+    assert written == {"rows": ["b"], "more": ["c"]}
+    assert store.records_of(["rows", "more", "none"]) == {
+        "rows": {"a": {"state": "answered"}, "b": {"state": "missed"}},
+        "more": {"c": {"n": 1}},
+        "none": {},
+    }
+    assert store.put_records({"rows": {"a": {"state": "late"}}}) == {"rows": ["a"]}
+    assert store.get_record("rows", "a") == {"state": "late"}

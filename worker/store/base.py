@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 STATES = ("due", "claimed", "sending", "sent", "failed", "unknown", "cancelled", "expired")
@@ -71,7 +71,7 @@ class Item:
     channel_used: str | None = None
 
     def to_row(self) -> dict[str, Any]:
-        row = asdict(self)
+        row = {name: getattr(self, name) for name in ITEM_FIELDS}
         row["data"] = json.dumps(self.data, sort_keys=True, ensure_ascii=False)
         return row
 
@@ -94,6 +94,7 @@ class Item:
 class Claim:
     key: str
     token: str
+    kind: str = ""  # the item's kind, so a sweep can run engine steps in batches
 
 
 @dataclass
@@ -179,6 +180,18 @@ class Store(ABC):
         """``sending -> due`` at ``due`` (a backoff), one more attempt counted."""
 
     @abstractmethod
+    def settle(self, claims: list[Claim], now: float, details: dict[str, str]) -> list[str]:
+        """``claimed -> sent`` for engine steps done in a batch; the keys whose claim held.
+
+        Steps (closing a check-in window, closing a plan) are idempotent, so they skip
+        ``sending``: running one twice after a crash changes nothing.
+        """
+
+    @abstractmethod
+    def get_many(self, keys: list[str]) -> list[Item]:
+        """The items with these keys (unknown keys are left out), in the order given."""
+
+    @abstractmethod
     def release(self, claim: Claim) -> bool:
         """``claimed -> due`` at its due time: a claim the worker decided not to use yet."""
 
@@ -222,6 +235,17 @@ class Store(ABC):
     def put_record(
         self, collection: str, record_id: str, data: dict[str, Any], only_if_absent: bool = False
     ) -> bool: ...
+
+    @abstractmethod
+    def put_records(
+        self, records: dict[str, dict[str, dict[str, Any]]], only_if_absent: bool = False
+    ) -> dict[str, list[str]]:
+        """Write many records of many collections (collection -> id -> data) in one round
+        trip; per collection, the ids written."""
+
+    @abstractmethod
+    def records_of(self, collections: list[str]) -> dict[str, dict[str, dict[str, Any]]]:
+        """The records of several collections in one round trip."""
 
     @abstractmethod
     def get_record(self, collection: str, record_id: str) -> dict[str, Any] | None: ...

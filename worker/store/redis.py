@@ -39,14 +39,31 @@ CLAIM = """
 local keys = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
 if #keys == 0 then return keys end
 redis.call('ZREM', KEYS[1], unpack(keys))
-local leases = {}
-for _, key in ipairs(keys) do
-  redis.call('HSET', ARGV[5] .. key, 'state', 'claimed', 'token', ARGV[4], 'lease', ARGV[3])
+local leases, kinds = {}, {}
+for i, key in ipairs(keys) do
+  local item = ARGV[5] .. key
+  redis.call('HSET', item, 'state', 'claimed', 'token', ARGV[4])
+  kinds[i] = redis.call('HGET', item, 'kind')
   leases[#leases + 1] = ARGV[3]
   leases[#leases + 1] = key
 end
 redis.call('ZADD', KEYS[2], unpack(leases))
-return keys
+return {keys, kinds}
+"""
+
+SETTLE = """
+local settled = {}
+for i, key in ipairs(KEYS) do
+  local item = ARGV[3] .. key
+  local now = redis.call('HMGET', item, 'state', 'token')
+  if now[1] == 'claimed' and now[2] == ARGV[1] then
+    redis.call('HSET', item, 'state', 'sent', 'sent_at', ARGV[2], 'lease', '',
+               'detail', ARGV[3 + i])
+    redis.call('ZREM', ARGV[4 + #KEYS], key)
+    settled[#settled + 1] = key
+  end
+end
+return settled
 """
 
 BEGIN = """
@@ -234,6 +251,7 @@ class RedisStore(Store):
                 ("schedule", SCHEDULE),
                 ("revise", REVISE),
                 ("swap", SWAP),
+                ("settle", SETTLE),
             )
         }
 
@@ -313,7 +331,30 @@ class RedisStore(Store):
             [self._key("due"), self._key("lease")],
             [now, limit, now + lease, token, self._key("item", "")],
         )
-        return [Claim(key, token) for key in keys]
+        if not keys:
+            return []
+        found, kinds = keys
+        return [Claim(key, token, kind or "") for key, kind in zip(found, kinds, strict=True)]
+
+    def settle(self, claims: list[Claim], now: float, details: dict[str, str]) -> list[str]:
+        settled: list[str] = []
+        for token in dict.fromkeys(claim.token for claim in claims):
+            keys = [claim.key for claim in claims if claim.token == token]
+            args = [
+                token,
+                now,
+                self._key("item", ""),
+                *(details.get(k, "") for k in keys),
+                self._key("lease"),
+            ]
+            settled.extend(self._run("settle", keys, args))
+        return settled
+
+    def get_many(self, keys: list[str]) -> list[Item]:
+        pipe = self.redis.pipeline(transaction=False)
+        for key in keys:
+            pipe.hgetall(self._item(key))
+        return [Item.from_row(row) for row in pipe.execute() if row]
 
     def begin(self, claim: Claim, now: float, lease: float) -> Item | None:
         flat = self._run(
@@ -427,6 +468,34 @@ class RedisStore(Store):
             return bool(self.redis.hsetnx(key, record_id, text))
         self.redis.hset(key, record_id, text)
         return True
+
+    def put_records(
+        self, records: dict[str, dict[str, dict[str, Any]]], only_if_absent: bool = False
+    ) -> dict[str, list[str]]:
+        pipe = self.redis.pipeline(transaction=False)
+        order = []
+        for collection, entries in records.items():
+            key = self._key("rec", collection)
+            for record_id, data in entries.items():
+                order.append((collection, record_id))
+                if only_if_absent:
+                    pipe.hsetnx(key, record_id, _dumps(data))
+                else:
+                    pipe.hset(key, record_id, _dumps(data))
+        written: dict[str, list[str]] = {}
+        for (collection, record_id), answer in zip(order, pipe.execute(), strict=True):
+            if answer or not only_if_absent:
+                written.setdefault(collection, []).append(record_id)
+        return written
+
+    def records_of(self, collections: list[str]) -> dict[str, dict[str, dict[str, Any]]]:
+        pipe = self.redis.pipeline(transaction=False)
+        for collection in collections:
+            pipe.hgetall(self._key("rec", collection))
+        return {
+            collection: {rid: _loads(text) for rid, text in sorted(rows.items())}
+            for collection, rows in zip(collections, pipe.execute(), strict=True)
+        }
 
     def get_record(self, collection: str, record_id: str) -> dict[str, Any] | None:
         text = self.redis.hget(self._key("rec", collection), record_id)

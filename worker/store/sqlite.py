@@ -173,19 +173,40 @@ class SqliteStore(Store):
     def claim(self, now: float, limit: int, lease: float) -> list[Claim]:
         token = uuid.uuid4().hex
         with self._write() as db:
-            keys = [
-                row[0]
-                for row in db.execute(
-                    "SELECT key FROM items WHERE state = 'due' AND due <= ? ORDER BY due LIMIT ?",
-                    (now, limit),
-                )
-            ]
+            rows = db.execute(
+                "SELECT key, kind FROM items WHERE state = 'due' AND due <= ? ORDER BY due LIMIT ?",
+                (now, limit),
+            ).fetchall()
             db.executemany(
                 "UPDATE items SET state = 'claimed', token = ?, lease = ? "
                 "WHERE key = ? AND state = 'due'",
-                [(token, now + lease, key) for key in keys],
+                [(token, now + lease, key) for key, _ in rows],
             )
-        return [Claim(key, token) for key in keys]
+        return [Claim(key, token, kind) for key, kind in rows]
+
+    def settle(self, claims: list[Claim], now: float, details: dict[str, str]) -> list[str]:
+        settled = []
+        with self._write() as db:
+            for claim in claims:
+                cursor = db.execute(
+                    "UPDATE items SET state = 'sent', detail = ?, sent_at = ?, lease = NULL "
+                    "WHERE key = ? AND state = 'claimed' AND token = ?",
+                    (details.get(claim.key, ""), now, claim.key, claim.token),
+                )
+                if cursor.rowcount:
+                    settled.append(claim.key)
+        return settled
+
+    def get_many(self, keys: list[str]) -> list[Item]:
+        found: dict[str, Item] = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            query = f"SELECT {_COLUMNS} FROM items WHERE key IN ({marks})"  # noqa: S608
+            for row in self._db().execute(query, chunk):
+                item = Item.from_row(dict(row))
+                found[item.key] = item
+        return [found[key] for key in keys if key in found]
 
     def begin(self, claim: Claim, now: float, lease: float) -> Item | None:
         with self._write() as db:
@@ -355,6 +376,25 @@ class SqliteStore(Store):
                 f"{verb} INTO records VALUES (?, ?, ?)", (collection, record_id, _dumps(data))
             )
         return bool(cursor.rowcount)
+
+    def put_records(
+        self, records: dict[str, dict[str, dict[str, Any]]], only_if_absent: bool = False
+    ) -> dict[str, list[str]]:
+        verb = "INSERT OR IGNORE" if only_if_absent else "INSERT OR REPLACE"
+        written: dict[str, list[str]] = {}
+        with self._write() as db:
+            for collection, entries in records.items():
+                for record_id, data in entries.items():
+                    cursor = db.execute(
+                        f"{verb} INTO records VALUES (?, ?, ?)",
+                        (collection, record_id, _dumps(data)),
+                    )
+                    if cursor.rowcount:
+                        written.setdefault(collection, []).append(record_id)
+        return written
+
+    def records_of(self, collections: list[str]) -> dict[str, dict[str, dict[str, Any]]]:
+        return {collection: self.records(collection) for collection in collections}
 
     def get_record(self, collection: str, record_id: str) -> dict[str, Any] | None:
         row = (
