@@ -8,10 +8,13 @@ looked at before it is verified.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import cast
+from typing import TypeVar, cast
 
 from fastapi import Request
 
@@ -29,6 +32,15 @@ MAX_TOKEN = 2048
 
 def engine_of(request: Request) -> Engine:
     return cast(Engine, request.app.state.engine)
+
+
+T = TypeVar("T")
+
+
+async def run_on_store_thread(request: Request, work: Callable[[], T]) -> T:
+    """Run quick store work on the app's single store thread (see ``web.app``)."""
+    executor = cast(ThreadPoolExecutor, request.app.state.store_thread)
+    return await asyncio.get_running_loop().run_in_executor(executor, work)
 
 
 def verify(engine: Engine, token: str, purpose: str, now: float) -> tokens.Grant:
