@@ -20,7 +20,7 @@ import json as jsonlib
 import logging
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -136,6 +136,42 @@ def post(
         failure = _failure(error, service, timeout)
     else:
         (classify_with or classify)(response, service)
+        return response
+    raise failure  # outside the except block: no __context__ that names the URL
+
+
+def request(
+    method: str,
+    url: str,
+    *,
+    service: str,
+    data: bytes | str | None = None,
+    headers: dict[str, str] | None = None,
+    auth: tuple[str, str] | None = None,
+    timeout: tuple[float, float] = (5.0, 20.0),
+    expect: Collection[int] = (),
+) -> requests.Response:
+    """Any method (PUT, DELETE, PROPFIND, REPORT, GET): a 2xx answer or one of ``expect``.
+
+    Every other answer is classified as ``post`` classifies it. ``expect`` names the
+    answers the caller reads itself (a CalDAV client expects 404, 409 and 412). Like
+    ``post`` it never retries: whether a method may be repeated is the caller's call.
+    """
+    try:
+        response = session().request(
+            method,
+            url,
+            data=data,
+            headers=headers,
+            auth=auth,
+            timeout=timeout,
+            allow_redirects=False,
+        )
+    except requests.exceptions.RequestException as error:
+        failure = _failure(error, service, timeout)
+    else:
+        if response.status_code not in expect:
+            classify(response, service)
         return response
     raise failure  # outside the except block: no __context__ that names the URL
 

@@ -19,6 +19,7 @@ import typer
 if TYPE_CHECKING:
     from config.plan import Plan
     from config.settings import Settings
+    from connectors.calendar.sync import CalendarChanges
     from worker.engine import Engine
 
 app = typer.Typer(
@@ -179,13 +180,33 @@ def sync(
     engine = Engine(_settings())
     try:
         for plan in loaded:
-            result = register(engine, plan, clock.now()).result
+            registration = register(engine, plan, clock.now())
+            result = registration.result
             print(
                 f"{plan.id}: {len(result.added)} scheduled, {len(result.removed)} cancelled, "
                 f"{result.kept} unchanged, {len(result.expired)} already past"
             )
+            _print_calendars(engine, plan, registration.calendar)
     finally:
         engine.close()
+
+
+def _print_calendars(engine: Engine, plan: Plan, changes: CalendarChanges | None) -> None:
+    """What ``sync`` queued for the calendars, and the feed addresses (secret: share each
+    with its person only)."""
+    from connectors.calendar.sync import feed_url
+
+    if changes is not None:
+        caldav = "; CalDAV push queued" if changes.caldav else ""
+        print(
+            f"  calendar: {len(changes.invites)} invitations and {len(changes.cancels)} "
+            f"cancellations queued{caldav}"
+        )
+        for departed in changes.departed:
+            print(f"  no cancellation sent (not in the plan or not by e-mail): {departed}")
+    print(f"  feed of the whole plan: {feed_url(engine.settings, plan.id)}")
+    for person in plan.people:
+        print(f"  feed of {person.name}: {feed_url(engine.settings, plan.id, person.id)}")
 
 
 @app.command()

@@ -41,6 +41,7 @@ STEPS: dict[str, str] = {
     "checkin_close": "worker.checkins:window_closed",
     "deadline_check": "worker.checkins:deadline_passed",
     "close": "worker.handover:plan_closed",
+    "caldav": "connectors.calendar.caldav:push_step",
 }
 
 

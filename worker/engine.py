@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from config.load import load_plan, load_text
 from config.plan import Person, Plan
@@ -22,6 +22,9 @@ from config.settings import Settings
 from connectors.base import Connector
 from worker import timeline
 from worker.store import Item, PlanRecord, Store, SyncResult, open_store
+
+if TYPE_CHECKING:
+    from connectors.calendar.sync import CalendarChanges
 
 log = logging.getLogger("pactkeeper")
 
@@ -158,17 +161,21 @@ def _data(occurrence: timeline.Occurrence) -> dict[str, Any]:
 class Registration:
     plan: Plan
     result: SyncResult
+    calendar: CalendarChanges | None = None
 
 
 def register(engine: Engine, plan: Plan, now: float) -> Registration:
-    """Make the store schedule exactly what ``plan`` schedules, atomically."""
+    """Make the store schedule exactly what ``plan`` schedules, atomically; then queue
+    the calendar changes (invites, cancellations, the CalDAV push) it makes."""
+    from connectors.calendar.sync import queue_changes
+
     record = PlanRecord(
         plan.id, plan.text, digest_of(plan.text), now, str(plan.path.resolve()) if plan.path else ""
     )
     grace = SYNC_GRACE
     result = engine.store.sync(record, items_for(plan), now, grace)
     _late_kickoffs(engine, plan, result, now)
-    return Registration(plan, result)
+    return Registration(plan, result, queue_changes(engine, plan, now))
 
 
 def _late_kickoffs(engine: Engine, plan: Plan, result: SyncResult, now: float) -> None:

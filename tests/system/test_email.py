@@ -68,8 +68,9 @@ def test_mixed_recipients_accepted_once_tempfail_retried_reject_reported(
     run_until(engine, moment("2027-03-09 15:00"))  # retries back off for about an hour
 
     received = by_recipient(smtp.messages())
-    # Kickoff and reminder for Pia and Tim, each exactly once, plus Tim's notices as lead.
-    assert received["pia@partner.example"] == 2
+    # Kickoff, invitation and reminder for Pia and Tim, each exactly once, plus Tim's
+    # notices as lead.
+    assert received["pia@partner.example"] == 3
     assert received["tempfail-tom@team.example"] == 0
     assert received["reject-rita@team.example"] == 0
     ids = [str(m["Message-ID"]) for m in smtp.messages()]
@@ -107,6 +108,7 @@ def test_headers_and_parts(tmp_path: Path, smtp: SmtpSink) -> None:
         m
         for m in smtp.messages()
         if "Planning session" in str(m["Subject"])
+        and m["X-Pactkeeper-Kind"] == "reminder"
         and m["To"].addresses[0].addr_spec == "pia@partner.example"
     ]
     assert mail["Message-ID"] == f"<{reminder.item.key}@pk.test>"
@@ -130,7 +132,8 @@ def test_dutch_plan_sends_dutch_mail(tmp_path: Path, smtp: SmtpSink) -> None:
         moment("2027-03-01 00:00"),
     )
     run_due(engine, moment("2027-03-09 12:00"))
-    (mail,) = [m for m in smtp.messages() if "Planning session" in str(m["Subject"])][:1]
+    reminders = [m for m in smtp.messages() if m["X-Pactkeeper-Kind"] == "reminder"]
+    (mail,) = [m for m in reminders if "Planning session" in str(m["Subject"])][:1]
     assert str(mail["Subject"]).startswith("Herinnering: Planning session")
     content = mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert "woensdag 10 maart 2027 om 12:00" in content and "Hoi" in content
@@ -215,6 +218,7 @@ def test_unknown_outcome_is_resent_with_the_same_message_id(tmp_path: Path, smtp
         m
         for m in smtp.messages()
         if m["To"].addresses[0].addr_spec.startswith("slow")
+        and m["X-Pactkeeper-Kind"] == "reminder"
         and "Planning session" in str(m["Subject"])
     ]
     assert len(copies) == 2

@@ -67,7 +67,8 @@ def test_each_key_is_delivered_exactly_once(tmp_path: Path) -> None:
         now = moment("2027-03-10 15:00")
         keys = {i.key for i in store.items(plan.id) if i.due <= now}
         expected = len(keys)
-        assert expected == PEOPLE * MEETINGS * 2 + PEOPLE  # reminders and kickoffs
+        # Reminders, kickoffs, and an invitation per person and meeting (sent on sync).
+        assert expected == PEOPLE * MEETINGS * 3 + PEOPLE
         # Everyone's clock reads 2027-03-10 15:00: every reminder and kickoff is due.
         offset = now - time.time()
         env = processes.celery_env(

@@ -1,0 +1,172 @@
+"""iTIP over e-mail (RFC 5546, RFC 6047): invitations and cancellations of meetings.
+
+The calendar objects are built when a change is queued (``connectors.calendar.sync``)
+from the one builder's events, and travel in the ledger item; the drafts here
+turn an item into the e-mail a person reads, in the plan's language, with the
+object as the ``text/calendar`` part (``connectors.email`` adds it beside text
+and HTML, with the same METHOD in the MIME header, and as ``invite.ics``).
+
+What an iTIP copy adds to the builder's event:
+
+- REQUEST: ``RSVP=TRUE`` and ``PARTSTAT=NEEDS-ACTION`` on every ATTENDEE, so
+  Outlook, Gmail and Apple Calendar show Accept/Decline;
+- CANCEL: ``STATUS:CANCELLED``, a SEQUENCE above the last one sent, no alarms, and
+  as ATTENDEE everyone the meeting is cancelled for: all attendees when the meeting
+  is removed, only the removed person when an attendee is taken off (RFC 5546
+  §3.2.5).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+from icalendar import Calendar, Event, vCalAddress
+
+from config.plan import Person, Plan
+from connectors.base import CalendarPart
+from connectors.calendar.ics import calendar_of
+from worker import messages
+from worker.store import Item
+
+if TYPE_CHECKING:
+    from worker.engine import Engine
+    from worker.messages.compose import Draft
+
+REQUEST, CANCEL = "REQUEST", "CANCEL"
+
+
+def as_event(component: Any) -> Event:
+    """A parsed VEVENT (icalendar's parsers are typed as returning any Component)."""
+    if not isinstance(component, Event):
+        raise ValueError("not a VEVENT")
+    return component
+
+
+def _addresses(event: Event) -> list[vCalAddress]:
+    found = event.get("ATTENDEE")
+    if found is None:
+        return []
+    return list(found) if isinstance(found, list) else [found]
+
+
+def request_calendar(plan: Plan, event: Event) -> bytes:
+    """METHOD:REQUEST for one meeting: the event as built, with RSVP asked of everyone."""
+    invitation = copy.deepcopy(event)
+    for address in _addresses(invitation):
+        address.params["CUTYPE"] = "INDIVIDUAL"
+        address.params["PARTSTAT"] = "NEEDS-ACTION"
+        address.params["RSVP"] = "TRUE"
+    data: bytes = calendar_of(plan, [invitation], REQUEST).to_ical()
+    return data
+
+
+def cancel_calendar(
+    plan: Plan,
+    event: Event,
+    sequence: int,
+    stamp: datetime,
+    people: Mapping[str, str] | None = None,
+) -> bytes:
+    """METHOD:CANCEL for one meeting, for ``people`` (e-mail address -> name), or for every
+    attendee of ``event`` when None. A person taken off a meeting is no longer among the
+    event's attendees, so they are named here."""
+    cancellation = copy.deepcopy(event)
+    if people is not None:
+        cancellation.pop("ATTENDEE", None)
+        for email, name in people.items():
+            cancellation.add("attendee", vCalAddress.new(email, cn=name, role="REQ-PARTICIPANT"))
+    for name, value in (("status", "CANCELLED"), ("sequence", sequence), ("dtstamp", stamp)):
+        cancellation.pop(name.upper(), None)
+        cancellation.add(name, value)
+    cancellation.subcomponents = []  # no alarms for a meeting that is off
+    data: bytes = calendar_of(plan, [cancellation], CANCEL).to_ical()
+    return data
+
+
+# -- what the person reads ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Meeting:
+    """The facts of the meeting in an item's calendar object, in the reader's zone."""
+
+    title: str
+    start: datetime | date
+    end: datetime | date | None
+    location: str | None
+    description: str | None
+    attendees: list[str]
+
+
+def meeting_of(data: bytes) -> Meeting:
+    event = as_event(next(iter(Calendar.from_ical(data).walk("VEVENT"))))
+    end = event.decoded("DTEND") if "DTEND" in event else None
+    return Meeting(
+        title=str(event["SUMMARY"]),
+        start=event.decoded("DTSTART"),
+        end=end,
+        location=str(event["LOCATION"]) if "LOCATION" in event else None,
+        description=str(event["DESCRIPTION"]) if "DESCRIPTION" in event else None,
+        attendees=[str(a.params.get("CN") or a) for a in _addresses(event)],
+    )
+
+
+def _context(plan: Plan, person: Person, meeting: Meeting) -> dict[str, Any]:
+    from worker.messages.compose import ask_whom
+
+    lang, zone = plan.language_of(person), plan.zone_of(person)
+    context: dict[str, Any] = {
+        "title": meeting.title,
+        "location": meeting.location,
+        "description": meeting.description,
+        "attendees": ", ".join(meeting.attendees),
+        "contact": ask_whom(plan, person).name,
+        "until": None,
+        "plan_time": None,
+    }
+    if not isinstance(meeting.start, datetime):
+        context["when"] = messages.format_day(meeting.start, lang)
+        return context
+    context["when"] = messages.format_moment(meeting.start, lang, zone.key)
+    if isinstance(meeting.end, datetime):
+        context["until"] = messages.format_clock(meeting.end.astimezone(zone), lang)
+    if zone.key != plan.zone.key:
+        # Someone abroad reads their own time first, and the time the others keep.
+        context["plan_time"] = messages.format_moment(meeting.start, lang, plan.zone.key)
+    return context
+
+
+def _facts(plan: Plan, person: Person, context: dict[str, Any]) -> list[tuple[str, str]]:
+    from worker.messages.compose import label
+
+    lang = plan.language_of(person)
+    facts = [(label(lang, "when"), str(context["when"]))]
+    if context["location"]:
+        facts.append((label(lang, "where"), str(context["location"])))
+    return facts
+
+
+def invite_draft(engine: Engine, plan: Plan, item: Item, person: Person, now: float) -> Draft:
+    """A new or changed meeting: the REQUEST queued for this person."""
+    from worker.messages.compose import Draft
+
+    data = str(item.data["calendar"]).encode()
+    context = _context(plan, person, meeting_of(data))
+    context["update"] = bool(item.data.get("update"))
+    calendar = CalendarPart(REQUEST, data)
+    return Draft("invite", context, facts=_facts(plan, person, context), calendar=calendar)
+
+
+def cancel_draft(engine: Engine, plan: Plan, item: Item, person: Person, now: float) -> Draft:
+    """A removed meeting, or a person taken off its attendees: the CANCEL queued for them."""
+    from worker.messages.compose import Draft
+
+    data = str(item.data["calendar"]).encode()
+    context = _context(plan, person, meeting_of(data))
+    context["removed"] = item.data.get("reason") == "removed"
+    calendar = CalendarPart(CANCEL, data)
+    return Draft("cancel", context, facts=_facts(plan, person, context), calendar=calendar)

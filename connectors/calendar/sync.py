@@ -1,0 +1,409 @@
+"""Keeping every calendar in step with the plan (DESIGN.md §5): revisions, invites, feeds.
+
+``queue_changes`` runs in ``worker.engine.register`` right after the store applied
+the plan's timeline. It builds every event of the plan with the one builder
+(``connectors.calendar.ics``) and compares it with what the store remembers:
+
+- per UID, the revision store (``Store.revise``): SEQUENCE rises only when the
+  significant hash changes, and never falls. The records ``calendar:<plan>`` keep
+  per UID the last SEQUENCE and hash, a digest of the whole event (alarms
+  included) and, for meetings, the event itself, so a removed meeting can be
+  cancelled after it left the plan;
+- per UID and attendee, the records ``invitees:<plan>``: what that person was last
+  sent. A meeting whose time, place, title or text changed goes again, as a
+  REQUEST with the new SEQUENCE, to each of its attendees; an added attendee gets
+  a REQUEST; a removed attendee gets a CANCEL; a removed meeting is a CANCEL to
+  everyone who had it. A change of the attendee list alone sends nothing to the
+  others (as Outlook's "send updates only to added or deleted attendees").
+
+Invitations and cancellations are ledger items (kind ``invite``/``cancel``,
+channel ``email``, due now: the next sweep delivers them). Each carries the
+calendar object built here, with DTSTAMP the moment the change was queued: a
+later change has a higher SEQUENCE and wins in every client, even when an earlier
+message is still being retried. Deadlines and check-in series are not e-mailed:
+they live in the feeds and in CalDAV. With ``CALDAV_URL`` set, every
+registration also queues one ``caldav`` step (``connectors.calendar.caldav``).
+
+Decisions:
+
+- Meetings that have already ended are neither invited nor cancelled.
+- Invitations go by e-mail only, to attendees who have an address and list
+  ``email`` among their channels (iTIP is e-mail; a person's channels are what
+  was agreed). Everyone finds their meetings in their feed.
+- A person removed from the plan altogether (or no longer reachable by e-mail)
+  cannot be sent a CANCEL: the ledger delivers to people of the plan, on their
+  channels. ``CalendarChanges.departed`` names them; ``pactkeeper sync`` prints it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
+
+from icalendar import Event
+
+from config.plan import Person, Plan
+from config.settings import Settings
+from connectors.calendar.ics import (
+    SIGNIFICANT,
+    Stamping,
+    build_calendar,
+    checkin_series,
+    handover_event,
+    milestone_event,
+)
+from connectors.calendar.invites import as_event, cancel_calendar, request_calendar
+from worker import tokens
+from worker.store import Item
+
+if TYPE_CHECKING:
+    from worker.engine import Engine
+    from worker.store import Store
+
+INVITE, CANCEL, CALDAV = "invite", "cancel", "caldav"
+# What a person's copy of a meeting hangs on: the significant fields, without the
+# attendee list (someone else being added is no reason to write to everyone).
+PERSONAL = SIGNIFICANT - {"ATTENDEE"}
+
+
+def calendar_records(plan_id: str) -> str:
+    return f"calendar:{plan_id}"
+
+
+def invitee_records(plan_id: str) -> str:
+    return f"invitees:{plan_id}"
+
+
+STAMPS = "calendars"  # plan id -> {"changed": when any event of the plan last changed}
+
+
+@dataclass(frozen=True)
+class PlanEvent:
+    """One event of the plan with what it is and who is invited to it by e-mail."""
+
+    item: str  # "milestone/intake", "handover", "checkins/eva"
+    ref: str  # what a log line names: the milestone id, "handover", the person
+    event: Event
+    invited: tuple[Person, ...]  # meetings only: attendees with an e-mail address
+
+    @property
+    def uid(self) -> str:
+        return str(self.event["UID"])
+
+
+def by_email(person: Person | None) -> bool:
+    """Whether ``person`` can be sent an invitation: an address, and e-mail agreed."""
+    return person is not None and bool(person.email) and "email" in person.channels
+
+
+def _emailed(people: list[Person]) -> tuple[Person, ...]:
+    return tuple(person for person in people if by_email(person))
+
+
+def plan_events(plan: Plan, stamping: Stamping) -> list[PlanEvent]:
+    """Every event of the plan, in ``ics.events_for`` order, each with its invitees."""
+    found = []
+    for milestone in plan.milestones:
+        event = milestone_event(plan, milestone, stamping)
+        invited = _emailed(plan.attendees(milestone)) if milestone.is_meeting else ()
+        found.append(PlanEvent(f"milestone/{milestone.id}", milestone.id, event, invited))
+    if plan.handover is not None:
+        event = handover_event(plan, stamping)
+        invited = _emailed(plan.handover_recipients())
+        found.append(PlanEvent("handover", "handover", event, invited))
+    for person in plan.checkin_people():
+        series = checkin_series(plan, person, stamping)
+        if series is not None:
+            found.append(PlanEvent(f"checkins/{person.id}", person.id, series, ()))
+    return found
+
+
+def _hash(event: Event, names: frozenset[str]) -> str:
+    # As ics.significant_hash, over a chosen set of properties.
+    lines = sorted(
+        str(event.content_line(name, value))
+        for name, value in event.property_items(recursive=False)
+        if name in names
+    )
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+def significant(event: Event) -> str:
+    return _hash(event, SIGNIFICANT)
+
+
+def personal(event: Event) -> str:
+    return _hash(event, PERSONAL)
+
+
+def content_digest(data: bytes) -> str:
+    """A digest of a serialised calendar object without its DTSTAMP: what a copy holds."""
+    kept = b"\r\n".join(line for line in data.split(b"\r\n") if not line.startswith(b"DTSTAMP"))
+    return hashlib.sha256(kept).hexdigest()
+
+
+def sequence_of(event: Event) -> int:
+    value: Any = event["SEQUENCE"]
+    return int(value)
+
+
+def set_sequence(event: Event, sequence: int) -> None:
+    event.pop("SEQUENCE", None)
+    event.add("sequence", sequence)
+
+
+def _ends(event: Event) -> float:
+    """When the event is over (for a series: its UNTIL is not needed, it is never e-mailed)."""
+    end = event.decoded("DTEND") if "DTEND" in event else event.decoded("DTSTART")
+    if isinstance(end, datetime):
+        return end.timestamp()
+    assert isinstance(end, date)
+    return datetime(end.year, end.month, end.day, tzinfo=UTC).timestamp()
+
+
+@dataclass
+class CalendarChanges:
+    """What one registration queued for the calendars."""
+
+    invites: list[Item] = field(default_factory=list)
+    cancels: list[Item] = field(default_factory=list)
+    caldav: bool = False
+    changed: list[str] = field(default_factory=list)  # items (milestone/x) with a new SEQUENCE
+    removed: list[str] = field(default_factory=list)  # items no longer in the plan
+    departed: list[str] = field(default_factory=list)  # "Chris Smit: Intakegesprek"
+
+
+def _key(plan: Plan, kind: str, uid: str, person: str, email: str, sequence: int) -> str:
+    text = f"{plan.id}|{kind}|{uid}|{person}|{email}|{sequence}"
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+class _Queue:
+    """The items and records one registration writes, gathered first, written at once."""
+
+    def __init__(self, plan: Plan, now: float, invitees: dict[str, dict[str, Any]]) -> None:
+        self.plan, self.now = plan, now
+        self.stamp = datetime.fromtimestamp(now, UTC).replace(microsecond=0)
+        self.people = {person.id: person for person in plan.people}
+        self.invitees: dict[str, dict[str, dict[str, Any]]] = {}  # uid -> record id -> record
+        for record_id, record in invitees.items():
+            self.invitees.setdefault(str(record["uid"]), {})[record_id] = record
+        self.changes = CalendarChanges()
+        self.records: dict[str, dict[str, Any]] = {}
+
+    def _item(
+        self,
+        kind: str,
+        ref: str,
+        uid: str,
+        person: Person,
+        sequence: int,
+        data: bytes,
+        **extra: Any,
+    ) -> Item:
+        assert person.email is not None
+        return Item(
+            key=_key(self.plan, kind, uid, person.id, person.email, sequence),
+            plan_id=self.plan.id,
+            kind=kind,
+            due=self.now,
+            ref=ref,
+            recipient=person.id,
+            channel="email",
+            origin="engine",
+            data={"uid": uid, "sequence": sequence, "calendar": data.decode("utf-8"), **extra},
+        )
+
+    def meeting(self, found: PlanEvent) -> None:
+        """Invite whoever lacks the current version; cancel for whoever was taken off."""
+        event, uid = found.event, found.uid
+        if _ends(event) <= self.now:
+            return
+        sent = self.invitees.get(uid, {})
+        if not found.invited and not sent:
+            return  # a deadline, a check-in series, a meeting nobody gets by e-mail
+        sequence, digest = sequence_of(event), personal(event)
+        request: bytes | None = None
+        for person in found.invited:
+            record_id = f"{uid} {person.id}"
+            last = sent.get(record_id, {})
+            invited = last.get("state") == "invited"
+            if invited and (last.get("digest"), last.get("email")) == (digest, person.email):
+                continue  # they have this version
+            request = request or request_calendar(self.plan, event)
+            self.changes.invites.append(
+                self._item(INVITE, found.ref, uid, person, sequence, request, update=invited)
+            )
+            self._remember(record_id, uid, person, digest, sequence, "invited")
+        keep = {person.id for person in found.invited}
+        for record_id, last in sent.items():
+            if last["state"] == "invited" and last["person"] not in keep:
+                self._cancel(found.ref, uid, event, record_id, last, sequence, "uninvited")
+
+    def removed(self, ref: str, uid: str, record: dict[str, Any], sequence: int) -> None:
+        """A meeting that left the plan: a CANCEL to everyone who had it."""
+        if not record.get("event") or float(record.get("ends", 0)) <= self.now:
+            return
+        event = as_event(Event.from_ical(str(record["event"])))
+        for record_id, last in self.invitees.get(uid, {}).items():
+            if last["state"] == "invited":
+                self._cancel(ref, uid, event, record_id, last, sequence, "removed")
+
+    def _cancel(
+        self,
+        ref: str,
+        uid: str,
+        event: Event,
+        record_id: str,
+        last: dict[str, Any],
+        sequence: int,
+        reason: str,
+    ) -> None:
+        person = self.people.get(str(last["person"]))
+        if person is None or not by_email(person):
+            self.changes.departed.append(
+                f"{last.get('name') or last['person']}: {event['SUMMARY']}"
+            )
+            self.records[record_id] = {**last, "state": "departed"}
+            return
+        only = None if reason == "removed" else {str(last["email"]): str(last["name"])}
+        data = cancel_calendar(self.plan, event, sequence, self.stamp, only)
+        self.changes.cancels.append(
+            self._item(CANCEL, ref, uid, person, sequence, data, reason=reason)
+        )
+        self.records[record_id] = {**last, "state": "cancelled", "sequence": sequence}
+
+    def _remember(
+        self, record_id: str, uid: str, person: Person, digest: str, sequence: int, state: str
+    ) -> None:
+        self.records[record_id] = {
+            "uid": uid,
+            "person": person.id,
+            "name": person.name,
+            "email": person.email,
+            "digest": digest,
+            "sequence": sequence,
+            "state": state,
+        }
+
+
+def _revise(store: Store, found: PlanEvent, known: dict[str, Any] | None) -> bool:
+    """Give the event its SEQUENCE; True when it rose (or the event is new)."""
+    digest = significant(found.event)
+    if known is not None and not known.get("removed") and known.get("digest") == digest:
+        set_sequence(found.event, int(known["sequence"]))
+        return False
+    sequence, changed = store.revise(found.uid, digest)
+    set_sequence(found.event, sequence)
+    return changed
+
+
+def _calendar_record(found: PlanEvent, sequence: int, content: str) -> dict[str, Any]:
+    meeting = bool(found.invited)
+    return {
+        "item": found.item,
+        "ref": found.ref,
+        "digest": significant(found.event),
+        "sequence": sequence,
+        "content": content,
+        "event": found.event.to_ical().decode("utf-8") if meeting else None,
+        "ends": _ends(found.event) if meeting else None,
+        "removed": False,
+    }
+
+
+def queue_changes(engine: Engine, plan: Plan, now: float) -> CalendarChanges:
+    """Compare the plan's events with the store; queue invites, cancellations, CalDAV."""
+    store = engine.store
+    stamping = Stamping.of(engine.settings, datetime.fromtimestamp(now, UTC))
+    current = store.records_of([calendar_records(plan.id), invitee_records(plan.id)])
+    known, invitees = current[calendar_records(plan.id)], current[invitee_records(plan.id)]
+    queue = _Queue(plan, now, invitees)
+    calendar: dict[str, dict[str, Any]] = {}
+    found_events = plan_events(plan, stamping)
+    for found in found_events:
+        if _revise(store, found, known.get(found.uid)):
+            queue.changes.changed.append(found.item)
+        content = content_digest(found.event.to_ical())
+        record = known.get(found.uid)
+        if record is None or record.get("content") != content or record.get("removed"):
+            calendar[found.uid] = _calendar_record(found, sequence_of(found.event), content)
+        queue.meeting(found)
+    present = {found.uid for found in found_events}
+    for uid, record in known.items():
+        if uid in present or record.get("removed"):
+            continue
+        sequence, _ = store.revise(uid, f"removed:{record['digest']}")
+        queue.removed(str(record["ref"]), uid, record, sequence)
+        calendar[uid] = {**record, "sequence": sequence, "removed": True}
+        queue.changes.removed.append(str(record["item"]))
+    return _write(engine, plan, now, queue, calendar)
+
+
+def _write(
+    engine: Engine, plan: Plan, now: float, queue: _Queue, calendar: dict[str, dict[str, Any]]
+) -> CalendarChanges:
+    changes = queue.changes
+    items = changes.invites + changes.cancels
+    # outbox_only (``simulate``): everything stays local, the CalDAV server too.
+    if engine.settings.caldav_url and not engine.outbox_only:
+        items.append(caldav_item(plan, now))
+        changes.caldav = True
+    # Items first: a crash before the records are written queues the same keys again.
+    engine.store.schedule(items)
+    records: dict[str, dict[str, dict[str, Any]]] = {}
+    if queue.records:
+        records[invitee_records(plan.id)] = queue.records
+    if calendar:
+        records[calendar_records(plan.id)] = calendar
+        records[STAMPS] = {plan.id: {"changed": now}}
+    if records:
+        engine.store.put_records(records)
+    return changes
+
+
+def caldav_item(plan: Plan, now: float, attempt: int = 0) -> Item:
+    """The step that pushes the plan to the CalDAV calendar, due ``now``."""
+    key = hashlib.sha256(f"{plan.id}|{CALDAV}|{now!r}|{attempt}".encode()).hexdigest()[:24]
+    return Item(
+        key=key,
+        plan_id=plan.id,
+        kind=CALDAV,
+        due=now,
+        ref=CALDAV,
+        origin="engine",
+        data={"attempt": attempt},
+    )
+
+
+# -- feeds ------------------------------------------------------------------------------
+
+
+def feed_token(settings: Settings, plan_id: str, person_id: str | None = None) -> str:
+    """The secret of one feed: signed, bound to the plan and the person (or the whole plan)."""
+    return tokens.sign(settings.signing_key, "feed", {"p": plan_id, "u": person_id or ""})
+
+
+def feed_url(settings: Settings, plan_id: str, person_id: str | None = None) -> str:
+    token = feed_token(settings, plan_id, person_id)
+    return f"{settings.base_url.rstrip('/')}/feeds/{plan_id}/{token}.ics"
+
+
+def feed_stamp(engine: Engine, plan: Plan) -> float:
+    """When an event of the plan last changed: the feed's DTSTAMP, so its bytes (and
+    ETag) stay the same until something in it changes."""
+    stamps = engine.store.get_record(STAMPS, plan.id)
+    if stamps is not None:
+        return float(stamps["changed"])
+    record = engine.store.plan(plan.id)
+    return record.updated if record is not None else 0.0
+
+
+def feed_calendar(engine: Engine, plan: Plan, person_id: str | None, stamp: float) -> bytes:
+    """The feed (METHOD:PUBLISH) of the plan or one person, with the SEQUENCEs sent."""
+    known = engine.store.records(calendar_records(plan.id))
+    sequences = {uid: int(record["sequence"]) for uid, record in known.items()}
+    moment = datetime.fromtimestamp(stamp, UTC)
+    return build_calendar(plan, person_id, engine.settings, moment, sequences, "PUBLISH")
