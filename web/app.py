@@ -27,7 +27,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from config.settings import Settings
-from web import checkin, status
+from web import bundles, checkin, feeds, status
 from web.access import engine_of
 from web.pages import SECURITY_HEADERS, Refused, language, problem, refusal
 from worker import clock
@@ -78,10 +78,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         responses={503: {"model": Health, "description": "The store does not answer"}},
         summary="200 when the store answers, 503 when it does not",
     )
-    # The calendar feeds (/feeds/<plan>/<token>.ics, DESIGN.md §5) are another module:
-    # web/feeds.py defines ``router = APIRouter()``; include it here, next to the others:
-    #     from web import feeds
-    #     app.include_router(feeds.router)
+    app.include_router(feeds.router)
+    app.include_router(bundles.router)
     app.add_exception_handler(Refused, refused)
     app.add_exception_handler(RequestValidationError, unreadable)
     app.add_exception_handler(HTTPException, http_error)
