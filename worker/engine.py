@@ -172,8 +172,13 @@ def register(engine: Engine, plan: Plan, now: float) -> Registration:
     record = PlanRecord(
         plan.id, plan.text, digest_of(plan.text), now, str(plan.path.resolve()) if plan.path else ""
     )
+    items = items_for(plan)
+    closed = engine.store.get_record("closed", plan.id)
+    if closed is not None:
+        # A plan closed early (pactkeeper close) keeps nothing after its close.
+        items = [item for item in items if item.due <= float(closed["at"])]
     grace = SYNC_GRACE
-    result = engine.store.sync(record, items_for(plan), now, grace)
+    result = engine.store.sync(record, items, now, grace)
     _late_kickoffs(engine, plan, result, now)
     return Registration(plan, result, queue_changes(engine, plan, now))
 

@@ -28,6 +28,7 @@ from config.plan import Plan
 from config.settings import Settings
 from worker import clock
 from worker.engine import Delivery, Engine, register
+from worker.handover import bundle_path
 from worker.store.sqlite import SqliteStore
 
 LOG_KINDS = {"checkin_open": "checkin_open"}
@@ -108,7 +109,7 @@ def _row(
 def prepare(out: Path) -> None:
     """Start from a clean folder: remove what an earlier simulation wrote there."""
     out.mkdir(parents=True, exist_ok=True)
-    for name in ("outbox", "broker"):
+    for name in ("outbox", "broker", "handover"):
         shutil.rmtree(out / name, ignore_errors=True)
     for name in (
         "log.jsonl",
@@ -156,8 +157,10 @@ def simulate(plan_path: Path, until: date, out: Path, checkins: Path | None = No
         register(engine, plan, start)
         _run(engine, plan, rows, end, virtual)
     summary.closed = engine.store.get_record("closed", plan.id) is not None
-    bundle = out / "handover.zip"
-    summary.bundle = bundle if bundle.exists() else None
+    kept = bundle_path(settings, plan.id)
+    if summary.closed and kept.exists():
+        shutil.copyfile(kept, out / "handover.zip")
+        summary.bundle = out / "handover.zip"
     engine.close()
     return summary
 

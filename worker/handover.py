@@ -1,0 +1,465 @@
+"""The handover bundle at project close (DESIGN.md §8).
+
+``build_bundle`` makes the bundle: a BagIt bag (SHA-256 manifests) zipped by
+``handover_bag``, holding the report (``handover.md`` and ``handover.html`` with
+the timeline picture), the plan, the calendar, the runbook, the plan's
+documents and CSV overviews of people, check-ins, milestones and deliveries.
+
+The same state gives the same bytes: the bundle is "as of" one moment (the
+close, once the plan is closed), every file is made from the store and the plan
+at that moment, and the zip has fixed time stamps and order.
+
+``close_plan`` closes a plan once, whoever calls it: the ``close`` step at the
+end of the plan, ``pactkeeper close``, two workers at the same time. The first
+caller records the moment; every caller then makes sure the bundle is kept in
+the data folder (written once, by a link that fails when it exists) and
+schedules its delivery to the handover recipients under keys made from that
+moment, so the ledger lets each go out once. The bundle goes as an e-mail
+attachment below ``handover_attach_limit``, otherwise (and on chat channels)
+as a signed download link from the web app.
+
+Privacy: ``people.csv`` holds name, side, role, e-mail, phone and channels and
+nothing else; ``redact`` (``--redact`` or ``handover.redact`` in the plan) leaves
+e-mail addresses and phone numbers out of every file. No token or link with a
+token is written, and as a last guard every secret the process knows (the
+settings' secrets and the environment variables the plan names) is removed from
+the text files; a document holding one is left out and named in the report.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from config.plan import Person, Plan
+from config.settings import Settings
+from worker import handover_bag, messages, tokens
+from worker import handover_report as report
+from worker.store import Item
+
+if TYPE_CHECKING:
+    from worker.dispatch import StepResult
+    from worker.engine import Engine
+    from worker.messages.compose import Draft
+
+FOLDER = "handover"  # under the data folder: handover/<plan>.zip
+LINK_DAYS = 30  # a download link works this long after the message is written
+CLOSED = "closed"  # store records: plan id -> {"at": moment, "by": who}
+REMOVED = "[removed]"
+SECRET_MIN = 6  # shorter values would match ordinary words
+TEXT_SUFFIXES = (".md", ".txt", ".csv", ".yaml", ".yml", ".html", ".htm", ".svg", ".ics", ".json")
+URL = re.compile(r"\b(https?://[^/\s]+)/\S*")
+ENV_NAME = re.compile(r"\benv:([A-Za-z_][A-Za-z0-9_]*)")
+
+
+# -- what is in the bundle ----------------------------------------------------------------
+
+
+def bundle_path(settings: Settings, plan_id: str) -> Path:
+    return settings.data_dir / FOLDER / f"{plan_id}.zip"
+
+
+def bundle_name(plan: Plan) -> str:
+    return f"{plan.id}-handover.zip"
+
+
+def build_bundle(engine: Engine, plan: Plan, now: float, redact: bool = False) -> bytes:
+    """The bundle as it stands: as of the close once the plan is closed, else as of ``now``."""
+    closed = engine.store.get_record(CLOSED, plan.id)
+    as_of = float(closed["at"]) if closed else now
+    return _bundle(engine, plan, as_of, closed is not None, redact)
+
+
+def _bundle(engine: Engine, plan: Plan, as_of: float, closed: bool, redact: bool) -> bytes:
+    redacted = redact or bool(plan.handover and plan.handover.redact)
+    shown = _without_contact_details(plan) if redacted else plan
+    secrets = known_secrets(engine.settings, plan)
+    documents, missing = _documents(plan, secrets)
+    facts = report.gather(engine, shown, as_of, closed, missing)
+    words = report.build(facts, redacted)
+    svg = report.picture(facts)
+    moment = datetime.fromtimestamp(as_of, UTC)
+    runbook = "draaiboek" if plan.language == "nl" else "runbook"
+    payload: dict[str, bytes] = {
+        "handover.md": report.render_markdown(words).encode(),
+        "handover.html": report.render_html(words, svg).encode(),
+        "timeline.svg": svg.encode(),
+        "plan.yaml": _plan_text(plan, redacted).encode(),
+        "calendar.ics": _calendar(engine, shown, as_of),
+        "people.csv": people_csv(shown),
+        "checkins.csv": checkins_csv(facts),
+        "milestones.csv": milestones_csv(facts),
+        "deliveries.csv": deliveries_csv(shown, facts.deliveries),
+        f"{runbook}.md": _runbook(shown, "md"),
+        f"{runbook}.html": _runbook(shown, "html"),
+        **{f"documents/{name}": data for name, data in documents.items()},
+    }
+    payload = {name: scrub(name, data, secrets) for name, data in payload.items()}
+    info = {
+        "Bag-Software-Agent": f"pactkeeper {_version()}",
+        "Bagging-Date": moment.astimezone(plan.zone).date().isoformat(),
+        "External-Identifier": plan.id,
+        "External-Description": _one_line(plan.title),
+        "Source-Organization": _one_line(plan.partner.name),
+    }
+    files = handover_bag.make_bag(payload, info)
+    return handover_bag.zip_folder(files, f"{plan.id}-handover", moment.date())
+
+
+def _version() -> str:
+    try:
+        return version("pactkeeper")
+    except PackageNotFoundError:
+        return "0"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _without_contact_details(plan: Plan) -> Plan:
+    """The plan as the redacted bundle shows it: nobody's e-mail address or phone number."""
+    people = [person.model_copy(update={"email": None, "phone": None}) for person in plan.people]
+    return plan.model_copy(update={"people": people})
+
+
+def _plan_text(plan: Plan, redacted: bool) -> str:
+    text = plan.text
+    if not redacted:
+        return text
+    for person in plan.people:
+        for value in (person.email, person.phone):
+            if value:
+                text = text.replace(value, REMOVED)
+    return text
+
+
+def _calendar(engine: Engine, plan: Plan, as_of: float) -> bytes:
+    from connectors.calendar.sync import feed_calendar
+
+    # Stamped with the moment of the bundle, with the SEQUENCEs people's calendars have.
+    return feed_calendar(engine, plan, None, as_of)
+
+
+def _runbook(plan: Plan, fmt: str) -> bytes:
+    from worker.runbook import render_runbook
+
+    return render_runbook(plan, fmt).encode()
+
+
+def _documents(plan: Plan, secrets: Iterable[str]) -> tuple[dict[str, bytes], list[str]]:
+    """The plan's documents by name, and the names that could not go in (and why)."""
+    if plan.handover is None:
+        return {}, []
+    found: dict[str, bytes] = {}
+    missing: list[str] = []
+    for name, path in zip(plan.handover.documents, plan.document_paths(), strict=True):
+        try:
+            data = path.read_bytes()
+        except OSError:
+            missing.append(name)
+            continue
+        if any(secret.encode() in data for secret in secrets):
+            missing.append(name)
+            continue
+        found[name] = data
+    return found, missing
+
+
+# -- the CSV files ---------------------------------------------------------------------------
+
+
+def _csv(header: list[str], rows: Iterable[Iterable[Any]]) -> bytes:
+    """RFC 4180 with a BOM, so a spreadsheet opens accented names right."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(["" if value is None else value for value in row])
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def _local(moment: float | None, plan: Plan) -> str | None:
+    if moment is None:
+        return None
+    return datetime.fromtimestamp(moment, plan.zone).isoformat(timespec="minutes")
+
+
+def people_csv(plan: Plan) -> bytes:
+    return _csv(
+        ["name", "side", "role", "email", "phone", "channels"],
+        ([p.name, p.side, p.role, p.email, p.phone, " ".join(p.channels)] for p in plan.people),
+    )
+
+
+def checkins_csv(facts: report.Facts) -> bytes:
+    plan = facts.plan
+    rows = sorted(
+        (w for windows in facts.standing.windows.values() for w in windows),
+        key=lambda w: (w.day, [p.id for p in plan.people].index(w.person)),
+    )
+    return _csv(
+        ["window", "person", "name", "state", "status", "answered_at", "note"],
+        (
+            [
+                w.day,
+                w.person,
+                plan.person(w.person).name,
+                w.state,
+                w.status,
+                _local(w.answered_at, plan),
+                w.note,
+            ]
+            for w in rows
+        ),
+    )
+
+
+def milestones_csv(facts: report.Facts) -> bytes:
+    return _csv(
+        ["id", "title", "kind", "planned", "owner", "state", "done_at", "done_by", "days_late"],
+        (
+            [
+                o.milestone.id,
+                o.milestone.title,
+                "meeting" if o.milestone.is_meeting else "deadline",
+                o.anchor.isoformat(timespec="minutes")
+                if o.milestone.is_meeting
+                else o.anchor.date().isoformat(),
+                o.milestone.owner,
+                o.state,
+                o.done_at.isoformat(timespec="minutes") if o.done_at else None,
+                o.done_by,
+                o.days_late,
+            ]
+            for o in report.milestone_outcomes(facts)
+        ),
+    )
+
+
+def deliveries_csv(plan: Plan, deliveries: Iterable[Item]) -> bytes:
+    known = {person.id: person.name for person in plan.people}
+    return _csv(
+        [
+            "at",
+            "kind",
+            "about",
+            "recipient",
+            "name",
+            "channel",
+            "state",
+            "attempts",
+            "subject",
+            "detail",
+        ],
+        (
+            [
+                _local(item.sent_at if item.sent_at is not None else item.due, plan),
+                str(item.data.get("log_kind") or item.kind),
+                item.ref,
+                item.recipient,
+                known.get(item.recipient or ""),
+                item.channel_used or item.channel,
+                item.state,
+                item.attempts,
+                item.subject,
+                # Error texts may quote an address with a token in its path.
+                URL.sub(r"\1/…", item.detail),
+            ]
+            for item in deliveries
+        ),
+    )
+
+
+# -- secrets ---------------------------------------------------------------------------------
+
+
+def known_secrets(settings: Settings, plan: Plan) -> list[str]:
+    """Every secret value this process knows: the settings' and the plan's env:NAME ones."""
+    found: list[str] = []
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if hasattr(value, "get_secret_value"):
+            found.append(str(value.get_secret_value()))
+    found.append(settings.signing_key.decode())
+    for name in ENV_NAME.findall(plan.text):
+        found.append(os.environ.get(name, ""))
+    # Longest first, so a secret that contains another is removed whole.
+    return sorted({s for s in found if len(s) >= SECRET_MIN}, key=len, reverse=True)
+
+
+def scrub(name: str, data: bytes, secrets: Iterable[str]) -> bytes:
+    """A text file without any of ``secrets``; other files are checked when read."""
+    if not name.lower().endswith(TEXT_SUFFIXES):
+        return data
+    text = data.decode("utf-8", "surrogateescape")
+    for secret in secrets:
+        text = text.replace(secret, REMOVED)
+    return text.encode("utf-8", "surrogateescape")
+
+
+# -- closing ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Closing:
+    plan: Plan
+    at: float
+    first: bool
+    path: Path
+    size: int
+    recipients: list[Person]
+    scheduled: list[str]
+
+    def summary(self) -> str:
+        when = datetime.fromtimestamp(self.at, self.plan.zone).strftime("%Y-%m-%d %H:%M %Z")
+        names = ", ".join(f"{p.name} ({p.id})" for p in self.recipients)
+        if self.first:
+            head = f"{self.plan.id}: closed at {when}"
+        else:
+            head = f"{self.plan.id}: already closed at {when}"
+        lines = [head, f"handover bundle: {self.path} ({self.size:,} bytes)"]
+        if self.scheduled:
+            lines.append(f"goes to {names} with the next sweep of the workers (pactkeeper run)")
+        else:
+            lines.append(f"its delivery to {names} was already scheduled; nothing is sent twice")
+        return "\n".join(lines)
+
+
+def close_plan(engine: Engine, plan: Plan, now: float) -> Closing:
+    """Close ``plan`` (once), keep its bundle, schedule its delivery (once)."""
+    from worker.engine import register
+
+    first = engine.store.put_record(CLOSED, plan.id, {"at": now}, only_if_absent=True)
+    record = engine.store.get_record(CLOSED, plan.id)
+    at = float(record["at"]) if record else now
+    path = keep_bundle(engine, plan, at)
+    recipients = plan.handover_recipients()
+    scheduled = engine.store.schedule([_delivery(plan, person, at) for person in recipients])
+    if first:
+        # What the plan still had scheduled after the close is cancelled (engine.register).
+        register(engine, plan, now)
+    return Closing(plan, at, first, path, path.stat().st_size, recipients, scheduled)
+
+
+def closed_at(engine: Engine, plan_id: str) -> float | None:
+    record = engine.store.get_record(CLOSED, plan_id)
+    return float(record["at"]) if record else None
+
+
+def keep_bundle(engine: Engine, plan: Plan, at: float) -> Path:
+    """The bundle of the closed plan in the data folder, written by the first to get there."""
+    path = bundle_path(engine.settings, plan.id)
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = _bundle(engine, plan, at, True, False)
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{id(data)}")
+    draft.write_bytes(data)
+    try:
+        os.link(draft, path)  # fails when another worker's bundle is already there
+    except FileExistsError:
+        pass
+    finally:
+        draft.unlink(missing_ok=True)
+    return path
+
+
+def _delivery(plan: Plan, person: Person, at: float) -> Item:
+    from worker.checkins import reaction_time
+
+    key_text = "|".join((plan.id, "handover", person.id, repr(at)))
+    return Item(
+        key=hashlib.sha256(key_text.encode()).hexdigest()[:24],
+        plan_id=plan.id,
+        kind="handover",
+        due=reaction_time(plan, person, at, defer_pauses=False),
+        ref="bundle",
+        recipient=person.id,
+        channel=person.channels[0],
+        origin="engine",
+        data={"closed": at},
+    )
+
+
+def plan_closed(engine: Engine, item: Item, now: float) -> StepResult:
+    """The ``close`` step at the end of the plan."""
+    from worker.dispatch import StepResult
+
+    closing = close_plan(engine, engine.plan(item.plan_id), now)
+    return StepResult(closing.summary().replace("\n", "; "))
+
+
+# -- the message with the bundle ---------------------------------------------------------------
+
+
+LINK_LABELS = {"nl": "Overdrachtsbundel downloaden", "en": "Download the handover bundle"}
+
+
+def download_link(settings: Settings, plan_id: str, data: bytes, expires: float) -> str:
+    token = tokens.sign(
+        settings.signing_key, "bundle", {"p": plan_id, "d": digest(data)}, expires=expires
+    )
+    return f"{settings.base_url.rstrip('/')}/bundles/{plan_id}/{token}.zip"
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:32]
+
+
+def handover_draft(engine: Engine, plan: Plan, item: Item, person: Person, now: float) -> Draft:
+    """To a handover recipient: the bundle attached (e-mail, under the limit) and a link."""
+    from connectors.base import Attachment
+    from worker.messages.compose import Draft
+    from worker.runbook import md, successor_name
+
+    lang = plan.language_of(person)
+    at = float(item.data.get("closed", now))
+    data = keep_bundle(engine, plan, at).read_bytes()
+    expires = now + LINK_DAYS * 86400
+    attached = item.channel == "email" and len(data) <= engine.settings.handover_attach_limit
+    handover = plan.handover
+    successor = successor_name(plan)
+    context = {
+        "partner": md(plan.partner.name, inline=True),
+        "team": md(plan.team.name, inline=True),
+        "end": messages.format_day(plan.end, lang),
+        "attached": attached,
+        "filename": bundle_name(plan),
+        "size": size_words(len(data), lang),
+        "expires": messages.format_day(datetime.fromtimestamp(expires, plan.zone_of(person)), lang),
+        "handover_when": messages.format_moment(
+            handover.at.replace(tzinfo=plan.zone).astimezone(plan.zone_of(person)), lang
+        )
+        if handover
+        else None,
+        "successor": successor,
+    }
+    attachments = [Attachment(bundle_name(plan), "application/zip", data)] if attached else []
+    return Draft(
+        "handover",
+        context,
+        link=download_link(engine.settings, plan.id, data, expires),
+        link_label=LINK_LABELS.get(lang, LINK_LABELS["en"]),
+        attachments=attachments,
+    )
+
+
+def size_words(size: int, lang: str) -> str:
+    """1.2 MB, 340 kB, in the reader's number format."""
+    from babel.numbers import format_decimal
+
+    if size >= 1_000_000:
+        amount, unit = size / 1_000_000, "MB"
+    else:
+        amount, unit = max(size / 1000, 1), "kB"
+    return f"{format_decimal(round(amount, 1), locale=messages.locale(lang))} {unit}"
