@@ -88,7 +88,6 @@ def _bundle(engine: Engine, plan: Plan, as_of: float, closed: bool, redact: bool
     words = report.build(facts, redacted)
     svg = report.picture(facts)
     moment = datetime.fromtimestamp(as_of, UTC)
-    runbook = "draaiboek" if plan.language == "nl" else "runbook"
     payload: dict[str, bytes] = {
         "handover.md": report.render_markdown(words).encode(),
         "handover.html": report.render_html(words, svg).encode(),
@@ -99,8 +98,8 @@ def _bundle(engine: Engine, plan: Plan, as_of: float, closed: bool, redact: bool
         "checkins.csv": checkins_csv(facts),
         "milestones.csv": milestones_csv(facts),
         "deliveries.csv": deliveries_csv(shown, facts.deliveries),
-        f"{runbook}.md": _runbook(shown, "md"),
-        f"{runbook}.html": _runbook(shown, "html"),
+        "runbook.md": _runbook(shown, "md"),
+        "runbook.html": _runbook(shown, "html"),
         **{f"documents/{name}": data for name, data in documents.items()},
     }
     payload = {name: scrub(name, data, secrets) for name, data in payload.items()}
@@ -440,7 +439,7 @@ def handover_draft(engine: Engine, plan: Plan, item: Item, person: Person, now: 
         "handover_when": messages.format_moment(
             handover.at.replace(tzinfo=plan.zone).astimezone(plan.zone_of(person)), lang
         )
-        if handover
+        if handover and handover.at.replace(tzinfo=plan.zone).timestamp() > now
         else None,
         "successor": successor,
     }
