@@ -25,6 +25,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from config.load import load_plan, load_text
+from tests.calendar_lint import lint_calendar
 from tests.engine import make_engine, moment, run_due, run_until
 from tests.servers import RedisServer
 from tests.support import DUTCH, ROOT, dump, minimal_data
@@ -146,6 +147,12 @@ def test_the_csv_files_hold_what_happened(bag: Path, simulated: Path) -> None:
     not_bundle = [line for line in logged if '"kind": "handover"' not in line]
     assert len([d for d in deliveries if d["state"] == "sent"]) == len(not_bundle)
     assert {d["kind"] for d in deliveries} >= {"kickoff", "checkin_open", "reminder", "warning"}
+
+
+def test_the_calendar_in_the_bundle_is_clean(bag: Path) -> None:
+    data = (bag / "data" / "calendar.ics").read_bytes()
+    assert lint_calendar(data) == []
+    assert data.count(b"BEGIN:VEVENT") == len(load_plan(DUTCH).milestones) + 1 + 3  # + check-ins
 
 
 def test_the_timeline_shows_milestones_and_the_handover(bag: Path) -> None:
