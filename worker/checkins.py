@@ -377,7 +377,9 @@ class CheckinResult:
         if self.done:
             text += f"; marked done: {', '.join(self.done)}"
         if self.warnings:
-            text += f"; dropout warning raised to {self.warnings} people"
+            what = "dropout warning" if self.status == "stopping" else "request for help"
+            whom = "1 person" if self.warnings == 1 else f"{self.warnings} people"
+            text += f"; {what} sent to {whom}"
         return text
 
 
@@ -439,6 +441,8 @@ def record_checkin(
     raised = 0
     if status == "stopping":
         raised = len(engine.store.schedule(_stopping(plan, person, slot, row, now)))
+    elif status in HELP:
+        raised = len(engine.store.schedule(_asking(plan, person, slot, status, row, now)))
     return CheckinResult(
         person.id, person.name, slot.day, str(row["state"]), outcome, status, marked, raised
     )
@@ -748,6 +752,38 @@ def _stopping(
     ]
 
 
+# An answer that asks for someone: who hears of it at once (not the person who asked).
+HELP = {"need_help": ("lead",), "blocked": ("lead", "contact")}
+
+
+def _asking(
+    plan: Plan, person: Person, slot: Slot, status: str, row: Mapping[str, Any], now: float
+) -> list[Item]:
+    """``need_help`` goes to the team lead, ``blocked`` also to the partner contact; the
+    lead who asks is heard by the partner contact. Once per window and status: answering
+    again changes nothing, turning "need help" into "blocked" is news."""
+    ids = [plan.team.lead if name == "lead" else plan.partner.contact for name in HELP[status]]
+    if all(pid == person.id for pid in ids):
+        ids = [plan.partner.contact if person.id != plan.partner.contact else plan.team.lead]
+    facts = {"trigger": status, "window": slot.day, "note": row.get("note") or ""}
+    return [
+        _warning(
+            plan,
+            person,
+            recipient,
+            level=0,
+            dropout=False,
+            origin=f"help:{slot.day}:{status}",
+            facts=facts,
+            now=now,
+            defer_pauses=False,
+            template="help_request",
+        )
+        for recipient in (plan.person(pid) for pid in dict.fromkeys(ids))
+        if recipient.id != person.id
+    ]
+
+
 def _warning(
     plan: Plan,
     person: Person,
@@ -758,8 +794,11 @@ def _warning(
     facts: dict[str, Any],
     now: float,
     defer_pauses: bool = True,
+    template: str | None = None,
 ) -> Item:
-    if recipient.id == person.id:
+    if template is not None:
+        pass
+    elif recipient.id == person.id:
         template = "nudge"
     else:
         template = "dropout_warning" if dropout else "lead_warning"
@@ -921,6 +960,7 @@ def _warning_context(
         "level": level,
         "dropout": bool(data.get("dropout")),
         "stopping": data.get("trigger") == "stopping",
+        "blocked": data.get("trigger") == "blocked",
         "note": md(str(data.get("note") or ""), inline=True),
         "risk": level_words(risk.level, lang),
         "reasons": [reason.text(lang, lambda t: md(t, inline=True)) for reason in risk.reasons],

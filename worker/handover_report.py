@@ -438,7 +438,11 @@ def summary(facts: Facts, outcomes: Sequence[MilestoneOutcome]) -> Summary:
     statuses: dict[str, int] = {}
     for window in _all_answers(facts):
         statuses[str(window.status)] = statuses.get(str(window.status), 0) + 1
-    warnings = [i for i in facts.deliveries if i.kind == "warning" and i.state == "sent"]
+    warnings = [
+        i
+        for i in facts.deliveries
+        if i.kind == "warning" and i.state == "sent" and i.data.get("template") != "help_request"
+    ]
     risk = facts.standing.risk
     return Summary(
         milestones_total=len(outcomes),

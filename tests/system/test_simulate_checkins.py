@@ -64,8 +64,17 @@ def local(line: dict[str, Any]) -> datetime:
 
 
 def test_silence_after_week_three_nudge_then_lead_then_partner_contact(simulated: Path) -> None:
-    warnings = [line for line in log_lines(simulated) if line["kind"] == "warning"]
-    assert [w["at"] for w in warnings] == sorted(w["at"] for w in warnings)  # logged in order
+    every = [line for line in log_lines(simulated) if line["kind"] == "warning"]
+    assert [w["at"] for w in every] == sorted(w["at"] for w in every)  # logged in order
+    # Chris's "need help" of 9 February went to Bram at once; it is no step of the ladder.
+    (asked,) = [w for w in every if w["level"] == 0]
+    assert (asked["at"], asked["recipient"], asked["about"]) == (
+        "2027-02-09T10:00:00Z",
+        "bram",
+        "chris",
+    )
+    assert asked["subject"] == "Online aanmelden voor vrijwilligers: Chris Smit vraagt om hulp"
+    warnings = [w for w in every if w["level"] > 0]
     warnings.sort(key=lambda w: (w["at"], w["recipient"]))
     assert [(w["at"], w["recipient"], w["about"], w["level"], w["dropout"]) for w in warnings] == [
         ("2027-02-03T14:00:00Z", "eva", "eva", 1, False),
@@ -155,7 +164,8 @@ def test_checkin_done_and_status_on_the_command_line(tmp_path: Path) -> None:
     )
     assert answered.returncode == 0, answered.stderr
     assert (
-        answered.stdout.strip() == "eva: check-in for the window of 2027-01-11 recorded (blocked)"
+        answered.stdout.strip() == "eva: check-in for the window of 2027-01-11 recorded (blocked); "
+        "request for help sent to 2 people"
     )
     again = pactkeeper(
         "checkin",

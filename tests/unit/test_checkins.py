@@ -449,6 +449,42 @@ def test_stopping_twice_raises_the_dropout_warning_once(engine: Engine) -> None:
     assert all(i.data["dropout"] and i.data["trigger"] == "stopping" for i in warnings)
 
 
+def test_asking_for_help_reaches_the_lead_and_blocked_also_the_contact(engine: Engine) -> None:
+    plan = engine.plan("test-plan")
+    asked = record_checkin(engine, plan, "tom", moment("2027-01-04 10:00"), "need_help", "access")
+    again = record_checkin(engine, plan, "tom", moment("2027-01-04 11:00"), "need_help", "still")
+    stuck = record_checkin(engine, plan, "tom", moment("2027-01-04 12:00"), "blocked", "no access")
+    assert (asked.warnings, again.warnings, stuck.warnings) == (1, 0, 2)
+    helps = [i for i in engine.store.items("test-plan") if i.data.get("template") == "help_request"]
+    assert sorted((str(i.data["trigger"]), str(i.recipient)) for i in helps) == [
+        ("blocked", "pia"),
+        ("blocked", "tim"),
+        ("need_help", "tim"),
+    ]
+    deliveries = [d for d in run_due(engine, moment("2027-01-04 12:30")) if d.state == "sent"]
+    subjects = sorted(d.subject for d in deliveries if d.item.kind == "warning")
+    assert subjects == [
+        "Test plan: Tom asks for help",
+        "Test plan: Tom is blocked",
+        "Test plan: Tom is blocked",
+    ]
+
+
+def test_the_lead_asking_for_help_is_heard_by_the_partner_contact(tmp_path: Path) -> None:
+    data = plan_data()
+    data["checkins"]["who"] = ["tim"]
+    data["language"] = "nl"
+    engine = make_engine(tmp_path)
+    plan = plan_from(data)
+    register(engine, plan, moment(REGISTERED))
+    result = record_checkin(engine, plan, "tim", moment("2027-01-04 10:00"), "need_help", "tijd")
+    assert result.warnings == 1
+    sent = [d for d in run_due(engine, moment("2027-01-04 10:30")) if d.item.kind == "warning"]
+    assert [(d.item.recipient, d.subject) for d in sent] == [
+        ("pia", "Test plan: Tim vraagt om hulp")
+    ]
+
+
 # -- overdue deadlines -------------------------------------------------------------------
 
 
