@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.reader import ReaderError
 
 from config import rules
 from config.plan import Plan
@@ -72,6 +73,8 @@ class Document:
     data: Any
     marks: dict[Loc, Mark]
     key_marks: dict[Loc, Mark]
+    # A key written twice is reported with the plan's other problems; the last one counts.
+    duplicates: list[Problem]
 
 
 def _mark(node: Node) -> Mark:
@@ -87,26 +90,49 @@ def _scalar(node: ScalarNode) -> Any:
         return None
     if kind == "bool":
         return text.lower() == "true"
-    if kind == "int":
-        digits = text.replace("_", "")
-        base = 8 if digits.lstrip("+-").startswith("0o") else 16 if "0x" in digits else 10
-        return int(digits.replace("0o", "").replace("0x", ""), base)
-    if kind == "float":
-        return float(
-            text.replace("_", "")
-            .replace(".inf", "inf")
-            .replace(".nan", "nan")
-            .replace(".Inf", "inf")
-            .replace(".INF", "inf")
-            .replace(".NaN", "nan")
-        )
-    raise _Unsupported(node, f"the tag '{tag}' is not supported in a plan")
+    if kind in ("int", "float"):
+        # ruamel's resolver also calls 0b101 or a 5,000-digit run of figures a number;
+        # where Python cannot read it as one, it stays the text that was written.
+        try:
+            return _int(text) if kind == "int" else _float(text)
+        except ValueError:
+            return text
+    raise _Unsupported(node, _unsupported_tag(tag))
+
+
+def _unsupported_tag(tag: str) -> str:
+    """``tag:yaml.org,2002:python/object`` is written ``!!python/object`` in the file."""
+    written = tag.replace("tag:yaml.org,2002:", "!!", 1)
+    return f"the tag '{written}' is not supported in a plan: a plan holds plain values"
+
+
+def _int(text: str) -> int:
+    digits = text.replace("_", "")
+    base = 8 if digits.lstrip("+-").startswith("0o") else 16 if "0x" in digits else 10
+    return int(digits.replace("0o", "").replace("0x", ""), base)
+
+
+def _float(text: str) -> float:
+    return float(
+        text.replace("_", "")
+        .replace(".inf", "inf")
+        .replace(".nan", "nan")
+        .replace(".Inf", "inf")
+        .replace(".INF", "inf")
+        .replace(".NaN", "nan")
+    )
 
 
 class _Unsupported(Exception):
     def __init__(self, node: Node, message: str) -> None:
         super().__init__(message)
         self.node = node
+
+
+def _expect_tag(node: Node, kind: str) -> None:
+    """Refuse a tagged list or mapping (``!!python/object``, ``!!set``, ``!!omap``)."""
+    if str(node.tag) != f"tag:yaml.org,2002:{kind}":
+        raise _Unsupported(node, _unsupported_tag(str(node.tag)))
 
 
 class _Builder:
@@ -130,8 +156,10 @@ class _Builder:
             raise _TooBig(f"the plan nests deeper than {MAX_DEPTH} levels")
         self.marks[loc] = _mark(node)
         if isinstance(node, MappingNode):
+            _expect_tag(node, "map")
             return self._mapping(node, loc)
         if isinstance(node, SequenceNode):
+            _expect_tag(node, "seq")
             return [self.build(item, (*loc, index)) for index, item in enumerate(node.value)]
         if isinstance(node, ScalarNode):
             return _scalar(node)
@@ -142,7 +170,9 @@ class _Builder:
         for key_node, value_node in node.value:
             if not isinstance(key_node, ScalarNode):
                 raise _Unsupported(key_node, "a key must be plain text")
-            key = str(_scalar(key_node))
+            _scalar(key_node)  # refuses a tag no plan uses
+            # The key as written: '~:' or '1:' name a key, not None or a number.
+            key = str(key_node.value)
             if key in result:
                 line, column = _mark(key_node)
                 self.duplicates.append(
@@ -155,14 +185,24 @@ class _Builder:
                 )
             self.key_marks[(*loc, key)] = _mark(key_node)
             result[key] = self.build(value_node, (*loc, key))
+            if _is_blank(value_node):
+                # An empty value is "found" where the next token starts, often the
+                # next line; the coordinator looks for the key they left empty.
+                self.marks[(*loc, key)] = _mark(key_node)
         return result
+
+
+def _is_blank(node: Node) -> bool:
+    return isinstance(node, ScalarNode) and node.value == "" and node.style is None
 
 
 def read_yaml(text: str, source: str) -> Document:
     """Parse YAML text into plain values plus the line and column of each."""
     builder = _Builder()
     try:
-        node = YAML(typ="safe", pure=True).compose(text)
+        yaml = YAML(typ="safe", pure=True)
+        node = yaml.compose(text)
+        _check_version(yaml, text, source)
         if node is None:
             raise PlanError(
                 source,
@@ -171,6 +211,8 @@ def read_yaml(text: str, source: str) -> Document:
         data = builder.build(node)
     except MarkedYAMLError as error:
         raise PlanError(source, [_yaml_problem(error)]) from None
+    except ReaderError as error:
+        raise PlanError(source, [_reader_problem(error, text)]) from None
     except YAMLError as error:
         raise PlanError(source, [Problem(1, 1, "yaml", str(error).strip())]) from None
     except _Unsupported as error:
@@ -180,9 +222,30 @@ def read_yaml(text: str, source: str) -> Document:
         raise PlanError(source, [Problem(1, 1, "plan", str(error))]) from None
     except RecursionError:
         raise PlanError(source, [Problem(1, 1, "plan", "the plan nests too deeply")]) from None
-    if builder.duplicates:
-        raise PlanError(source, builder.duplicates)
-    return Document(data, builder.marks, builder.key_marks)
+    return Document(data, builder.marks, builder.key_marks, builder.duplicates)
+
+
+def _check_version(yaml: YAML, text: str, source: str) -> None:
+    """Refuse a ``%YAML 1.1`` directive: it would switch the resolver to 1.1 rules."""
+    version = getattr(yaml, "version", None)
+    if version is None or tuple(version) == (1, 2):
+        return
+    match = re.search(r"^%YAML\b.*$", text, re.MULTILINE)
+    line = text.count("\n", 0, match.start()) + 1 if match else 1
+    written = match.group(0).strip() if match else "%YAML"
+    message = f"plans are read by YAML 1.2 rules; remove the line '{written}'"
+    raise PlanError(source, [Problem(line, 1, "yaml", message)])
+
+
+def _reader_problem(error: ReaderError, text: str) -> Problem:
+    """A character YAML does not allow (a NUL, a control code), at its line and column."""
+    position = error.position if isinstance(error.position, int) else 0
+    line = text.count("\n", 0, position) + 1
+    column = position - (text.rfind("\n", 0, position) + 1) + 1
+    character = error.character
+    code = ord(character) if isinstance(character, str | bytes) else int(character or 0)
+    message = f"the character U+{code:04X} is not allowed in a plan (a control character)"
+    return Problem(line, column, "yaml", message)
 
 
 def _yaml_problem(error: MarkedYAMLError) -> Problem:
@@ -258,7 +321,8 @@ def load_text(
             ],
         )
     problems = [
-        _locate(document, loc, message) for loc, message in rules.check(document.data, base)
+        *document.duplicates,
+        *(_locate(document, loc, message) for loc, message in rules.check(document.data, base)),
     ]
     try:
         plan = Plan.model_validate(document.data)
@@ -307,14 +371,63 @@ def _pydantic_problems(document: Document, error: ValidationError) -> list[Probl
         message = message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
         if kind == "too_short":
             message = "needs at least one item"
-        if kind == "literal_error" and isinstance(item.get("input"), str):
-            expected = re.findall(r"'([^']*)'", str(item.get("ctx", {}).get("expected", "")))
-            close = get_close_matches(item["input"], expected, n=1)
-            message = f"'{item['input']}' is not allowed: {message[0].lower()}{message[1:]}"
-            if close:
-                message += f"; did you mean '{close[0]}'?"
+        elif kind == "string_too_short":
+            message = "must not be empty"
+        elif kind in _EXPECTED:
+            message = f"expected {_EXPECTED[kind]}, not {_found(item.get('input'))}"
+            if kind == "string_type" and isinstance(item.get("input"), int | float | bool):
+                message += "; put it in quotes if it is meant as text"
+        elif kind == "literal_error":
+            message = _not_allowed(item, message, loc)
         problems.append(_locate(document, loc, message))
     return problems
+
+
+# Pydantic's own words name Python types ("a valid dictionary or instance of
+# Challenge"); a coordinator reads what was expected and what was written.
+_EXPECTED = {
+    "model_type": "a mapping (indented 'key: value' lines)",
+    "dict_type": "a mapping (indented 'key: value' lines)",
+    "model_attributes_type": "a mapping (indented 'key: value' lines)",
+    "list_type": "a list ('- item' lines or [a, b])",
+    "string_type": "text",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+}
+
+
+def _found(value: object) -> str:
+    """What the plan holds, in words: ``a list``, ``the number 42``, ``the text 'x'``."""
+    if value is None:
+        return "an empty value"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the text '{value[:40]}{'...' if len(value) > 40 else ''}'"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def _not_allowed(item: Any, message: str, loc: Loc) -> str:
+    value = item.get("input")
+    written = f"'{value}'" if isinstance(value, str) else _found(value)
+    message = f"{written} is not allowed: {message[0].lower()}{message[1:]}"
+    if loc == ("version",):
+        return f"{message}; this pactkeeper reads plan format version 1"
+    if isinstance(value, str):
+        expected = re.findall(r"'([^']*)'", str(item.get("ctx", {}).get("expected", "")))
+        close = get_close_matches(value, expected, n=1)
+        if close:
+            message += f"; did you mean '{close[0]}'?"
+    return message
 
 
 def _unknown_key(loc: Loc) -> str:

@@ -14,6 +14,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
 _SHORT = re.compile(r"(\d+)\s*(w|d|h|m|s)")
+# No agreement needs an offset or a length of ten years; far larger numbers
+# overflow Python's dates and timedeltas where the plan is scheduled.
+MAX_DURATION_DAYS = 3653
 _ISO = re.compile(
     r"P(?:(?P<w>\d+)W)?(?:(?P<d>\d+)D)?(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+)S)?)?"
 )
@@ -97,8 +100,13 @@ def parse_duration(text: object) -> Duration:
     raw = str(text).strip()
     if isinstance(text, int) or raw.isdigit():
         raise ValueError(f"'{raw}' has no unit: write {raw}m, {raw}h or {raw}d")
-    if raw.upper().startswith("P"):
-        return _parse_iso_duration(raw)
+    duration = _parse_iso_duration(raw) if raw.upper().startswith("P") else _parse_short(raw)
+    if duration.days + duration.seconds // 86400 > MAX_DURATION_DAYS:
+        raise ValueError(f"'{raw}' is longer than ten years: no plan needs that long")
+    return duration
+
+
+def _parse_short(raw: str) -> Duration:
     compact = raw.replace(" ", "").lower()
     pieces = _SHORT.findall(compact)
     if not pieces or "".join(a + u for a, u in pieces) != compact:

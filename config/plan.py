@@ -313,6 +313,18 @@ class Channels(Section):
     webhook: WebhookChannel | None = None
     apprise: AppriseChannel | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_is_default(cls, value: Any) -> Any:
+        """``email:`` with nothing after it configures the channel with its defaults.
+
+        The cross-reference rules count every key under ``channels`` as configured;
+        the model must agree, or a person's preferred channel would vanish.
+        """
+        if isinstance(value, dict):
+            return {key: {} if entry is None else entry for key, entry in value.items()}
+        return value
+
     def configured(self) -> list[str]:
         return [name for name in CHANNELS if getattr(self, name) is not None]
 
@@ -365,6 +377,9 @@ def _check_every(value: object) -> str:
         raise ValueError("leave UNTIL and COUNT out of the rule: check-ins end with the plan")
     if parts.get("FREQ") not in ("DAILY", "WEEKLY", "MONTHLY"):
         raise ValueError("the rule's FREQ must be DAILY, WEEKLY or MONTHLY")
+    # dateutil loops for ever on INTERVAL=0 when the rule is expanded.
+    if "INTERVAL" in parts and not (parts["INTERVAL"].isdigit() and int(parts["INTERVAL"]) >= 1):
+        raise ValueError("the rule's INTERVAL must be a whole number of at least 1")
     try:
         rrulestr(rule, dtstart=datetime(2027, 1, 1))
     except (ValueError, TypeError) as error:

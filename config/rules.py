@@ -17,8 +17,10 @@ from config.plan import CHANNELS, LADDER_NAMES
 
 Loc = tuple[str | int, ...]
 Issue = tuple[Loc, str]
+People = dict[str, dict[str, Any]] | None
 
 PHONE_CHANNELS = ("sms", "whatsapp")
+SIDES = ("partner", "team")
 RESERVED_MILESTONE_IDS = ("handover",)
 
 
@@ -51,11 +53,20 @@ def _entries(raw: dict[str, Any], *path: str) -> Iterator[tuple[Loc, dict[str, A
                 yield (*path, index), item
 
 
-def _people(raw: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def _people(raw: dict[str, Any]) -> People:
+    """The people by id; None when ``people`` is malformed, so no reference is checked.
+
+    Without a list of people, or with a person whose id is missing, references
+    would dangle that are fine: the malformed people are reported instead.
+    """
+    entries = raw.get("people")
+    if not isinstance(entries, list):
+        return None
     found: dict[str, dict[str, Any]] = {}
-    for _, person in _entries(raw, "people"):
-        if isinstance(person.get("id"), str):
-            found.setdefault(person["id"], person)
+    for person in entries:
+        if not (isinstance(person, dict) and isinstance(person.get("id"), str)):
+            return None
+        found.setdefault(person["id"], person)
     return found
 
 
@@ -77,7 +88,7 @@ def _moment(value: object) -> datetime | None:
 # -- the rules -----------------------------------------------------------------
 
 
-def _dates(raw: dict[str, Any], people: dict[str, dict[str, Any]]) -> Iterator[Issue]:
+def _dates(raw: dict[str, Any], people: People) -> Iterator[Issue]:
     start, end = _day(raw.get("start")), _day(raw.get("end"))
     if start and end and end < start:
         yield ("end",), f"the project ends ({end}) before it starts ({start})"
@@ -102,7 +113,7 @@ def _dates(raw: dict[str, Any], people: dict[str, dict[str, Any]]) -> Iterator[I
         yield ("handover", "at"), f"{when.date()} is outside the project: {span}"
 
 
-def _unique_ids(raw: dict[str, Any], people: dict[str, dict[str, Any]]) -> Iterator[Issue]:
+def _unique_ids(raw: dict[str, Any], people: People) -> Iterator[Issue]:
     for kind, key in (("person", "people"), ("milestone", "milestones")):
         seen: set[str] = set()
         for loc, item in _entries(raw, key):
@@ -123,14 +134,13 @@ def _unique_ids(raw: dict[str, Any], people: dict[str, dict[str, Any]]) -> Itera
             )
 
 
-def _reference(
-    people: dict[str, dict[str, Any]], loc: Loc, value: object, side: str | None = None
-) -> Iterator[Issue]:
-    if not isinstance(value, str):
+def _reference(people: People, loc: Loc, value: object, side: str | None = None) -> Iterator[Issue]:
+    if not isinstance(value, str) or people is None:
         return
     if value not in people:
         yield loc, f"no person with id '{value}'{_suggestion(value, people)}"
-    elif side and people[value].get("side") != side:
+    elif side and people[value].get("side") in SIDES and people[value].get("side") != side:
+        # A side that is itself misspelt is reported on the person, not here again.
         yield loc, f"'{value}' must be on side {side}, not {people[value].get('side')}"
 
 
@@ -141,7 +151,7 @@ def _suggestion(value: str, choices: dict[str, Any] | tuple[str, ...]) -> str:
     return f"; did you mean '{close[0]}'?" if close else ""
 
 
-def _roles(raw: dict[str, Any], people: dict[str, dict[str, Any]]) -> Iterator[Issue]:
+def _roles(raw: dict[str, Any], people: People) -> Iterator[Issue]:
     partner, team = _section(raw, "partner"), _section(raw, "team")
     yield from _reference(people, ("partner", "contact"), partner.get("contact"), "partner")
     yield from _reference(people, ("partner", "deputy"), partner.get("deputy"), "partner")
@@ -164,7 +174,7 @@ def _id_list(raw: dict[str, Any], loc: Loc) -> Iterator[tuple[Loc, object]]:
             yield (*loc, index), value
 
 
-def _references(raw: dict[str, Any], people: dict[str, dict[str, Any]]) -> Iterator[Issue]:
+def _references(raw: dict[str, Any], people: People) -> Iterator[Issue]:
     for loc, milestone in _entries(raw, "milestones"):
         yield from _reference(people, (*loc, "owner"), milestone.get("owner"))
         for key in ("attendees", "notify"):
@@ -176,7 +186,7 @@ def _references(raw: dict[str, Any], people: dict[str, dict[str, Any]]) -> Itera
         yield from _reference(people, item_loc, value)
 
 
-def _channels(raw: dict[str, Any], people: dict[str, dict[str, Any]]) -> Iterator[Issue]:
+def _channels(raw: dict[str, Any], people: People) -> Iterator[Issue]:
     configured = _section(_section(raw, "communication"), "channels")
     for loc, person in _entries(raw, "people"):
         channels = person.get("channels", ["email"])
@@ -202,8 +212,9 @@ def _channels(raw: dict[str, Any], people: dict[str, dict[str, Any]]) -> Iterato
             yield (*loc, "channels"), "a channel is listed twice"
 
 
-def _ladder(raw: dict[str, Any], people: dict[str, dict[str, Any]]) -> Iterator[Issue]:
+def _ladder(raw: dict[str, Any], people: People) -> Iterator[Issue]:
     previous = 0
+    unnamed = _unnamed_rungs(raw)
     for loc, step in _entries(raw, "checkins", "escalate"):
         after = step.get("after")
         if isinstance(after, int) and not isinstance(after, bool):
@@ -214,7 +225,14 @@ def _ladder(raw: dict[str, Any], people: dict[str, dict[str, Any]]) -> Iterator[
                 )
             previous = after
         for item_loc, value in _id_list(raw, (*loc, "notify")):
-            if isinstance(value, str) and value not in LADDER_NAMES and value not in people:
+            if isinstance(value, str) and value in unnamed:
+                yield item_loc, unnamed[value]
+            elif (
+                isinstance(value, str)
+                and people is not None
+                and value not in LADDER_NAMES
+                and value not in people
+            ):
                 choices = (*LADDER_NAMES, *people)
                 yield (
                     item_loc,
@@ -230,6 +248,26 @@ def _ladder(raw: dict[str, Any], people: dict[str, dict[str, Any]]) -> Iterator[
         "monthly",
     ):
         yield ("checkins", "on"), "'on' goes with every: weekly, biweekly or monthly"
+
+
+def _unnamed_rungs(raw: dict[str, Any]) -> dict[str, str]:
+    """Ladder names that would warn no one: ``deputy`` or ``successor`` the plan leaves out.
+
+    A dropout warning sent to nobody is the silent failure the ladder exists to
+    prevent, so the plan must name the person or drop the rung.
+    """
+    unnamed = {}
+    if not _section(raw, "partner").get("deputy"):
+        unnamed["deputy"] = (
+            "'deputy' names no one: set partner.deputy to a person on side partner, "
+            "or remove 'deputy' from this step"
+        )
+    if not _section(raw, "continuity").get("successor"):
+        unnamed["successor"] = (
+            "'successor' names no one: set continuity.successor to a person id, "
+            "or remove 'successor' from this step"
+        )
+    return unnamed
 
 
 def _documents(raw: dict[str, Any], base: Path | None) -> Iterator[Issue]:
