@@ -7,6 +7,7 @@ Nothing here lets a Python traceback reach the user.
 
 from __future__ import annotations
 
+import json
 import re
 import types
 import typing
@@ -48,11 +49,32 @@ class PlanError(Exception):
 
     def __init__(self, source: str, problems: list[Problem]) -> None:
         self.source = source
-        self.problems = sorted(set(problems))
+        self.problems = sorted({_one_line(problem) for problem in problems})
         super().__init__(self.report())
 
     def report(self) -> str:
         return "\n".join(problem.format(self.source) for problem in self.problems)
+
+
+def _one_line(problem: Problem) -> Problem:
+    """A problem that prints as exactly one line, whatever the plan's values hold."""
+    return Problem(
+        problem.line, problem.column, printable(problem.field), printable(problem.message)
+    )
+
+
+def printable(text: str) -> str:
+    """Control characters and line breaks written as escapes (``\\n``, ``\\x07``).
+
+    Messages quote what the plan holds, and a quoted value may hold a newline or
+    a U+2028: printed as is, one problem would read as two lines.
+    """
+    if text.isprintable():
+        return text
+    return "".join(
+        char if char.isprintable() else char.encode("unicode_escape").decode("ascii")
+        for char in text
+    )
 
 
 # -- YAML 1.2 -----------------------------------------------------------------
@@ -336,11 +358,20 @@ def load_text(
 
 
 def dotted(loc: Loc) -> str:
-    """``('people', 0, 'email')`` -> ``people[0].email``."""
+    """``('people', 0, 'email')`` -> ``people[0].email``; an odd key -> ``["a key"]``."""
     text = ""
     for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif not _PLAIN_KEY.fullmatch(part):
+            # A key with spaces, dots or a colon would make the path ambiguous.
+            text += f"[{json.dumps(part, ensure_ascii=False)}]"
+        else:
+            text += f".{part}" if text else part
     return text or "plan"
+
+
+_PLAIN_KEY = re.compile(r"[\w-]+")
 
 
 def _locate(

@@ -17,6 +17,9 @@ _SHORT = re.compile(r"(\d+)\s*(w|d|h|m|s)")
 # No agreement needs an offset or a length of ten years; far larger numbers
 # overflow Python's dates and timedeltas where the plan is scheduled.
 MAX_DURATION_DAYS = 3653
+# Reminders count back from the start and the close comes a day after the end:
+# near year 1 or 9999 that arithmetic leaves the range of Python's dates.
+MIN_YEAR, MAX_YEAR = 1900, 2999
 _ISO = re.compile(
     r"P(?:(?P<w>\d+)W)?(?:(?P<d>\d+)D)?(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+)S)?)?"
 )
@@ -153,9 +156,12 @@ def parse_date(text: object) -> date:
     if not isinstance(text, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()):
         raise ValueError(f"'{text}' is not a date: use YYYY-MM-DD, like 2027-01-11")
     try:
-        return date.fromisoformat(text.strip())
+        day = date.fromisoformat(text.strip())
     except ValueError:
         raise ValueError(f"'{text}' is not a date in the calendar") from None
+    if not MIN_YEAR <= day.year <= MAX_YEAR:
+        raise ValueError(f"'{text}' is out of range: use a year from {MIN_YEAR} to {MAX_YEAR}")
+    return day
 
 
 def parse_datetime(text: object) -> datetime:
@@ -175,8 +181,8 @@ def parse_zone(text: object) -> str:
     if not isinstance(text, str) or not text.strip():
         raise ValueError("expected an IANA time zone like Europe/Amsterdam")
     name = text.strip()
-    if name.startswith(("/", ".")) or ".." in name:
-        raise ValueError(f"'{name}' is not an IANA time zone")
+    if name.startswith(("/", ".")) or ".." in name or _machine_zone(name):
+        raise ValueError(f"'{name}' is not an IANA time zone: use a name like Europe/Amsterdam")
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
@@ -184,6 +190,11 @@ def parse_zone(text: object) -> str:
             f"unknown time zone '{name}': use an IANA name like Europe/Amsterdam"
         ) from None
     return name
+
+
+def _machine_zone(name: str) -> bool:
+    """Files in the zone folder that are not zone names: what they mean differs per machine."""
+    return name in ("localtime", "posixrules") or name.startswith(("posix/", "right/"))
 
 
 # Reachable hours -------------------------------------------------------------

@@ -377,6 +377,10 @@ def _check_every(value: object) -> str:
         raise ValueError("leave UNTIL and COUNT out of the rule: check-ins end with the plan")
     if parts.get("FREQ") not in ("DAILY", "WEEKLY", "MONTHLY"):
         raise ValueError("the rule's FREQ must be DAILY, WEEKLY or MONTHLY")
+    # The rule picks days; 'at' is the time. BYMINUTE=0,...,59 would open a window a minute.
+    timed = [part for part in ("BYHOUR", "BYMINUTE", "BYSECOND") if part in parts]
+    if timed:
+        raise ValueError(f"leave {' and '.join(timed)} out of the rule: 'at' sets the time")
     # dateutil loops for ever on INTERVAL=0 when the rule is expanded.
     if "INTERVAL" in parts and not (parts["INTERVAL"].isdigit() and int(parts["INTERVAL"]) >= 1):
         raise ValueError("the rule's INTERVAL must be a whole number of at least 1")

@@ -92,6 +92,8 @@ def _dates(raw: dict[str, Any], people: People) -> Iterator[Issue]:
     start, end = _day(raw.get("start")), _day(raw.get("end"))
     if start and end and end < start:
         yield ("end",), f"the project ends ({end}) before it starts ({start})"
+    if start and end and (end - start).days > notation.MAX_DURATION_DAYS:
+        yield ("end",), f"the project runs from {start} to {end}: a plan covers ten years at most"
     if not (start and end and end >= start):
         return
     span = f"the project runs {start} to {end}"

@@ -43,9 +43,13 @@ def expectations(path: Path) -> list[str]:
     return fragments
 
 
+# people[0].email, or communication["response time"] for a key that is not a plain word
+FIELD = r'(?:[\w.\[\]-]|\["(?:[^"\\]|\\.)*"\])+'
+
+
 def problem_line(path: Path) -> re.Pattern[str]:
     """``PATH:LINE:COL: field.path: message``, the contract of DESIGN.md §2."""
-    return re.compile(rf"^{re.escape(str(path))}:\d+:\d+: [\w.\[\]-]+: .+$")
+    return re.compile(rf"^{re.escape(str(path))}:\d+:\d+: {FIELD}: .+$")
 
 
 def assert_reported(path: Path, output: str) -> None:
