@@ -185,7 +185,8 @@ def parse_zone(text: object) -> str:
         raise ValueError(f"'{name}' is not an IANA time zone: use a name like Europe/Amsterdam")
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        # A folder of zones ('Europe') is found by tzdata and then cannot be read as one.
         raise ValueError(
             f"unknown time zone '{name}': use an IANA name like Europe/Amsterdam"
         ) from None

@@ -201,6 +201,8 @@ def test_a_zone(text: str, expected: str) -> None:
     [
         ("Europe/Amsterdm", "unknown time zone 'Europe/Amsterdm'"),
         ("europe/amsterdam", "unknown time zone"),
+        ("Europe", "unknown time zone 'Europe'"),
+        ("Etc", "unknown time zone 'Etc'"),
         ("CET+1", "unknown time zone"),
         ("localtime", "'localtime' is not an IANA time zone"),
         ("posixrules", "is not an IANA time zone"),
