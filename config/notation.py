@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
@@ -90,7 +90,7 @@ def _shift(moment: datetime, days: int, seconds: int) -> datetime:
     zone = moment.tzinfo
     wall = moment.replace(tzinfo=None) + timedelta(days=days)
     # Round-trip through UTC so a wall time that falls in a DST gap is normalised.
-    shifted = wall.replace(tzinfo=zone).astimezone(ZoneInfo("UTC"))
+    shifted = wall.replace(tzinfo=zone).astimezone(UTC)
     return (shifted + timedelta(seconds=seconds)).astimezone(zone)
 
 

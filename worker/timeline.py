@@ -18,7 +18,7 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from functools import cached_property
+from functools import cached_property, lru_cache
 from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrulestr
@@ -72,7 +72,9 @@ def occurrence_key(
     plan_id: str, kind: str, ref: str, recipient: str | None, channel: str | None, at: datetime
 ) -> str:
     """The stable key of one occurrence: the same inputs give the same key, always."""
-    instant = at.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    u = at.astimezone(UTC)
+    # What strftime("%Y%m%dT%H%M%SZ") writes, at half its cost.
+    instant = "%04d%02d%02dT%02d%02d%02dZ" % (u.year, u.month, u.day, u.hour, u.minute, u.second)  # noqa: UP031
     text = "|".join((plan_id, kind, ref, recipient or "", channel or "", instant))
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
@@ -114,6 +116,8 @@ class Availability:
     def last_reachable(self, moment: datetime, not_before: datetime) -> datetime | None:
         """The latest reachable instant at or before ``moment``, not before ``not_before``."""
         day = moment.astimezone(self.zone).date()
+        if self.reachable is None and (self.person is None or not self.person.is_away(day)):
+            return moment if moment >= not_before else None  # reachable all day
         floor = not_before.astimezone(self.zone).date() - timedelta(days=1)
         while day >= floor:
             for start, end in reversed(self.periods(day)):
@@ -143,6 +147,10 @@ class Compiler:
         self.close = local_moment(plan.end + timedelta(days=1), time(0), plan.zone)
 
     @cached_property
+    def zones(self) -> dict[str, ZoneInfo]:
+        return {p.id: self.plan.zone_of(p) for p in self.plan.people}
+
+    @cached_property
     def availability(self) -> dict[str, Availability]:
         return {p.id: Availability.of(self.plan, p) for p in self.plan.people}
 
@@ -155,10 +163,11 @@ class Compiler:
         channel: str | None = None,
         offset: Duration | None = None,
     ) -> Occurrence:
-        zone = self.plan.zone_of(person).key if person else self.plan.timezone
+        zone = self.zones[person.id].key if person else self.plan.timezone
         recipient = person.id if person else None
+        at = at.astimezone(UTC)
         key = occurrence_key(self.plan.id, kind, ref, recipient, channel, at)
-        return Occurrence(key, kind, at.astimezone(UTC), zone, ref, recipient, channel, offset)
+        return Occurrence(key, kind, at, zone, ref, recipient, channel, offset)
 
     def all(self) -> list[Occurrence]:
         found: dict[str, Occurrence] = {}
@@ -215,11 +224,12 @@ class Compiler:
         if checkins is None:
             return
         for person in self.plan.checkin_people():
-            for opens in checkin_windows(self.plan, person):
-                day = opens.astimezone(self.plan.zone_of(person)).date().isoformat()
-                yield self.occurrence("checkin_open", opens, day, person, person.channels[0])
-                closes = checkins.grace.after(opens.astimezone(self.plan.zone_of(person)))
-                yield self.occurrence("checkin_close", closes, day, person)
+            zone = self.zones[person.id]
+            for day, opens in _windows(self.plan, person):
+                name = day.isoformat()
+                yield self.occurrence("checkin_open", opens, name, person, person.channels[0])
+                closes = checkins.grace.after(opens.astimezone(zone))
+                yield self.occurrence("checkin_close", closes, name, person)
 
 
 def compile(plan: Plan) -> list[Occurrence]:
@@ -259,23 +269,33 @@ def checkin_days(plan: Plan) -> list[date]:
     """Every scheduled check-in day of the plan, pauses and away days included."""
     if plan.checkins is None:
         return []
-    rule = checkin_rule(plan.checkins, plan.start)
-    first = datetime.combine(plan.start, time(0))
-    last = datetime.combine(plan.end, time(23, 59))
+    return list(_series(checkin_rule(plan.checkins, plan.start), plan.start, plan.end))
+
+
+@lru_cache(maxsize=256)
+def _series(rule: str, start: date, end: date) -> tuple[date, ...]:
+    """The days a rule gives from ``start`` through ``end``: expanded once, asked per person."""
+    first = datetime.combine(start, time(0))
+    last = datetime.combine(end, time(23, 59))
     found = rrulestr(rule, dtstart=first).between(first, last, inc=True)
     if not found:
-        return []
+        return ()
     # Restart the rule at its first day, so a calendar with that DTSTART expands the same.
     series = rrulestr(rule, dtstart=found[0]).between(found[0], last, inc=True)
-    return [moment.date() for moment in series]
+    return tuple(moment.date() for moment in series)
 
 
 def checkin_windows(plan: Plan, person: Person) -> list[datetime]:
     """The UTC instants at which this person's check-in windows open."""
+    return [opens for _, opens in _windows(plan, person)]
+
+
+def _windows(plan: Plan, person: Person) -> list[tuple[date, datetime]]:
+    """Each window of this person: its local day and the UTC instant it opens."""
     assert plan.checkins is not None
     zone, clock = plan.zone_of(person), plan.checkins.at
     return [
-        local_moment(day, clock, zone)
+        (day, local_moment(day, clock, zone))
         for day in checkin_days(plan)
         if not plan.checkins.paused(day) and not person.is_away(day)
     ]
