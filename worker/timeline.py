@@ -72,7 +72,7 @@ def occurrence_key(
     plan_id: str, kind: str, ref: str, recipient: str | None, channel: str | None, at: datetime
 ) -> str:
     """The stable key of one occurrence: the same inputs give the same key, always."""
-    u = at.astimezone(UTC)
+    u = at if at.tzinfo is UTC else at.astimezone(UTC)
     # What strftime("%Y%m%dT%H%M%SZ") writes, at half its cost.
     instant = "%04d%02d%02dT%02d%02d%02dZ" % (u.year, u.month, u.day, u.hour, u.minute, u.second)  # noqa: UP031
     text = "|".join((plan_id, kind, ref, recipient or "", channel or "", instant))
