@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import copy
+import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -59,3 +62,18 @@ def dump(data: dict[str, Any]) -> str:
 
 def plan_from(data: dict[str, Any]) -> Plan:
     return load_text(dump(data), "<test>")
+
+
+def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``pactkeeper ARGS`` in its own process with this checkout's code, none of the
+    caller's ``PACTKEEPER_`` settings, and ``env`` added."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("PACTKEEPER_")}
+    return subprocess.run(
+        [sys.executable, "-m", "worker.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**clean, **env, "PYTHONPATH": str(ROOT)},
+        timeout=300,
+        check=False,
+    )

@@ -796,12 +796,12 @@ def _warning(
     defer_pauses: bool = True,
     template: str | None = None,
 ) -> Item:
-    if template is not None:
-        pass
-    elif recipient.id == person.id:
-        template = "nudge"
-    else:
-        template = "dropout_warning" if dropout else "lead_warning"
+    if template is None:
+        template = (
+            ("dropout_warning" if dropout else "lead_warning")
+            if recipient.id != person.id
+            else "nudge"
+        )
     key_text = "|".join((plan.id, "warning", person.id, origin, str(level), recipient.id))
     return Item(
         key=hashlib.sha256(key_text.encode()).hexdigest()[:24],

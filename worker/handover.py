@@ -28,11 +28,13 @@ the text files; a document holding one is left out and named in the report.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
 import os
 import re
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -362,12 +364,12 @@ def keep_bundle(engine: Engine, plan: Plan, at: float) -> Path:
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     data = _bundle(engine, plan, at, True, False)
-    draft = path.with_name(f".{path.name}.{os.getpid()}.{id(data)}")
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
     draft.write_bytes(data)
     try:
-        os.link(draft, path)  # fails when another worker's bundle is already there
-    except FileExistsError:
-        pass
+        # The first link wins; a worker that comes second keeps the first one's bundle.
+        with contextlib.suppress(FileExistsError):
+            os.link(draft, path)
     finally:
         draft.unlink(missing_ok=True)
     return path

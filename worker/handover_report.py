@@ -28,7 +28,7 @@ from worker import handover_svg, messages, timeline
 from worker.checkins import Standing, Window
 from worker.risk import closed, level_words
 from worker.runbook import WORDS as RUNBOOK_WORDS
-from worker.runbook import channels_words, counted, email_link, listed, md, place, roles_of
+from worker.runbook import Contact, contact, counted, listed, md, place
 from worker.store import Item
 
 if TYPE_CHECKING:
@@ -258,16 +258,6 @@ class Note:
 
 
 @dataclass(frozen=True)
-class ContactLine:
-    name: str
-    labels: str
-    role: str | None
-    email: str | None
-    phone: str | None
-    channels: str
-
-
-@dataclass(frozen=True)
 class Streak:
     name: str
     count: int
@@ -326,8 +316,8 @@ class Report:
     latest: list[Note]  # each person's last note
     streak: Streak | None
     agreements: list[str]
-    contacts: list[ContactLine]
-    successor: ContactLine | None
+    contacts: list[Contact]
+    successor: Contact | None
     backup: str | None
     handover_when: str | None
     handover_where: str | None
@@ -469,22 +459,10 @@ def summary(facts: Facts, outcomes: Sequence[MilestoneOutcome]) -> Summary:
     )
 
 
-def contact_line(plan: Plan, person: Person) -> ContactLine:
-    lang = plan.language
-    return ContactLine(
-        name=md(person.name),
-        labels=listed(roles_of(plan, person), lang),
-        role=md(person.role) if person.role else None,
-        email=email_link(person.email) if person.email else None,
-        phone=f"[{person.phone}](tel:{person.phone})" if person.phone else None,
-        channels=channels_words(list(person.channels), lang),
-    )
-
-
-def contacts(plan: Plan) -> list[ContactLine]:
+def contacts(plan: Plan) -> list[Contact]:
     """Who to call: the partner's contact and deputy, the team lead, then the successor."""
     ids = [plan.partner.contact, plan.partner.deputy, plan.team.lead]
-    return [contact_line(plan, plan.person(pid)) for pid in dict.fromkeys(i for i in ids if i)]
+    return [contact(plan, plan.person(pid)) for pid in dict.fromkeys(i for i in ids if i)]
 
 
 def build(facts: Facts, redacted: bool) -> Report:
@@ -532,7 +510,7 @@ def build(facts: Facts, redacted: bool) -> Report:
         streak=longest_streak(facts),
         agreements=[md(item) for item in plan.agreements],
         contacts=contacts(plan),
-        successor=contact_line(plan, plan.person(successor)) if successor else None,
+        successor=contact(plan, plan.person(successor)) if successor else None,
         backup=md(plan.continuity.backup) if plan.continuity and plan.continuity.backup else None,
         handover_when=messages.format_moment(handover.at.replace(tzinfo=plan.zone), lang)
         if handover

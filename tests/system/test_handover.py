@@ -11,8 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import subprocess
-import sys
 import threading
 import zipfile
 from email import message_from_bytes, policy
@@ -29,6 +27,7 @@ from tests.calendar_lint import lint_calendar
 from tests.engine import make_engine, moment, run_due, run_until
 from tests.servers import RedisServer
 from tests.support import DUTCH, ROOT, dump, minimal_data
+from tests.support import run_cli as pactkeeper
 from worker import handover
 from worker.engine import register
 from worker.store.redis import RedisStore
@@ -53,19 +52,6 @@ FILES = {
     "documents/docs/beheer.md",
 }
 SVG = "{http://www.w3.org/2000/svg}"
-
-
-def pactkeeper(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("PACTKEEPER_")}
-    return subprocess.run(
-        [sys.executable, "-m", "worker.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={**base, **env, "PYTHONPATH": str(ROOT)},
-        timeout=300,
-        check=False,
-    )
 
 
 def unpack(data: bytes, folder: Path) -> Path:

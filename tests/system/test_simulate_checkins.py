@@ -12,9 +12,7 @@ warning to Ana (the partner contact) on 17 February; then the spring pause
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.support import DUTCH, ROOT
+from tests.support import DUTCH, ROOT, run_cli
 
 pytestmark = pytest.mark.system
 
@@ -31,18 +29,9 @@ AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
 
 def pactkeeper(*args: str, data: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PACTKEEPER_")}
-    if data is not None:
-        env.update(PACTKEEPER_DATA_DIR=str(data), PACTKEEPER_SECRET_KEY="cli-test-key")
-    return subprocess.run(
-        [sys.executable, "-m", "worker.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={**env, "PYTHONPATH": str(ROOT)},
-        timeout=300,
-        check=False,
-    )
+    if data is None:
+        return run_cli(*args)
+    return run_cli(*args, PACTKEEPER_DATA_DIR=str(data), PACTKEEPER_SECRET_KEY="cli-test-key")
 
 
 @pytest.fixture(scope="module")
