@@ -108,13 +108,38 @@ def run_steps(engine: Engine, claims: list[Claim], now: float) -> list[Delivery]
 
 
 def reap(engine: Engine, now: float) -> list[str]:
-    """Return expired claims; decide what happens to sends whose worker died."""
+    """Return expired claims; act on outcomes nobody acted on yet.
+
+    A send whose worker died became ``unknown`` with its follow-up recorded in the
+    same step; so did an ``unknown`` or ``failed`` outcome whose worker died before
+    it re-sent or told the lead. Acting on one twice changes nothing (the re-send
+    is a compare-and-set, the notice has a fixed key), so the reaper may also meet
+    an outcome its own worker is still acting on.
+    """
     result = engine.store.reap(now)
     for key in result.returned:
         log.info("lease expired, due again: %s", key)
-    for key in result.unknown:
-        _after_unknown(engine, key, now)
+    for key, mark in engine.store.follow_ups():
+        follow_up(engine, key, mark, now)
     return result.unknown
+
+
+def follow_up(engine: Engine, key: str, mark: str, now: float) -> None:
+    """Re-send or report one outcome (``mark`` = ``<problem>:<attempts>``), then forget it."""
+    problem = mark.partition(":")[0]
+    item = engine.store.get(key)
+    if item is not None:
+        if problem == "unknown":
+            _after_unknown(engine, item, now)
+        else:
+            try:
+                plan = engine.plan(item.plan_id)
+            except (PlanGone, PlanError):
+                plan = None
+            if plan is not None:
+                channel = item.channel_used or item.channel
+                _notify_lead(engine, plan, item, now, problem, item.detail, channel)
+    engine.store.followed_up(key, mark)
 
 
 def backoff(attempts: int, retry_after: float | None) -> float:
@@ -175,11 +200,10 @@ def _send(engine: Engine, claim: Claim, item: Item, now: float) -> Delivery:
             engine,
             claim,
             item,
-            plan,
             now,
             f"no working channel left ({reasons})",
             item.channel,
-            notify=False,
+            problem="",
         )
     try:
         connector, outbox = engine.connector(plan, channel)
@@ -290,7 +314,6 @@ def _failed(
                 engine,
                 claim,
                 item,
-                plan,
                 now,
                 f"gave up after {MAX_ATTEMPTS} attempts: {detail}",
                 channel,
@@ -306,15 +329,16 @@ def _failed(
             detail=f"{detail}; again at {utc(due):%Y-%m-%d %H:%M:%S}Z",
         )
     if error.kind == "permanent":
+        # The notice first: a worker dying after it leaves the item sending, so the
+        # reaper reports it again at worst; dying after disabling would not.
+        _notify_lead(engine, plan, item, now, "channel_failed", detail, channel)
         disable(engine, plan, person, channel, detail, now)
         fallback = choose_channel(engine, plan, person, channel)
-        _notify_lead(engine, plan, item, now, "channel_failed", detail, channel)
         if fallback is not None:
             engine.store.retry(claim, now, f"{detail}; falling back to {fallback}", fallback)
             return _done(engine, item, now, "retry", channel, detail=f"{detail}; next: {fallback}")
-        return _give_up(engine, claim, item, plan, now, detail, channel, notify=False)
-    engine.store.finish(claim, "unknown", now, detail=detail, channel=channel)
-    _after_unknown(engine, item.key, now)
+        return _give_up(engine, claim, item, now, detail, channel, problem="channel_failed")
+    _finish_and_follow(engine, claim, item, now, "unknown", detail, channel, "unknown")
     return _done(engine, item, now, "unknown", channel, detail=detail)
 
 
@@ -322,22 +346,37 @@ def _give_up(
     engine: Engine,
     claim: Claim,
     item: Item,
-    plan: Plan,
     now: float,
     detail: str,
     channel: str | None,
-    notify: bool = True,
+    problem: str = "failed",
 ) -> Delivery:
-    engine.store.finish(claim, "failed", now, detail=detail, channel=channel)
-    if notify:
-        _notify_lead(engine, plan, item, now, "failed", detail, channel)
+    """``failed``; ``problem`` is the notice the lead gets about it ("" for none)."""
+    _finish_and_follow(engine, claim, item, now, "failed", detail, channel, problem)
     return _done(engine, item, now, "failed", channel, detail=detail)
 
 
-def _after_unknown(engine: Engine, key: str, now: float) -> None:
-    item = engine.store.get(key)
-    if item is None or item.state != "unknown":
-        return
+def _finish_and_follow(
+    engine: Engine,
+    claim: Claim,
+    item: Item,
+    now: float,
+    state: str,
+    detail: str,
+    channel: str | None,
+    problem: str,
+) -> None:
+    """Record the outcome with its follow-up in one step, then act on it at once."""
+    recorded = engine.store.finish(
+        claim, state, now, detail=detail, channel=channel, follow_up=problem
+    )
+    if recorded and problem:
+        follow_up(engine, item.key, f"{problem}:{item.attempts}", now)
+
+
+def _after_unknown(engine: Engine, item: Item, now: float) -> None:
+    if item.state != "unknown":
+        return  # re-sent already
     channel = item.channel_used or item.channel
     try:
         plan = engine.plan(item.plan_id)
@@ -347,7 +386,7 @@ def _after_unknown(engine: Engine, key: str, now: float) -> None:
     resend = item.attempts + 1 < MAX_ATTEMPTS and item.kind != "notice"
     if connector is not None and connector.deduplicates and resend:
         engine.store.requeue(
-            key,
+            item.key,
             "unknown",
             now + RESEND_DELAY,
             "re-sent: the channel de-duplicates, so it arrives once",

@@ -174,6 +174,32 @@ def test_reap_returns_expired_claims_and_marks_stuck_sends_unknown(store: Store)
     assert sorted(c.key for c in store.claim(NOW + 70, 10, 60)) == ["claimed", "fresh", "sending"]
 
 
+def test_an_outcome_to_act_on_is_recorded_with_the_move(store: Store) -> None:
+    """``finish`` and ``reap`` record the follow-up in the same step as the state;
+    it stays until acted on, and a stale mark does not clear a newer outcome."""
+    sync(store, item("gone-quiet"), item("refused"), item("fine"))
+    claims = {c.key: c for c in store.claim(NOW, 10, 60)}
+    for claim in claims.values():
+        store.begin(claim, NOW, 60)
+    assert store.finish(claims["refused"], "failed", NOW, "HTTP 404", follow_up="channel_failed")
+    assert store.finish(claims["fine"], "sent", NOW)
+    assert not store.finish(claims["fine"], "failed", NOW, follow_up="failed")  # claim gone
+    assert store.reap(NOW + 61).unknown == ["gone-quiet"]
+    both = [("gone-quiet", "unknown:0"), ("refused", "channel_failed:0")]
+    assert store.follow_ups() == both  # sorted by key
+    assert len(store.follow_ups(limit=1)) == 1 and store.follow_ups(limit=1)[0] in both
+    # Re-sent (one attempt more) and unknown again before the first mark was cleared.
+    assert store.requeue("gone-quiet", "unknown", NOW + 62, "re-sent")
+    (again,) = store.claim(NOW + 62, 10, 60)
+    store.begin(again, NOW + 62, 60)
+    assert store.finish(again, "unknown", NOW + 63, "timeout", follow_up="unknown")
+    assert not store.followed_up("gone-quiet", "unknown:0")
+    assert store.followed_up("gone-quiet", "unknown:1")
+    assert store.followed_up("refused", "channel_failed:0")
+    assert not store.followed_up("refused", "channel_failed:0")
+    assert store.follow_ups() == []
+
+
 def test_schedule_adds_engine_items_once(store: Store) -> None:
     warning = item("w", kind="warning", origin="engine")
     assert store.schedule([warning]) == ["w"]

@@ -172,8 +172,15 @@ class Store(ABC):
         detail: str = "",
         subject: str = "",
         channel: str | None = None,
+        follow_up: str = "",
     ) -> bool:
-        """``sending -> sent | failed | unknown`` for the holder of the claim."""
+        """``sending -> sent | failed | unknown`` for the holder of the claim.
+
+        ``follow_up`` names what must still happen about the outcome (``unknown``,
+        ``failed``, ``channel_failed``: a re-send or a notice to the lead). It is
+        recorded in the same step as the move, so a worker that dies right after
+        leaves it to the reaper instead of losing it (see ``follow_ups``).
+        """
 
     @abstractmethod
     def retry(self, claim: Claim, due: float, detail: str, channel: str | None = None) -> bool:
@@ -197,7 +204,20 @@ class Store(ABC):
 
     @abstractmethod
     def reap(self, now: float, limit: int = 1000) -> ReapResult:
-        """Expired leases: ``claimed -> due`` and ``sending -> unknown``."""
+        """Expired leases: ``claimed -> due`` and ``sending -> unknown``; each new
+        ``unknown`` gets its follow-up recorded in the same step."""
+
+    @abstractmethod
+    def follow_ups(self, limit: int = 1000) -> list[tuple[str, str]]:
+        """Outcomes still to be acted on: ``(key, mark)``, the mark being
+        ``<problem>:<attempts>`` as recorded by ``finish`` or ``reap``; at most
+        ``limit`` of them (which ones, when there are more, is the backend's choice),
+        sorted by key."""
+
+    @abstractmethod
+    def followed_up(self, key: str, mark: str) -> bool:
+        """Forget the follow-up of ``key`` if it is still ``mark`` (a newer outcome of
+        the same item, after a re-send, keeps its own)."""
 
     @abstractmethod
     def requeue(self, key: str, expect: str, due: float, detail: str) -> bool:

@@ -7,6 +7,7 @@ Layout (all under a prefix, ``pk:`` by default):
 - ``item:<key>``: hash with the item's fields (the ledger);
 - ``plan:<id>``, ``plans``, ``plankeys:<id>`` (keys the timeline scheduled),
   ``planitems:<id>`` (every key of the plan);
+- ``followup``: hash, item key -> ``<problem>:<attempts>``, outcomes still to act on;
 - ``rev:<uid>``: calendar revision; ``rec:<collection>``: hash of JSON records;
   ``once:<name>``: once-flags.
 
@@ -81,6 +82,10 @@ redis.call('HSET', KEYS[1], 'state', ARGV[2], 'detail', ARGV[3], 'subject', ARGV
            'sent_at', ARGV[5], 'lease', '')
 if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'channel_used', ARGV[6]) end
 redis.call('ZREM', KEYS[2], ARGV[7])
+if ARGV[8] ~= '' then
+  local attempts = redis.call('HGET', KEYS[1], 'attempts') or '0'
+  redis.call('HSET', KEYS[3], ARGV[7], ARGV[8] .. ':' .. attempts)
+end
 return 1
 """
 
@@ -119,10 +124,17 @@ for _, key in ipairs(expired) do
   elseif now[1] == 'sending' then
     redis.call('HSET', item, 'state', 'unknown', 'lease', '',
                'detail', 'the worker stopped while sending')
+    local attempts = redis.call('HGET', item, 'attempts') or '0'
+    redis.call('HSET', KEYS[3], key, 'unknown:' .. attempts)
     unknown[#unknown + 1] = key
   end
 end
 return {returned, unknown}
+"""
+
+FOLLOWED_UP = """
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+return redis.call('HDEL', KEYS[1], ARGV[1])
 """
 
 REQUEUE = """
@@ -246,6 +258,7 @@ class RedisStore(Store):
                 ("retry", RETRY),
                 ("release", RELEASE),
                 ("reap", REAP),
+                ("followed_up", FOLLOWED_UP),
                 ("requeue", REQUEUE),
                 ("sync", SYNC),
                 ("schedule", SCHEDULE),
@@ -374,13 +387,14 @@ class RedisStore(Store):
         detail: str = "",
         subject: str = "",
         channel: str | None = None,
+        follow_up: str = "",
     ) -> bool:
         assert state in ("sent", "failed", "unknown")
         return bool(
             self._run(
                 "finish",
-                [self._item(claim.key), self._key("lease")],
-                [claim.token, state, detail, subject, now, channel, claim.key],
+                [self._item(claim.key), self._key("lease"), self._key("followup")],
+                [claim.token, state, detail, subject, now, channel, claim.key, follow_up],
             )
         )
 
@@ -394,9 +408,22 @@ class RedisStore(Store):
 
     def reap(self, now: float, limit: int = 1000) -> ReapResult:
         returned, unknown = self._run(
-            "reap", [self._key("lease"), self._key("due")], [now, limit, self._key("item", "")]
+            "reap",
+            [self._key("lease"), self._key("due"), self._key("followup")],
+            [now, limit, self._key("item", "")],
         )
         return ReapResult(list(returned), list(unknown))
+
+    def follow_ups(self, limit: int = 1000) -> list[tuple[str, str]]:
+        found: list[tuple[str, str]] = []
+        for key, mark in self.redis.hscan_iter(self._key("followup"), count=limit):
+            found.append((key, mark))
+            if len(found) >= limit:
+                break
+        return sorted(found)
+
+    def followed_up(self, key: str, mark: str) -> bool:
+        return bool(self._run("followed_up", [self._key("followup")], [key, mark]))
 
     def requeue(self, key: str, expect: str, due: float, detail: str) -> bool:
         return bool(

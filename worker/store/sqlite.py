@@ -50,6 +50,7 @@ CREATE TABLE IF NOT EXISTS records (
     PRIMARY KEY (collection, record_id)
 );
 CREATE TABLE IF NOT EXISTS once_flags (name TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS follow_ups (key TEXT PRIMARY KEY, mark TEXT NOT NULL);
 """
 
 _COLUMNS = ", ".join(ITEM_FIELDS)
@@ -231,6 +232,7 @@ class SqliteStore(Store):
         detail: str = "",
         subject: str = "",
         channel: str | None = None,
+        follow_up: str = "",
     ) -> bool:
         assert state in ("sent", "failed", "unknown")
         with self._write() as db:
@@ -240,6 +242,8 @@ class SqliteStore(Store):
                 "WHERE key = ? AND state = 'sending' AND token = ?",
                 (state, detail, subject, now, channel, claim.key, claim.token),
             )
+            if cursor.rowcount and follow_up:
+                _mark(db, claim.key, follow_up)
         return bool(cursor.rowcount)
 
     def retry(self, claim: Claim, due: float, detail: str, channel: str | None = None) -> bool:
@@ -284,8 +288,22 @@ class SqliteStore(Store):
                         "WHERE key = ? AND state = 'sending'",
                         (key,),
                     )
+                    _mark(db, key, "unknown")
                     result.unknown.append(key)
         return result
+
+    def follow_ups(self, limit: int = 1000) -> list[tuple[str, str]]:
+        rows = (
+            self._db()
+            .execute("SELECT key, mark FROM follow_ups ORDER BY key LIMIT ?", (limit,))
+            .fetchall()
+        )
+        return [(key, mark) for key, mark in rows]
+
+    def followed_up(self, key: str, mark: str) -> bool:
+        with self._write() as db:
+            cursor = db.execute("DELETE FROM follow_ups WHERE key = ? AND mark = ?", (key, mark))
+        return bool(cursor.rowcount)
 
     def requeue(self, key: str, expect: str, due: float, detail: str) -> bool:
         with self._write() as db:
@@ -438,6 +456,15 @@ class SqliteStore(Store):
         with self._write() as db:
             cursor = db.execute("INSERT OR IGNORE INTO once_flags VALUES (?)", (name,))
         return bool(cursor.rowcount)
+
+
+def _mark(db: sqlite3.Connection, key: str, problem: str) -> None:
+    """Record what must still happen about an item's outcome, in the caller's transaction."""
+    db.execute(
+        "INSERT OR REPLACE INTO follow_ups (key, mark) "
+        "SELECT key, ? || ':' || attempts FROM items WHERE key = ?",
+        (problem, key),
+    )
 
 
 def _dumps(data: dict[str, Any]) -> str:
