@@ -77,21 +77,33 @@ class Duration:
 
     def before(self, moment: datetime) -> datetime:
         """``moment`` minus this duration, days on the wall clock of ``moment``'s zone."""
-        return _shift(moment, -self.days, -self.seconds)
+        return _shift(moment, -self.days, -self.seconds).astimezone(moment.tzinfo)
 
     def after(self, moment: datetime) -> datetime:
         """``moment`` plus this duration, days on the wall clock of ``moment``'s zone."""
+        return _shift(moment, self.days, self.seconds).astimezone(moment.tzinfo)
+
+    def before_utc(self, moment: datetime) -> datetime:
+        """``before`` as a UTC instant (what the timeline keeps), one conversion less."""
+        return _shift(moment, -self.days, -self.seconds)
+
+    def after_utc(self, moment: datetime) -> datetime:
+        """``after`` as a UTC instant."""
         return _shift(moment, self.days, self.seconds)
 
 
 def _shift(moment: datetime, days: int, seconds: int) -> datetime:
-    if moment.tzinfo is None:
-        raise ValueError("a zone-aware datetime is needed")
+    """``moment`` moved by calendar days on its wall clock, then by exact seconds, in UTC."""
     zone = moment.tzinfo
-    wall = moment.replace(tzinfo=None) + timedelta(days=days)
-    # Round-trip through UTC so a wall time that falls in a DST gap is normalised.
-    shifted = wall.replace(tzinfo=zone).astimezone(UTC)
-    return (shifted + timedelta(seconds=seconds)).astimezone(zone)
+    if zone is None:
+        raise ValueError("a zone-aware datetime is needed")
+    if days:
+        wall = moment.replace(tzinfo=None) + timedelta(days=days)
+        # Round-trip through UTC so a wall time that falls in a DST gap is normalised.
+        shifted = wall.replace(tzinfo=zone).astimezone(UTC)
+    else:
+        shifted = moment.astimezone(UTC)
+    return shifted + timedelta(seconds=seconds) if seconds else shifted
 
 
 def parse_duration(text: object) -> Duration:

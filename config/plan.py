@@ -196,6 +196,8 @@ class Person(Section):
     language: Literal["nl", "en"] | None = None
 
     def is_away(self, day: date) -> bool:
+        if not self.away:
+            return False
         return any(day in period for period in self.away)
 
 

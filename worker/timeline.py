@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property, lru_cache
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrulestr
@@ -36,13 +36,15 @@ KINDS = (
     "handover",
     "close",
 )
+KIND_ORDER = {kind: number for number, kind in enumerate(KINDS)}
 # What the engine acts on; meetings, deadlines and the handover meeting live in calendars.
 ACTIONS = ("kickoff", "reminder", "checkin_open", "checkin_close", "close")
 HORIZON_DAYS = 400
 
 
-@dataclass(frozen=True)
-class Occurrence:
+class Occurrence(NamedTuple):
+    """One thing the plan schedules (a named tuple: a plan makes thousands)."""
+
     key: str
     kind: str
     at: datetime  # UTC
@@ -73,9 +75,18 @@ def occurrence_key(
 ) -> str:
     """The stable key of one occurrence: the same inputs give the same key, always."""
     u = at if at.tzinfo is UTC else at.astimezone(UTC)
+    return _key(plan_id, kind, ref, recipient, channel, _stamp(u))
+
+
+def _stamp(u: datetime) -> str:
     # What strftime("%Y%m%dT%H%M%SZ") writes, at half its cost.
-    instant = "%04d%02d%02dT%02d%02d%02dZ" % (u.year, u.month, u.day, u.hour, u.minute, u.second)  # noqa: UP031
-    text = "|".join((plan_id, kind, ref, recipient or "", channel or "", instant))
+    return "%04d%02d%02dT%02d%02d%02dZ" % (u.year, u.month, u.day, u.hour, u.minute, u.second)  # noqa: UP031
+
+
+def _key(
+    plan_id: str, kind: str, ref: str, recipient: str | None, channel: str | None, stamp: str
+) -> str:
+    text = "|".join((plan_id, kind, ref, recipient or "", channel or "", stamp))
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
@@ -145,6 +156,7 @@ class Compiler:
         self.plan = plan
         self.start = local_moment(plan.start, time(0), plan.zone)
         self.close = local_moment(plan.end + timedelta(days=1), time(0), plan.zone)
+        self._stamps: dict[datetime, str] = {}
 
     @cached_property
     def zones(self) -> dict[str, ZoneInfo]:
@@ -165,8 +177,12 @@ class Compiler:
     ) -> Occurrence:
         zone = self.zones[person.id].key if person else self.plan.timezone
         recipient = person.id if person else None
-        at = at.astimezone(UTC)
-        key = occurrence_key(self.plan.id, kind, ref, recipient, channel, at)
+        if at.tzinfo is not UTC:
+            at = at.astimezone(UTC)
+        stamp = self._stamps.get(at)
+        if stamp is None:  # many occurrences share an instant (a zone's check-in windows)
+            stamp = self._stamps[at] = _stamp(at)
+        key = _key(self.plan.id, kind, ref, recipient, channel, stamp)
         return Occurrence(key, kind, at, zone, ref, recipient, channel, offset)
 
     def all(self) -> list[Occurrence]:
@@ -174,7 +190,7 @@ class Compiler:
         for item in self._everything():
             found.setdefault(item.key, item)
         return sorted(
-            found.values(), key=lambda o: (o.at, KINDS.index(o.kind), o.ref, o.recipient or "")
+            found.values(), key=lambda o: (o.at, KIND_ORDER[o.kind], o.ref, o.recipient or "")
         )
 
     def _everything(self) -> Iterator[Occurrence]:
@@ -213,7 +229,7 @@ class Compiler:
         for person in people:
             local_anchor = anchor.astimezone(self.plan.zone_of(person))
             for offset in offsets:
-                due = offset.before(local_anchor).astimezone(UTC)
+                due = offset.before_utc(local_anchor)
                 if due < self.start:
                     continue  # reminders due before the plan's start are not scheduled
                 at = self.availability[person.id].last_reachable(due, self.start) or due
@@ -223,12 +239,22 @@ class Compiler:
         checkins = self.plan.checkins
         if checkins is None:
             return
+        days = [(day, day.isoformat()) for day in checkin_days(self.plan)]
+        days = [(day, name) for day, name in days if not checkins.paused(day)]
+        # Windows open and close at the same instants for everyone in one zone.
+        instants: dict[str, list[tuple[datetime, datetime]]] = {}
         for person in self.plan.checkin_people():
             zone = self.zones[person.id]
-            for day, opens in _windows(self.plan, person):
-                name = day.isoformat()
+            if zone.key not in instants:
+                opening = [local_moment(day, checkins.at, zone) for day, _ in days]
+                instants[zone.key] = [
+                    (opens, checkins.grace.after_utc(opens.astimezone(zone))) for opens in opening
+                ]
+            away = person.is_away
+            for (day, name), (opens, closes) in zip(days, instants[zone.key], strict=True):
+                if away(day):
+                    continue
                 yield self.occurrence("checkin_open", opens, name, person, person.channels[0])
-                closes = checkins.grace.after(opens.astimezone(zone))
                 yield self.occurrence("checkin_close", closes, name, person)
 
 
