@@ -460,11 +460,9 @@ def _answer(store: Store, plan_id: str, slot: Slot, answer: Answer) -> tuple[str
     where, key = collection(plan_id), row_id(slot.person, slot.day)
     fresh = _row(slot, "answered" if answer.at < slot.closes else "late", answer)
     for _ in range(20):
-        if store.put_record(where, key, fresh, only_if_absent=True):
-            return "recorded", fresh
-        old = store.get_record(where, key)
+        old = store.put_record_once(where, key, fresh)
         if old is None:
-            continue
+            return "recorded", fresh
         revision = int(old.get("revision") or 0)
         if old["state"] in ("answered", "late"):
             if (old.get("status"), old.get("note"), _pairs(old)) == (
@@ -486,7 +484,7 @@ def _answer(store: Store, plan_id: str, slot: Slot, answer: Answer) -> tuple[str
             changes = {k: v for k, v in fresh.items() if k not in ("person", "window")}
             outcome = "recorded"
         changes["revision"] = revision + 1
-        if store.update_record(where, key, {"revision": old.get("revision")}, changes):
+        if store.update_record(where, key, {"revision": old.get("revision")}, changes, old):
             return outcome, {**old, **changes}
     raise RuntimeError(f"the check-in {key} kept changing; try again")
 

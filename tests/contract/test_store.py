@@ -257,6 +257,20 @@ def test_records_insert_once_and_compare_and_set(store: Store) -> None:
     assert store.records("other") == {}
 
 
+def test_put_once_returns_what_is_there_and_a_stale_hint_changes_nothing(store: Store) -> None:
+    first = {"state": "answered", "revision": 0, "note": "é, ✓", "at": 1799999999.123456}
+    assert store.put_record_once("checkins:p", "ana", first) is None
+    seen = store.put_record_once("checkins:p", "ana", {"state": "x", "revision": 9})
+    assert seen == first
+    # With the record as read: one swap.
+    assert store.update_record("checkins:p", "ana", {"revision": 0}, {"revision": 1}, seen)
+    # The same hint again is stale now: the store decides on the record as it is.
+    assert not store.update_record("checkins:p", "ana", {"revision": 0}, {"revision": 2}, seen)
+    assert store.update_record("checkins:p", "ana", {"revision": 1}, {"note": "again"}, seen)
+    assert store.get_record("checkins:p", "ana") == {**first, "revision": 1, "note": "again"}
+    assert not store.update_record("checkins:p", "gone", {}, {"state": "x"}, seen)
+
+
 def test_once_is_true_for_the_first_caller_only(store: Store) -> None:
     assert store.once("close:p")
     assert not store.once("close:p")

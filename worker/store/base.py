@@ -271,10 +271,25 @@ class Store(ABC):
     def get_record(self, collection: str, record_id: str) -> dict[str, Any] | None: ...
 
     @abstractmethod
+    def put_record_once(
+        self, collection: str, record_id: str, data: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """Insert the record if there is none: None when inserted, else the record that is
+        there (one round trip for what ``put_record(only_if_absent)`` + ``get_record`` do)."""
+
+    @abstractmethod
     def update_record(
-        self, collection: str, record_id: str, expect: dict[str, Any], changes: dict[str, Any]
+        self,
+        collection: str,
+        record_id: str,
+        expect: dict[str, Any],
+        changes: dict[str, Any],
+        seen: dict[str, Any] | None = None,
     ) -> bool:
-        """Apply ``changes`` only if every field in ``expect`` has that value now."""
+        """Apply ``changes`` only if every field in ``expect`` has that value now.
+
+        ``seen``, the record as the caller just read it, is a hint: a backend may try
+        it first instead of reading again (the outcome is the same)."""
 
     @abstractmethod
     def records(self, collection: str) -> dict[str, dict[str, Any]]: ...

@@ -220,6 +220,11 @@ redis.call('HSET', KEYS[1], 'sequence', sequence, 'digest', ARGV[1])
 return {sequence, 1}
 """
 
+PUT_ONCE = """
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 1 then return false end
+return redis.call('HGET', KEYS[1], ARGV[1])
+"""
+
 SWAP = """
 if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
@@ -264,6 +269,7 @@ class RedisStore(Store):
                 ("schedule", SCHEDULE),
                 ("revise", REVISE),
                 ("swap", SWAP),
+                ("put_once", PUT_ONCE),
                 ("settle", SETTLE),
             )
         }
@@ -528,16 +534,34 @@ class RedisStore(Store):
         text = self.redis.hget(self._key("rec", collection), record_id)
         return _loads(text) if text else None
 
+    def put_record_once(
+        self, collection: str, record_id: str, data: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        there = self._run("put_once", [self._key("rec", collection)], [record_id, _dumps(data)])
+        return _loads(there) if there else None
+
     def update_record(
-        self, collection: str, record_id: str, expect: dict[str, Any], changes: dict[str, Any]
+        self,
+        collection: str,
+        record_id: str,
+        expect: dict[str, Any],
+        changes: dict[str, Any],
+        seen: dict[str, Any] | None = None,
     ) -> bool:
         key = self._key("rec", collection)
-        for _ in range(50):
-            old = self.redis.hget(key, record_id)
-            if old is None:
-                return False
-            data = _loads(old)
+        for attempt in range(50):
+            if attempt == 0 and seen is not None:
+                # The caller's copy, written back as it was stored: if it is still the
+                # record, the swap below takes it without reading it again.
+                old, data = _dumps(seen), dict(seen)
+            else:
+                old = self.redis.hget(key, record_id)
+                if old is None:
+                    return False
+                data = _loads(old)
             if any(data.get(name) != value for name, value in expect.items()):
+                if attempt == 0 and seen is not None:
+                    continue  # the hint may be stale: decide on the record as it is
                 return False
             data.update(changes)
             # Swap only if nobody changed the record since we read it; else read again.

@@ -425,8 +425,29 @@ class SqliteStore(Store):
         )
         return _loads(row[0]) if row else None
 
+    def put_record_once(
+        self, collection: str, record_id: str, data: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        with self._write() as db:
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO records VALUES (?, ?, ?)",
+                (collection, record_id, _dumps(data)),
+            )
+            if cursor.rowcount:
+                return None
+            row = db.execute(
+                "SELECT data FROM records WHERE collection = ? AND record_id = ?",
+                (collection, record_id),
+            ).fetchone()
+        return _loads(row[0])
+
     def update_record(
-        self, collection: str, record_id: str, expect: dict[str, Any], changes: dict[str, Any]
+        self,
+        collection: str,
+        record_id: str,
+        expect: dict[str, Any],
+        changes: dict[str, Any],
+        seen: dict[str, Any] | None = None,  # a hint; the transaction reads anyway
     ) -> bool:
         with self._write() as db:
             row = db.execute(
