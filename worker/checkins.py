@@ -47,7 +47,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
-from config.load import PlanError
 from config.plan import Milestone, Person, Plan, Step
 from worker import timeline
 from worker.risk import (
@@ -585,15 +584,10 @@ def _open_batches(
     engine: Engine, groups: Mapping[str, Sequence[Item]], details: dict[str, str]
 ) -> dict[str, _Batch]:
     """The plans of the closing windows and their rows, read in one round trip."""
-    from worker.engine import PlanGone
-
-    plans: dict[str, Plan] = {}
-    for plan_id, group in groups.items():
-        try:
-            plans[plan_id] = engine.plan(plan_id)
-        except (PlanGone, PlanError) as error:
-            for item in group:
-                details[item.key] = f"not evaluated: {str(error).splitlines()[0]}"
+    plans, problems = engine.plans(list(groups))
+    for plan_id, problem in problems.items():
+        for item in groups[plan_id]:
+            details[item.key] = f"not evaluated: {problem}"
     stored = engine.store.records_of([collection(plan_id) for plan_id in plans])
     return {
         plan_id: _Batch(

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from config.load import load_plan, load_text
+from config.load import PlanError, load_plan, load_text
 from config.plan import Person, Plan
 from config.settings import Settings
 from connectors.base import Connector
@@ -83,6 +83,23 @@ class Engine:
             self._plans[plan_id] = (record.digest, plan)
             return plan
         return cached[1]
+
+    def plans(self, plan_ids: list[str]) -> tuple[dict[str, Plan], dict[str, str]]:
+        """Many registered plans: (plan id -> plan, plan id -> why it cannot be used).
+        One round trip when they are cached and unchanged, whatever their number."""
+        digests = self.store.plan_digests(plan_ids)
+        found: dict[str, Plan] = {}
+        problems: dict[str, str] = {}
+        for plan_id in plan_ids:
+            cached = self._plans.get(plan_id)
+            if cached is not None and cached[0] == digests.get(plan_id):
+                found[plan_id] = cached[1]
+                continue
+            try:
+                found[plan_id] = self.plan(plan_id)
+            except (PlanGone, PlanError) as error:
+                problems[plan_id] = str(error).splitlines()[0]
+        return found, problems
 
     def connector(self, plan: Plan, channel: str) -> tuple[Connector, str | None]:
         """The connector for one of a plan's channels, and why it is the outbox (or None)."""

@@ -46,6 +46,9 @@ def test_sync_saves_the_plan_and_adds_items(store: Store) -> None:
     assert saved is not None and saved.text == "version: 1" and saved.source == "plans/p.yaml"
     assert store.plan_ids() == ["p"]
     assert store.plan("nope") is None
+    store.sync(record("q", "version: 1\n# q"), [], NOW, 60.0)
+    assert store.plan_digests(["q", "nope", "p"]) == {"p": "digest-10", "q": "digest-14"}
+    assert store.plan_digests([]) == {}
     got = store.get("a")
     assert got is not None
     assert (got.state, got.kind, got.recipient, got.data) == (

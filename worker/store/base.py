@@ -137,6 +137,10 @@ class Store(ABC):
         """The digest of the registered plan text (cheap: checked on every delivery)."""
 
     @abstractmethod
+    def plan_digests(self, plan_ids: list[str]) -> dict[str, str]:
+        """The digests of many plans in one round trip (unregistered ones left out)."""
+
+    @abstractmethod
     def plan_ids(self) -> list[str]: ...
 
     @abstractmethod

@@ -300,6 +300,13 @@ class RedisStore(Store):
         digest = self.redis.hget(self._key("plan", plan_id), "digest")
         return str(digest) if digest else None
 
+    def plan_digests(self, plan_ids: list[str]) -> dict[str, str]:
+        pipe = self.redis.pipeline(transaction=False)
+        for plan_id in plan_ids:
+            pipe.hget(self._key("plan", plan_id), "digest")
+        answers = pipe.execute() if plan_ids else []
+        return {p: str(d) for p, d in zip(plan_ids, answers, strict=True) if d}
+
     def plan_ids(self) -> list[str]:
         return sorted(self.redis.smembers(self._key("plans")))
 

@@ -107,6 +107,18 @@ class SqliteStore(Store):
         )
         return str(row[0]) if row else None
 
+    def plan_digests(self, plan_ids: list[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for start in range(0, len(plan_ids), 500):  # under SQLite's limit of parameters
+            chunk = plan_ids[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            rows = self._db().execute(
+                f"SELECT plan_id, digest FROM plans WHERE plan_id IN ({marks})",  # noqa: S608
+                chunk,
+            )
+            found.update((plan_id, digest) for plan_id, digest in rows)
+        return found
+
     def plan_ids(self) -> list[str]:
         rows = self._db().execute("SELECT plan_id FROM plans ORDER BY plan_id").fetchall()
         return [row[0] for row in rows]
