@@ -337,7 +337,8 @@ def _failed(
         if fallback is not None:
             engine.store.retry(claim, now, f"{detail}; falling back to {fallback}", fallback)
             return _done(engine, item, now, "retry", channel, detail=f"{detail}; next: {fallback}")
-        return _give_up(engine, claim, item, now, detail, channel, problem="channel_failed")
+        # No follow-up: the notice about this channel is already written, above.
+        return _give_up(engine, claim, item, now, detail, channel, problem="")
     _finish_and_follow(engine, claim, item, now, "unknown", detail, channel, "unknown")
     return _done(engine, item, now, "unknown", channel, detail=detail)
 

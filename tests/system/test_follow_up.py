@@ -56,6 +56,17 @@ def _dying_worker(engine: Engine, now: float, state: str, problem: str) -> Item:
     return found
 
 
+def _left_behind(tmp_path: Path, channel: str, state: str) -> tuple[Engine, Any, Item, float]:
+    """Pia's reminder on ``channel`` as a killed worker left it, then two reaper runs."""
+    plan = _plan(channel)
+    engine = registered(make_engine(tmp_path), plan, moment("2027-01-04 00:00"))
+    due = moment("2027-02-09 10:00")
+    item = _dying_worker(engine, due, state, state)
+    dispatch.reap(engine, due + 1)
+    dispatch.reap(engine, due + 2)  # again: nothing new
+    return engine, plan, item, due
+
+
 def _notices(engine: Engine, plan_id: str) -> list[Item]:
     return [i for i in engine.store.items(plan_id) if i.kind == "notice"]
 
@@ -92,12 +103,7 @@ def test_an_unknown_outcome_left_behind_is_reported_once(tmp_path: Path, sink: A
 
 
 def test_an_unknown_email_left_behind_is_sent_again_once(tmp_path: Path, sink: Any) -> None:
-    plan = _plan("email")
-    engine = registered(make_engine(tmp_path), plan, moment("2027-01-04 00:00"))
-    due = moment("2027-02-09 10:00")
-    item = _dying_worker(engine, due, "unknown", "unknown")
-    dispatch.reap(engine, due + 1)
-    dispatch.reap(engine, due + 2)
+    engine, plan, item, due = _left_behind(tmp_path, "email", "unknown")
     assert _notices(engine, plan.id) == []  # e-mail de-duplicates by Message-ID: re-sent
     again = engine.store.get(item.key)
     assert again is not None and (again.state, again.attempts) == ("due", 1)
@@ -107,12 +113,7 @@ def test_an_unknown_email_left_behind_is_sent_again_once(tmp_path: Path, sink: A
 
 
 def test_a_failure_left_behind_is_reported_once(tmp_path: Path, sink: Any) -> None:
-    plan = _plan("mattermost")
-    engine = registered(make_engine(tmp_path), plan, moment("2027-01-04 00:00"))
-    due = moment("2027-02-09 10:00")
-    item = _dying_worker(engine, due, "failed", "failed")
-    dispatch.reap(engine, due + 1)
-    dispatch.reap(engine, due + 2)
+    engine, plan, item, _ = _left_behind(tmp_path, "mattermost", "failed")
     (notice,) = _notices(engine, plan.id)
     assert (notice.data["about"], notice.data["problem"]) == (item.key, "failed")
     assert notice.data["detail"] == "read timeout"
@@ -132,4 +133,22 @@ def test_a_worker_that_lives_leaves_nothing_to_follow_up(tmp_path: Path, sink: A
     assert {d.item.recipient for d in unknown} == {"pia"}
     about = [n.data["about"] for n in _notices(engine, plan.id)]
     assert sorted(about) == sorted(d.item.key for d in unknown)
+    assert engine.store.follow_ups() == []
+
+
+def test_a_channel_that_fails_for_good_with_no_other_is_reported_once(
+    tmp_path: Path, sink: Any
+) -> None:
+    """Pia has Mattermost only and its webhook is gone: one notice about the channel,
+    the reminder failed, nothing left to follow up."""
+    sink.script(404, body="no such hook")
+    plan = _plan("mattermost")
+    engine = registered(make_engine(tmp_path), plan, moment("2027-01-04 00:00"))
+    run_until(engine, moment("2027-02-09 10:00"))
+    notices = _notices(engine, plan.id)
+    assert [(n.data["person"], n.data["problem"]) for n in notices] == [("pia", "channel_failed")]
+    reminder = next(
+        i for i in engine.store.items(plan.id) if i.kind == "reminder" and i.recipient == "pia"
+    )
+    assert reminder.state == "failed"
     assert engine.store.follow_ups() == []
