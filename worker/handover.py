@@ -24,16 +24,21 @@ e-mail addresses and phone numbers out of every file. No token or link with a
 token is written, and as a last guard every secret the process knows (the
 settings' secrets and the environment variables the plan names) is removed from
 the text files; a document holding one is left out and named in the report.
+Documents are read only inside the plan's folder, never through a link out of it
+(``read_document``); one that is missing when the bundle is made is a gap the
+report names, not a failed bundle.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import hashlib
 import io
 import os
 import re
+import stat
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -43,9 +48,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from config.plan import Person, Plan
-from config.settings import Settings
+from config.settings import SecretMissing, Settings, read_env_secret
 from worker import handover_bag, messages, tokens
 from worker import handover_report as report
+from worker.handover_report import LeftOut
 from worker.store import Item
 
 if TYPE_CHECKING:
@@ -60,6 +66,7 @@ REMOVED = "[removed]"
 SECRET_MIN = 6  # shorter values would match ordinary words
 TEXT_SUFFIXES = (".md", ".txt", ".csv", ".yaml", ".yml", ".html", ".htm", ".svg", ".ics", ".json")
 URL = re.compile(r"\b(https?://[^/\s]+)/\S*")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 ENV_NAME = re.compile(r"\benv:([A-Za-z_][A-Za-z0-9_]*)")
 
 
@@ -85,8 +92,8 @@ def _bundle(engine: Engine, plan: Plan, as_of: float, closed: bool, redact: bool
     redacted = redact or bool(plan.handover and plan.handover.redact)
     shown = _without_contact_details(plan) if redacted else plan
     secrets = known_secrets(engine.settings, plan)
-    documents, missing = _documents(plan, secrets)
-    facts = report.gather(engine, shown, as_of, closed, missing)
+    documents, left_out = _documents(plan, secrets)
+    facts = report.gather(engine, shown, as_of, closed, left_out)
     words = report.build(facts, redacted)
     svg = report.picture(facts)
     moment = datetime.fromtimestamp(as_of, UTC)
@@ -157,23 +164,85 @@ def _runbook(plan: Plan, fmt: str) -> bytes:
     return render_runbook(plan, fmt).encode()
 
 
-def _documents(plan: Plan, secrets: Iterable[str]) -> tuple[dict[str, bytes], list[str]]:
-    """The plan's documents by name, and the names that could not go in (and why)."""
+def _documents(plan: Plan, secrets: Iterable[str]) -> tuple[dict[str, bytes], list[LeftOut]]:
+    """The plan's documents by name, and those that could not go in, with the reason."""
     if plan.handover is None:
         return {}, []
+    folder = plan.path.parent if plan.path else Path.cwd()
     found: dict[str, bytes] = {}
-    missing: list[str] = []
-    for name, path in zip(plan.handover.documents, plan.document_paths(), strict=True):
+    left_out: list[LeftOut] = []
+    for name in plan.handover.documents:
         try:
-            data = path.read_bytes()
+            data = read_document(folder, name)
+        except Outside:
+            left_out.append(LeftOut(name, "outside"))
+            continue
         except OSError:
-            missing.append(name)
+            # Deleted or renamed since the plan was written: a gap, not a failed bundle.
+            left_out.append(LeftOut(name, "missing"))
             continue
         if any(secret.encode() in data for secret in secrets):
-            missing.append(name)
+            left_out.append(LeftOut(name, "secret"))
             continue
         found[name] = data
-    return found, missing
+    return found, left_out
+
+
+class Outside(Exception):
+    """A document that is not a regular file inside the plan's folder."""
+
+
+def read_document(folder: Path, name: str) -> bytes:
+    """The bytes of the document ``name`` (relative to ``folder``), read only inside it.
+
+    The bundle goes to the partner, so a link in the plan's folder must not pull in
+    any file the server can read (``docs/x.md -> /etc/shadow``, or a linked folder).
+    The name is resolved first and must stay inside the folder; then every part of
+    the resolved path is opened without following links, so a link put in its
+    place after the check is refused too. Links that stay inside the folder are fine.
+    Raises ``Outside`` for anything else, ``OSError`` when the file is not there.
+    """
+    root = folder.resolve()
+    try:
+        target = (root / name).resolve(strict=True)
+    except RuntimeError:  # a loop of links (Python 3.11; later versions raise OSError)
+        raise Outside(name) from None
+    if not target.is_relative_to(root) or target == root:
+        raise Outside(name)
+    return _read_inside(root, target.relative_to(root).parts)
+
+
+def _read_inside(root: Path, parts: tuple[str, ...]) -> bytes:
+    directory = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for part in parts[:-1]:
+            try:
+                inner = os.open(part, NO_LINK | os.O_DIRECTORY, dir_fd=directory)
+            except OSError as error:
+                raise _refusal(error) from None
+            os.close(directory)
+            directory = inner
+        try:
+            # O_NONBLOCK: a FIFO put there must not hang the bundle; it is refused below.
+            handle = os.open(parts[-1], NO_LINK | os.O_NONBLOCK, dir_fd=directory)
+        except OSError as error:
+            raise _refusal(error) from None
+    finally:
+        os.close(directory)
+    with os.fdopen(handle, "rb") as document:
+        if not stat.S_ISREG(os.fstat(document.fileno()).st_mode):
+            raise Outside(parts[-1])
+        return document.read()
+
+
+NO_LINK = os.O_RDONLY | os.O_NOFOLLOW
+
+
+def _refusal(error: OSError) -> Exception:
+    """ELOOP/ENOTDIR: a link (or a file) was put where the checked folder was."""
+    if error.errno in (errno.ELOOP, errno.ENOTDIR):
+        return Outside(error.filename)
+    return error
 
 
 # -- the CSV files ---------------------------------------------------------------------------
@@ -185,8 +254,22 @@ def _csv(header: list[str], rows: Iterable[Iterable[Any]]) -> bytes:
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(header)
     for row in rows:
-        writer.writerow(["" if value is None else value for value in row])
+        writer.writerow([_cell(value) for value in row])
     return buffer.getvalue().encode("utf-8-sig")
+
+
+def _cell(value: Any) -> Any:
+    """A value a spreadsheet shows as text: never a formula from a note or a name.
+
+    Text starting with ``= + - @``, a tab or a carriage return would be run as a
+    formula (``=HYPERLINK(...)`` in a check-in note); a leading ``'`` makes it text,
+    as OWASP's "CSV Injection" page recommends. Numbers the code writes stay numbers.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return f"'{value}"
+    return value
 
 
 def _local(moment: float | None, plan: Plan) -> str | None:
@@ -293,9 +376,17 @@ def known_secrets(settings: Settings, plan: Plan) -> list[str]:
             found.append(str(value.get_secret_value()))
     found.append(settings.signing_key.decode())
     for name in ENV_NAME.findall(plan.text):
-        found.append(os.environ.get(name, ""))
+        found.append(_env_secret(name))
     # Longest first, so a secret that contains another is removed whole.
     return sorted({s for s in found if len(s) >= SECRET_MIN}, key=len, reverse=True)
+
+
+def _env_secret(name: str) -> str:
+    """``env:NAME`` as the connectors read it: NAME, or the file NAME_FILE names."""
+    try:
+        return read_env_secret(name).get_secret_value()
+    except SecretMissing:
+        return ""
 
 
 def scrub(name: str, data: bytes, secrets: Iterable[str]) -> bytes:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from markupsafe import Markup
 
@@ -148,6 +148,18 @@ WORDS = {"nl": NL, "en": EN}
 
 
 @dataclass(frozen=True)
+class LeftOut:
+    """A document of the plan that is not in the bundle, and why (the report says which).
+
+    ``missing``: not there when the bundle was made; ``outside``: not a file inside the
+    plan's folder (a link out of it, a device); ``secret``: it holds a secret.
+    """
+
+    name: str
+    reason: Literal["missing", "outside", "secret"]
+
+
+@dataclass(frozen=True)
 class Facts:
     """What happened up to ``as_of``: everything the report and the CSV files are made of."""
 
@@ -156,7 +168,7 @@ class Facts:
     standing: Standing
     deliveries: Sequence[Item]
     closed: bool
-    missing_documents: Sequence[str] = ()
+    left_out: Sequence[LeftOut] = ()
 
     @property
     def moment(self) -> datetime:
@@ -164,7 +176,7 @@ class Facts:
 
 
 def gather(
-    engine: Engine, plan: Plan, as_of: float, closed_plan: bool, missing: Sequence[str] = ()
+    engine: Engine, plan: Plan, as_of: float, closed_plan: bool, left_out: Sequence[LeftOut] = ()
 ) -> Facts:
     from worker.checkins import standing
 
@@ -173,7 +185,7 @@ def gather(
         (i for i in items if i.kind not in NOT_DELIVERIES),
         key=lambda i: (_delivered_at(i), i.kind, i.recipient or "", i.key),
     )
-    return Facts(plan, as_of, standing(engine, plan, as_of), deliveries, closed_plan, missing)
+    return Facts(plan, as_of, standing(engine, plan, as_of), deliveries, closed_plan, left_out)
 
 
 def _delivered_at(item: Item) -> float:
@@ -323,7 +335,7 @@ class Report:
     handover_where: str | None
     handover_who: str
     documents: list[str]
-    missing_documents: list[str]
+    left_out: list[LeftOut]  # names already escaped for the Markdown
     redacted: bool
     has_checkins: bool
 
@@ -520,9 +532,9 @@ def build(facts: Facts, redacted: bool) -> Report:
         documents=[
             f"`documents/{name}`"
             for name in (handover.documents if handover else [])
-            if name not in facts.missing_documents
+            if name not in {gap.name for gap in facts.left_out}
         ],
-        missing_documents=[md(name) for name in facts.missing_documents],
+        left_out=[LeftOut(md(gap.name), gap.reason) for gap in facts.left_out],
         redacted=redacted,
         has_checkins=plan.checkins is not None,
     )

