@@ -3,13 +3,16 @@
 E-mail lands as a complete ``.eml`` (the bytes SMTP would carry, calendar parts
 included); chat lands as ``.json`` with the payload the service would receive.
 It is where messages go when a channel is not configured for real, and what
-``simulate`` writes. The file name comes from the ledger key, so writing the
-same message twice leaves one file: like e-mail, the outbox de-duplicates.
+``simulate`` writes. A message is known by its ledger key: writing the same
+message twice, also later (a re-send after an unknown outcome), leaves the one
+file of the first sending, so like e-mail the outbox de-duplicates.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar
@@ -31,14 +34,56 @@ class OutboxConnector(Connector):
 
     def send(self, message: Message) -> None:
         extension, data = self.inner.render(message)
-        path = self.folder / outbox_name(message, extension)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            draft = path.with_name(f".{path.name}.part")
-            draft.write_bytes(data)
-            os.replace(draft, path)
+            path = self.folder / self._name(message, extension)
+            if path.exists():
+                return  # written before: a re-send reaches the outbox once, as it would a mailbox
+            _write_new(path, data)
         except OSError as error:
             raise ConnectorError("transient", f"outbox: cannot write ({error.strerror})") from None
+
+    def _name(self, message: Message, extension: str) -> str:
+        """The file name of this message: the first sending's, kept for every re-send.
+
+        The name starts with the send time, so the outbox sorts by time; a re-send
+        (after an unknown outcome) happens later, so the name the first sending chose
+        is kept under ``.sent/`` by key and channel, and found there in one step.
+        """
+        marks = self.folder / SENT
+        marks.mkdir(exist_ok=True)
+        mark = marks / _mark_name(message)
+        name = outbox_name(message, extension)
+        try:
+            _link_new(mark, name.encode())
+        except FileExistsError:
+            return mark.read_text(encoding="utf-8").strip()
+        return name
+
+
+SENT = ".sent"
+
+
+def _mark_name(message: Message) -> str:
+    who = f"{message.plan_id}|{message.key}|{message.channel}|{message.recipient.id}"
+    return hashlib.sha256(who.encode()).hexdigest()[:32]
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    """``data`` as ``path``, whole or not at all (a reader never sees half a message)."""
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.part")
+    draft.write_bytes(data)
+    os.replace(draft, path)
+
+
+def _link_new(path: Path, data: bytes) -> None:
+    """``data`` as ``path`` unless it exists (FileExistsError): the first writer wins."""
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.part")
+    draft.write_bytes(data)
+    try:
+        os.link(draft, path)
+    finally:
+        draft.unlink(missing_ok=True)
 
 
 def outbox_name(message: Message, extension: str) -> str:

@@ -11,12 +11,17 @@ import csv
 import io
 import os
 import zipfile
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from config.load import load_plan
+from config.plan import EmailChannel
+from connectors.base import Message, Recipient
+from connectors.registry import connector_for
 from tests.engine import make_engine, moment
 from tests.support import dump, minimal_data
 from worker import handover
@@ -261,3 +266,62 @@ def test_csv_cells_that_start_a_formula_are_kept_as_text(tmp_path: Path) -> None
     people = list(csv.DictReader(io.StringIO(files["people.csv"].decode("utf-8-sig"))))
     assert {p["name"] for p in people} == {"Pia", "'=cmd|' /C calc'!A0"}
     assert {p["phone"] for p in people} == {"'+31612345678", ""}
+
+
+# -- #22: the outbox de-duplicates a re-send ----------------------------------------------
+
+
+WHEN = datetime(2027, 1, 11, 8, 0, tzinfo=UTC)
+
+
+def outbox_message(key: str = "abcdef0123456789abcdef01", seconds: int = 0) -> Message:
+    return Message(
+        key=key,
+        plan_id="p",
+        kind="reminder",
+        channel="email",
+        recipient=Recipient("ana", "Ana", "ana@p.example", language="en"),
+        subject="Reminder",
+        text="Hello Ana,\n",
+        when=WHEN + timedelta(seconds=seconds),
+    )
+
+
+def outbox_files(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+
+
+def test_the_outbox_keeps_one_file_when_the_same_message_is_sent_again_later(
+    tmp_path: Path,
+) -> None:
+    engine = make_engine(tmp_path)
+    connector, reason = connector_for("email", EmailChannel(), engine.settings, outbox=True)
+    assert reason == "outbox only"
+    first = outbox_message()
+    connector.send(first)
+    connector.send(replace(first, when=WHEN + timedelta(seconds=5)))
+    connector.send(replace(first, when=WHEN + timedelta(hours=2)))
+    folder = engine.settings.outbox_dir
+    assert outbox_files(folder) == ["20270111T080000Z_p_reminder_ana_email_abcdef012345.eml"]
+    # Another message is another file, and it keeps its own name when sent again.
+    other = outbox_message("0123456789abcdef01234567", seconds=30)
+    connector.send(other)
+    connector.send(replace(other, when=WHEN + timedelta(seconds=30) + timedelta(seconds=5)))
+    assert outbox_files(folder) == [
+        "20270111T080000Z_p_reminder_ana_email_abcdef012345.eml",
+        "20270111T080030Z_p_reminder_ana_email_0123456789ab.eml",
+    ]
+
+
+def test_a_re_send_after_a_crash_before_the_file_was_written_writes_it_once(
+    tmp_path: Path,
+) -> None:
+    engine = make_engine(tmp_path)
+    connector, _ = connector_for("email", EmailChannel(), engine.settings, outbox=True)
+    first = outbox_message()
+    connector.send(first)
+    folder = engine.settings.outbox_dir
+    (name,) = outbox_files(folder)
+    (folder / name).unlink()  # as if the worker died after choosing the name
+    connector.send(replace(first, when=WHEN + timedelta(seconds=5)))
+    assert outbox_files(folder) == [name]
