@@ -19,7 +19,7 @@ from email.utils import format_datetime
 from typing import Any, ClassVar
 
 from config.settings import Settings
-from connectors.base import Connector, ConnectorError, ErrorKind, Message
+from connectors.base import Attachment, Connector, ConnectorError, ErrorKind, Message
 
 
 def message_id(key: str, settings: Settings) -> str:
@@ -31,13 +31,19 @@ def sender(settings: Settings) -> Address:
     return Address("pactkeeper", addr_spec=address)
 
 
-def build_email(message: Message, settings: Settings) -> EmailMessage:
-    """The complete e-mail: text + HTML, the iTIP calendar part, attachments, headers."""
+def build_email(message: Message, settings: Settings, reply_to: str | None = None) -> EmailMessage:
+    """The complete e-mail: text + HTML, the iTIP calendar part, attachments, headers.
+
+    ``reply_to`` is the plan's ``communication.channels.email.reply_to``: the person a
+    reply should reach (the footer asks for replies; the sender is a machine).
+    """
     if not message.recipient.email:
         raise ConnectorError("permanent", f"{message.recipient.id} has no e-mail address")
     mail = EmailMessage(policy=SMTP)
     mail["From"] = sender(settings)
     mail["To"] = Address(message.recipient.name, addr_spec=message.recipient.email)
+    if reply_to:
+        mail["Reply-To"] = Address(addr_spec=reply_to)
     mail["Subject"] = message.subject
     mail["Date"] = format_datetime((message.when or datetime.now(UTC)).astimezone(UTC))
     mail["Message-ID"] = message_id(message.key, settings)
@@ -55,10 +61,16 @@ def build_email(message: Message, settings: Settings) -> EmailMessage:
     return mail
 
 
+# Every text part is quoted-printable (attachments are base64), so the message is 7-bit
+# clean: a server that does not offer 8BITMIME (RFC 6152) gets nothing it must refuse,
+# and smtplib, which never asks for BODY=8BITMIME itself, sends nothing 8-bit.
+TEXT_ENCODING = "quoted-printable"
+
+
 def _body(mail: EmailMessage, message: Message) -> None:
-    mail.set_content(message.text, charset="utf-8")
+    mail.set_content(message.text, charset="utf-8", cte=TEXT_ENCODING)
     if message.html is not None:
-        mail.add_alternative(message.html, subtype="html", charset="utf-8")
+        mail.add_alternative(message.html, subtype="html", charset="utf-8", cte=TEXT_ENCODING)
     if message.calendar is not None:
         # RFC 6047: the iTIP part sits beside text and HTML, with the same METHOD in the
         # MIME header as in the body; the .ics attachment is for clients that ignore it.
@@ -67,17 +79,28 @@ def _body(mail: EmailMessage, message: Message) -> None:
             message.calendar.data.decode("utf-8"),
             subtype="calendar",
             charset="utf-8",
+            cte=TEXT_ENCODING,
             params={"method": method},
         )
         mail.add_attachment(
             message.calendar.data, maintype="application", subtype="ics", filename="invite.ics"
         )
     for attachment in message.attachments:
-        maintype, _, rest = attachment.content_type.partition("/")
-        subtype = rest.split(";")[0].strip() or "octet-stream"
-        mail.add_attachment(
-            attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename
-        )
+        _attach(mail, attachment)
+
+
+def _attach(mail: EmailMessage, attachment: Attachment) -> None:
+    """An attachment with its whole content type: ``charset`` and ``method`` included."""
+    parsed = EmailMessage()
+    parsed["Content-Type"] = attachment.content_type
+    content_type = parsed["Content-Type"]
+    mail.add_attachment(
+        attachment.data,
+        maintype=parsed.get_content_maintype(),
+        subtype=parsed.get_content_subtype(),
+        filename=attachment.filename,
+        params=dict(content_type.params),
+    )
 
 
 IDLE_CHECK = 5.0  # seconds a kept connection may idle before it is checked with NOOP
@@ -98,10 +121,14 @@ class EmailConnector(Connector):
         return None if self.settings.smtp_host else "PACTKEEPER_SMTP_HOST is not set"
 
     def render(self, message: Message) -> tuple[str, bytes]:
-        return "eml", build_email(message, self.settings).as_bytes()
+        return "eml", self._build(message).as_bytes()
+
+    def _build(self, message: Message) -> EmailMessage:
+        reply_to = getattr(self.config, "reply_to", None)
+        return build_email(message, self.settings, str(reply_to) if reply_to else None)
 
     def send(self, message: Message) -> None:
-        mail = build_email(message, self.settings)
+        mail = self._build(message)
         address = str(message.recipient.email)
         try:
             refused = self._connection().send_message(mail, to_addrs=[address])

@@ -262,8 +262,8 @@ def kickoff(engine: Engine, plan: Plan, item: Item, person: Person, now: float) 
         ),
         Attachment(
             f"{plan.id}-{person.id}.ics",
-            "text/calendar; charset=utf-8",
-            _calendar(engine, plan, person, now),
+            "text/calendar; charset=utf-8; method=PUBLISH",
+            _calendar(engine, plan, person),
         ),
     ]
     return Draft("kickoff", context, attachments=attachments)
@@ -285,13 +285,19 @@ def _first_milestone(plan: Plan, person: Person) -> str | None:
     return None
 
 
-def _calendar(engine: Engine, plan: Plan, person: Person, now: float) -> bytes:
-    from connectors.calendar.ics import build_calendar
+def _calendar(engine: Engine, plan: Plan, person: Person) -> bytes:
+    """The person's calendar as their feed has it now: the SEQUENCEs and DTSTAMP sent.
 
-    calendar: bytes = build_calendar(
-        plan, person=person.id, settings=engine.settings, stamp=datetime.fromtimestamp(now, UTC)
-    )
-    return calendar
+    A meeting may have been invited (and changed, SEQUENCE 2) before the start; a copy
+    with SEQUENCE 0 and a later DTSTAMP would be an older version presented as newer,
+    which a client offering "update" would put over the accepted meeting. With the
+    revision store's SEQUENCEs and the moment the plan's events last changed, the
+    attachment is the same version as the invitations and the feed, never behind them;
+    it keeps the meetings, so it is the whole calendar of what concerns the person.
+    """
+    from connectors.calendar.sync import feed_calendar, feed_stamp
+
+    return feed_calendar(engine, plan, person.id, feed_stamp(engine, plan))
 
 
 KIND_WORDS = {
