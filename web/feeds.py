@@ -10,7 +10,8 @@ something in it changes: ``If-None-Match`` with that ETag answers 304.
 Every refusal (a forged, altered or incomplete token, a token of another plan, a
 plan not kept here) is the same 404 page, so an answer never tells which plans
 exist; a token is checked before the store is asked anything. A person taken off
-the plan gets an empty calendar, so their subscription empties itself. Tokens do
+the plan gets a calendar without events (only the plan's VTIMEZONE, since RFC 5545
+wants one component at least), so their subscription empties itself. Tokens do
 not expire; changing ``PACTKEEPER_SECRET_KEY`` revokes every feed address.
 
 The route is left out of ``/openapi.json``: calendar apps, not API clients, read it.

@@ -15,9 +15,20 @@ Decisions (where DESIGN.md is silent):
   to; a deadline is TRANSPARENT so it does not block a whole day.
 - People without an e-mail address are left out of ATTENDEE (it must be a
   ``mailto:``); the event still appears in their own calendar.
+- A published calendar (METHOD:PUBLISH: feeds, the kickoff's attachment, the
+  bundle) has no ATTENDEE, as RFC 5546 §3.2.1 requires; ORGANIZER stays. The
+  invitations (REQUEST, CANCEL) and the CalDAV bodies keep the attendees.
+- A display name (CN) has no ``"``: it would have to be written as RFC 6868's
+  ``^'``, which libical (Evolution), node-ical and ics-py show as it stands, so
+  each ``"`` becomes a typographic quote.
 - VALARMs follow the timeline: ``remind`` or ``remind_before`` counted back
   from the meeting's start or from ``deadline_time`` on the due date; one that
   would ring before the plan's start is left out, as the timeline leaves it out.
+  A deadline is a DATE, and a relative alarm on a DATE counts from midnight in
+  the viewer's own zone, while the deadline's reminder is due at
+  ``deadline_time`` in the plan's zone: so a deadline's alarms are absolute
+  (``TRIGGER;VALUE=DATE-TIME`` in UTC), the instants the timeline gives, for
+  everyone, wherever they are.
 - VALARMs do not count as a significant change: clients drop or replace the
   organiser's alarms, so a changed reminder is no reason for a new SEQUENCE.
 """
@@ -26,9 +37,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from uuid import NAMESPACE_URL, uuid5
+from zoneinfo import ZoneInfo
 
 from icalendar import Alarm, Calendar, Event, vCalAddress, vRecur
 
@@ -102,6 +114,8 @@ class Stamping:
     settings: Settings
     stamp: datetime
     sequences: Mapping[str, int] = field(default_factory=dict)
+    # Whose calendar this is: reminders count back in their zone, as the timeline's do.
+    viewer: ZoneInfo | None = None
 
     @classmethod
     def of(
@@ -138,15 +152,23 @@ def _new_event(plan: Plan, item: str, summary: str, stamping: Stamping) -> Event
     return event
 
 
-def _address(email: str, name: str, role: str | None = None) -> vCalAddress:
-    return vCalAddress.new(email, cn=name, role=role)
+def address(email: str, name: str, role: str | None = None) -> vCalAddress:
+    """An ORGANIZER or ATTENDEE: ``mailto:`` with the person's name as CN."""
+    return vCalAddress.new(email, cn=display_name(name), role=role)
+
+
+def display_name(name: str) -> str:
+    """``Eva "Evi" Mulder`` as ``Eva “Evi” Mulder``: a CN without the ``"`` RFC 6868 escapes."""
+    pieces = name.split('"')
+    quoted = [piece + ("“" if n % 2 == 0 else "”") for n, piece in enumerate(pieces[:-1])]
+    return "".join([*quoted, pieces[-1]])
 
 
 def _add_people(event: Event, plan: Plan, people: Iterable[Person], stamping: Stamping) -> None:
-    event.add("organizer", _address(stamping.settings.organizer_email, plan.team.name))
+    event.add("organizer", address(stamping.settings.organizer_email, plan.team.name))
     for person in people:
         if person.email:
-            event.add("attendee", _address(person.email, person.name, "REQ-PARTICIPANT"))
+            event.add("attendee", address(person.email, person.name, "REQ-PARTICIPANT"))
 
 
 def _add_details(event: Event, location: str | None, lines: Iterable[str | None]) -> None:
@@ -157,11 +179,15 @@ def _add_details(event: Event, location: str | None, lines: Iterable[str | None]
         event.add("description", text)
 
 
-def _add_alarm(event: Event, trigger: timedelta, text: str) -> None:
+def _add_alarm(event: Event, trigger: timedelta | datetime, text: str) -> None:
     alarm = Alarm()
     alarm.add("action", "DISPLAY")
     alarm.add("description", text)
-    alarm.add("trigger", trigger)
+    if isinstance(trigger, datetime):
+        # RFC 5545 §3.8.6.3: a TRIGGER is a duration unless it says it is a DATE-TIME.
+        alarm.add("trigger", trigger.astimezone(UTC), parameters={"VALUE": "DATE-TIME"})
+    else:
+        alarm.add("trigger", trigger)
     event.add_component(alarm)
 
 
@@ -227,19 +253,26 @@ def deadline_event(plan: Plan, milestone: Milestone, stamping: Stamping | None =
     )
     _add_details(event, milestone.location, lines)
     _add_people(event, plan, plan.reminded(milestone), stamping)
-    _add_deadline_alarms(event, plan, milestone)
+    _add_deadline_alarms(event, plan, milestone, stamping.viewer or plan.zone)
     return event
 
 
-def _add_deadline_alarms(event: Event, plan: Plan, milestone: Milestone) -> None:
-    # An all-day event's alarms count from midnight of the due date; the timeline
-    # counts from deadline_time, so shift by it: 7d before 09:00 is -P6DT15H.
-    clock = plan.communication.deadline_time
-    since_midnight = timedelta(hours=clock.hour, minutes=clock.minute)
+def _add_deadline_alarms(event: Event, plan: Plan, milestone: Milestone, zone: ZoneInfo) -> None:
+    """Alarms at the instants the timeline reminds of the deadline, in UTC.
+
+    A relative TRIGGER on an all-day event counts from midnight in whatever zone
+    the calendar app is in (-P6DT15H rang at 09:00 in New York and Singapore
+    alike), while the reminder is due at ``deadline_time`` in the plan's zone, and
+    a day before it is a day on the wall clock of the person reminded (``zone``).
+    """
     reminder = _label(plan, "reminder", title=milestone.title)
-    anchor = milestone_anchor(plan, milestone).astimezone(plan.zone)
-    for offset in _offsets(plan, milestone, anchor):
-        _add_alarm(event, since_midnight + _before(offset), reminder)
+    anchor = milestone_anchor(plan, milestone).astimezone(zone)
+    opening = local_moment(plan.start, time(0), plan.zone)
+    offsets = milestone.remind or plan.communication.remind_before
+    for offset in offsets:
+        due = offset.before_utc(anchor)
+        if due >= opening:  # as in the timeline: none before the plan's start
+            _add_alarm(event, due, reminder)
 
 
 def handover_event(plan: Plan, stamping: Stamping | None = None) -> Event:
@@ -356,8 +389,11 @@ def calendar_of(
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", method)
     calendar.add("x-wr-calname", name or plan.title)
+    # RFC 5545 §3.6: a calendar holds at least one component. One without events (the
+    # feed of someone taken off the plan) holds the plan's zone, so it stays valid.
+    zones = _zones(events) if events else [plan.timezone]
     # A year before the start: a January event needs the onset of last October.
-    for zone in _zones(events):
+    for zone in zones:
         calendar.add_component(vtimezone(zone, plan.start.year - 1, plan.end.year))
     for event in events:
         calendar.add_component(event)
@@ -374,7 +410,12 @@ def build_calendar(
 ) -> bytes:
     """The plan (or one person's part of it) as an .ics file: CRLF, lines folded at 75 octets."""
     stamping = Stamping.of(settings, stamp, sequences)
+    if person is not None:
+        stamping = replace(stamping, viewer=plan.zone_of(plan.person(person)))
     events = events_for(plan, person, stamping)
+    if method == "PUBLISH":
+        for event in events:
+            event.pop("ATTENDEE", None)  # RFC 5546 §3.2.1: no attendees in a PUBLISH
     name = f"{plan.title} – {plan.person(person).name}" if person else plan.title
     data: bytes = calendar_of(plan, events, method, name).to_ical()
     return data

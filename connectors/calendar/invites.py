@@ -10,10 +10,10 @@ What an iTIP copy adds to the builder's event:
 
 - REQUEST: ``RSVP=TRUE`` and ``PARTSTAT=NEEDS-ACTION`` on every ATTENDEE, so
   Outlook, Gmail and Apple Calendar show Accept/Decline;
-- CANCEL: ``STATUS:CANCELLED``, a SEQUENCE above the last one sent, no alarms, and
-  as ATTENDEE everyone the meeting is cancelled for: all attendees when the meeting
-  is removed, only the removed person when an attendee is taken off (RFC 5546
-  §3.2.5).
+- CANCEL: a SEQUENCE above the last one sent, no alarms, and as ATTENDEE everyone
+  the meeting is cancelled for: all attendees, with ``STATUS:CANCELLED``, when the
+  meeting is removed; only the removed person, and no STATUS, when an attendee is
+  taken off (RFC 5546 §3.2.5: STATUS:CANCELLED cancels the whole event).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from icalendar import Calendar, Event, vCalAddress
 
 from config.plan import Person, Plan
 from connectors.base import CalendarPart
-from connectors.calendar.ics import calendar_of
+from connectors.calendar.ics import address, calendar_of
 from worker import messages
 from worker.store import Item
 
@@ -56,10 +56,10 @@ def _addresses(event: Event) -> list[vCalAddress]:
 def request_calendar(plan: Plan, event: Event) -> bytes:
     """METHOD:REQUEST for one meeting: the event as built, with RSVP asked of everyone."""
     invitation = copy.deepcopy(event)
-    for address in _addresses(invitation):
-        address.params["CUTYPE"] = "INDIVIDUAL"
-        address.params["PARTSTAT"] = "NEEDS-ACTION"
-        address.params["RSVP"] = "TRUE"
+    for attendee in _addresses(invitation):
+        attendee.params["CUTYPE"] = "INDIVIDUAL"
+        attendee.params["PARTSTAT"] = "NEEDS-ACTION"
+        attendee.params["RSVP"] = "TRUE"
     data: bytes = calendar_of(plan, [invitation], REQUEST).to_ical()
     return data
 
@@ -75,11 +75,16 @@ def cancel_calendar(
     attendee of ``event`` when None. A person taken off a meeting is no longer among the
     event's attendees, so they are named here."""
     cancellation = copy.deepcopy(event)
-    if people is not None:
+    cancellation.pop("STATUS", None)
+    if people is None:
+        cancellation.add("status", "CANCELLED")  # the whole meeting is off
+    else:
+        # Only these people are taken off: the meeting itself goes on, so no STATUS
+        # (RFC 5546 §3.2.5: CANCELLED cancels the whole event for everyone).
         cancellation.pop("ATTENDEE", None)
         for email, name in people.items():
-            cancellation.add("attendee", vCalAddress.new(email, cn=name, role="REQ-PARTICIPANT"))
-    for name, value in (("status", "CANCELLED"), ("sequence", sequence), ("dtstamp", stamp)):
+            cancellation.add("attendee", address(email, name, "REQ-PARTICIPANT"))
+    for name, value in (("sequence", sequence), ("dtstamp", stamp)):
         cancellation.pop(name.upper(), None)
         cancellation.add(name, value)
     cancellation.subcomponents = []  # no alarms for a meeting that is off

@@ -216,3 +216,26 @@ def test_someone_taken_off_the_plan_gets_an_empty_calendar(served: Served) -> No
     assert empty.status_code == 200 and lint_calendar(empty.content) == []
     assert uids(empty.content) == set()
     engine.close()
+
+
+def test_f10_the_feed_of_a_person_taken_off_the_plan_is_still_a_valid_calendar(
+    served: Served,
+) -> None:
+    engine = Engine(served.settings(), SqliteStore(served.data_dir / "pactkeeper.sqlite3"))
+    data = minimal_data()
+    data["id"] = "feeds-f10"
+    data["people"].append({"id": "tom", "name": "Tom", "side": "team", "email": "tom@t.example"})
+    data["milestones"] = [{"id": "m", "title": "Kick-off", "at": "2027-02-01 10:00"}]
+    register(engine, plan_from(data), moment("2027-01-04 08:00"))
+    data["people"] = data["people"][:2]
+    register(engine, plan_from(data), moment("2027-01-05 08:00"))
+    answer = requests.get(feed_url(engine.settings, "feeds-f10", "tom"), timeout=10)
+    assert answer.status_code == 200
+    calendar = Calendar.from_ical(answer.content)
+    # RFC 5545 §3.6: at least one component; here the plan's time zone, and no event.
+    assert [c.name for c in calendar.subcomponents] == ["VTIMEZONE"]
+    assert str(calendar.subcomponents[0]["TZID"]) == "Europe/Amsterdam"
+    assert lint_calendar(answer.content) == [] and uids(answer.content) == set()
+    (parsed,) = vobject.readComponents(answer.content.decode("utf-8"))
+    assert parsed.name == "VCALENDAR"
+    engine.close()

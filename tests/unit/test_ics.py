@@ -310,20 +310,25 @@ def test_a_deadline_is_all_day_with_an_exclusive_end() -> None:
 
 
 def test_deadline_alarms_count_back_from_deadline_time_not_midnight() -> None:
-    plan = load_plan(DUTCH)  # ontwerp: remind [7d, 1d], deadline_time 09:00
+    plan = load_plan(DUTCH)  # ontwerp: remind [7d, 1d], deadline_time 09:00 (CET: 08:00Z)
     event = deadline_event(plan, plan.milestone("ontwerp"), STAMPING)
     triggers = [alarm["TRIGGER"].to_ical() for alarm in event.walk("VALARM")]
-    assert triggers == [b"-P6DT15H", b"-PT15H"]
+    assert triggers == [b"20270208T080000Z", b"20270214T080000Z"]
+    assert all(alarm["TRIGGER"].params["VALUE"] == "DATE-TIME" for alarm in event.walk("VALARM"))
 
 
 def alarm_moments(event: Event, zone: ZoneInfo) -> list[datetime]:
-    """Where a calendar app rings: DTSTART (midnight for a date) plus TRIGGER, days nominal."""
+    """Where a calendar app rings: DTSTART (midnight for a date) plus TRIGGER, days nominal;
+    an absolute TRIGGER rings at its own instant."""
     start = event["DTSTART"].dt
     if not isinstance(start, datetime):
         start = datetime.combine(start, datetime.min.time(), tzinfo=zone)
     rung = []
     for alarm in event.walk("VALARM"):
         trigger = alarm["TRIGGER"].dt
+        if isinstance(trigger, datetime):
+            rung.append(trigger.astimezone(UTC))
+            continue
         wall = start.replace(tzinfo=None) + timedelta(days=trigger.days)
         exact = wall.replace(tzinfo=start.tzinfo).astimezone(UTC)
         rung.append(exact + timedelta(seconds=trigger.seconds))
