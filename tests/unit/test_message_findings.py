@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import zipfile
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -325,3 +326,133 @@ def test_a_re_send_after_a_crash_before_the_file_was_written_writes_it_once(
     (folder / name).unlink()  # as if the worker died after choosing the name
     connector.send(replace(first, when=WHEN + timedelta(seconds=5)))
     assert outbox_files(folder) == [name]
+
+
+# -- #13: plan text never becomes markup in a message -------------------------------------
+
+
+HOSTILE_TITLE = (
+    "Kick-off ![x](https://tracker.example/p.gif) [Join here](https://phish.example/login)"
+)
+HOSTILE_LEAD = "Leo <https://phish.example/leo>"
+HOSTILE_MEMBER = "Ida *B* _C_ <b>x</b>"
+
+
+def hostile_plan(tmp_path: Path) -> Path:
+    data = minimal_data()
+    data["title"] = HOSTILE_TITLE
+    data["partner"]["name"] = "P [site](https://phish.example/p)"
+    data["team"]["name"] = "T ![t](https://tracker.example/t.gif)"
+    data["people"][1]["name"] = HOSTILE_LEAD
+    data["people"].append(
+        {"id": "ida", "name": HOSTILE_MEMBER, "side": "team", "email": "ida@t.example"}
+    )
+    data["milestones"] = [
+        {
+            "id": "m1",
+            "title": HOSTILE_TITLE,
+            "at": "2027-01-13 10:00",
+            "duration": "1h",
+            "location": "[Room 1](https://phish.example/room)",
+            "description": "# Heading\n\n<https://phish.example/desc>",
+            "owner": "ida",
+        },
+        {
+            "id": "d1",
+            "title": "Deliver [now](https://phish.example/d1)",
+            "due": "2027-01-20",
+            "owner": "ida",
+            "deliverable": "<https://phish.example/deliverable>",
+            "acceptance": "![a](https://tracker.example/a.gif)",
+        },
+    ]
+    data["checkins"] = {
+        "every": "weekly",
+        "on": "monday",
+        "grace": "1d",
+        "who": ["ida"],
+        "questions": ["[q](https://phish.example/q) www.phish.example"],
+    }
+    folder = tmp_path / "plan"
+    folder.mkdir()
+    (folder / "plan.yaml").write_text(dump(data))
+    return folder / "plan.yaml"
+
+
+def no_markup_from_plan(html: str, where: str) -> None:
+    """Links and images only where the template puts them, never to a plan's address."""
+    for attribute in re.findall(r"""(?:href|src)\s*=\s*["']?([^"' >]+)""", html):
+        assert attribute.startswith("http://testserver/"), (where, attribute)
+    assert "<img" not in html and "<h1" not in html, where
+
+
+def test_plan_text_never_becomes_a_link_image_or_autolink_in_any_message(
+    tmp_path: Path,
+) -> None:
+    from email import message_from_bytes, policy
+
+    from tests.engine import run_until
+    from worker.messages import to_html
+    from worker.messages.compose import compose
+
+    plan = load_plan(hostile_plan(tmp_path))
+    engine = make_engine(tmp_path, base_url="http://testserver")
+    register(engine, plan, moment("2027-01-01 00:00"))
+    run_until(engine, moment("2027-02-10 00:00"))  # invites, kickoff, reminders, check-ins,
+    # nudges and warnings for silent Ida, the overdue deadline
+    mails = sorted(engine.settings.outbox_dir.glob("*.eml"))
+    kinds = {path.name.split("_")[2] for path in mails}
+    assert {"invite", "kickoff", "reminder", "checkin", "warning", "overdue"} <= kinds, kinds
+    for path in mails:
+        mail = message_from_bytes(path.read_bytes(), policy=policy.default)
+        html = mail.get_body(("html",)).get_content()  # type: ignore[union-attr]
+        no_markup_from_plan(html, path.name)
+        assert "\\" not in str(mail["Subject"]), path.name  # a subject is plain text
+    # The words themselves arrive, shown as text.
+    (kickoff,) = [p for p in mails if "_kickoff_ida_" in p.name]
+    mail = message_from_bytes(kickoff.read_bytes(), policy=policy.default)
+    html = mail.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert "Hello Ida *B* _C_ &lt;b&gt;x&lt;/b&gt;," in html
+    assert "![x](https://tracker.example/p.gif)" in html
+    assert HOSTILE_TITLE in str(mail["Subject"])
+    text = mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Hello Ida \\*B\\* \\_C\\_ \\<b>x\\</b>," in text  # the Markdown the HTML is made of
+
+    # Chat channels get the escaped Markdown: rendered, it holds no link either.
+    items = engine.store.items(plan.id)
+    for item in items:
+        if item.kind in {"kickoff", "reminder", "checkin_open", "invite", "warning", "overdue"}:
+            person = plan.person(str(item.recipient))
+            message = compose(engine, plan, item, person, "mattermost", moment("2027-02-10 00:00"))
+            no_markup_from_plan(to_html(message.text), f"{item.kind} {item.recipient}")
+            assert HOSTILE_LEAD not in message.text, item.kind  # escaped wherever it is named
+
+
+def test_a_notice_detail_from_a_service_is_shown_as_text(tmp_path: Path) -> None:
+    from worker.messages import to_html
+    from worker.messages.compose import compose
+    from worker.store import Item
+
+    plan = load_plan(hostile_plan(tmp_path))
+    engine = make_engine(tmp_path, base_url="http://testserver")
+    notice = Item(
+        key="n0000000000000000000000a",
+        plan_id=plan.id,
+        kind="notice",
+        due=moment("2027-01-05 10:00"),
+        recipient="tim",
+        channel="email",
+        data={
+            "person": "ida",
+            "about_kind": "reminder",
+            "channel": "slack",
+            "problem": "channel_failed",
+            "detail": "Slack: HTTP 404 ([login](https://phish.example/x) ![p](https://t.example/p))",
+        },
+    )
+    person = plan.person("tim")
+    for channel in ("email", "mattermost"):
+        message = compose(engine, plan, notice, person, channel, moment("2027-01-05 10:00"))
+        html = str(message.html) if channel == "email" else to_html(message.text)
+        no_markup_from_plan(html, channel)
+        assert "[login](https://phish.example/x)" in html  # the words, as text

@@ -6,10 +6,20 @@ reads whole sentences. Markdown templates are rendered to HTML by ``to_html``
 templates are autoescaped. Dates are written by Babel, the way a Dutch or
 English reader expects ("maandag 11 januari 2027 om 10:00" /
 "Monday 11 January 2027 at 10:00").
+
+The messages (``markdown_environment``) escape at render time, as HTML templates
+do: every ``{{ value }}`` in a message's body is shown as text, never as a link,
+image, autolink, emphasis or heading, whoever prepared it, so a name such as
+``Leo <https://phish.example>`` or a title with ``![x](https://tracker/p.gif)``
+stays words in the e-mail's HTML and in the chat text. The markup of a message
+is the template's own. Values already escaped with ``worker.runbook.md`` are left
+as they are (the escaping does not double), and the subject, which is plain text
+(an e-mail header, a chat title), gets every value unescaped.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time
 from functools import cache
 from pathlib import Path
@@ -67,6 +77,47 @@ def environment(autoescape: bool) -> jinja2.Environment:
     env.filters["day"] = lambda value, lang, fmt="full": format_day(value, lang, fmt)
     env.filters["clock"] = format_clock
     env.filters["moment"] = format_moment
+    return env
+
+
+# A backslash escape CommonMark knows (before any ASCII punctuation), a character
+# that starts inline markup (the ones worker.runbook.md escapes), or an entity's &.
+_INLINE = re.compile(r"\\[!-/:-@\[-`{-~]|[\\`*_\[\]<|]|&(?=#?[0-9A-Za-z]+;)")
+_BLOCK_MARK = re.compile(r"^([#>+=~-])")
+_LIST_NUMBER = re.compile(r"^(\d+)([.)])")
+_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+PLAIN_TEXT = "_plain_text"  # in a template's context: render values as plain text
+
+
+def markdown_text(text: str) -> str:
+    """Text as Markdown that shows exactly that text, on one line: ``md`` that never doubles.
+
+    An escape already there (``\\*``, from ``worker.runbook.md``) is kept, every other
+    character that could start markup is escaped, and so is a mark that would start a
+    heading, quote or list if the value began a line. Whitespace runs become one space.
+    """
+    flat = " ".join(text.split())
+    escaped = _INLINE.sub(lambda found: found[0] if len(found[0]) == 2 else "\\" + found[0], flat)
+    escaped = _LIST_NUMBER.sub(r"\1\\\2", escaped)
+    return _BLOCK_MARK.sub(r"\\\1", escaped)
+
+
+def plain_text(text: str) -> str:
+    """Markdown-escaped text back as it was written (for a subject line)."""
+    return _ESCAPE.sub(r"\1", text)
+
+
+@jinja2.pass_context
+def _as_text(context: jinja2.runtime.Context, value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    return plain_text(value) if context.get(PLAIN_TEXT) else markdown_text(value)
+
+
+@cache
+def markdown_environment() -> jinja2.Environment:
+    """The environment of the messages' Markdown templates: every value shown as text."""
+    env = environment(False).overlay(finalize=_as_text)
     return env
 
 

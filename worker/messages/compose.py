@@ -3,7 +3,8 @@
 Each kind has a draft function that gathers the facts (who, what, when, in the
 recipient's zone) and names a template; the template holds the sentences. A
 template has two blocks, ``subject`` and ``body`` (Markdown): chat channels get
-the Markdown, e-mail gets it as text and as HTML in ``email.html.j2``.
+the Markdown, e-mail gets it as text and as HTML in ``email.html.j2``. The drafts
+hand over plan text as it is written: the templates show every value as text.
 """
 
 from __future__ import annotations
@@ -99,9 +100,8 @@ def compose(
 ) -> Message:
     lang = plan.language_of(person)
     draft = drafter_for(item.kind)(engine, plan, item, person, now)
-    subject, body = render_parts(
-        draft.template, lang, person=person, plan=plan, plan_title=plan.title, **draft.context
-    )
+    values = {"person": person, "plan": plan, "plan_title": plan.title, **draft.context}
+    subject, body = render_parts(draft.template, lang, **values)
     html = None
     if channel == "email":
         html = messages.render(
@@ -138,13 +138,20 @@ def _message_kind(item: Item) -> str:
 
 
 def render_parts(template: str, lang: str, **context: Any) -> tuple[str, str]:
-    """The ``subject`` and ``body`` blocks of ``templates/<lang>/<template>.md.j2``."""
-    env = messages.environment(False)
-    loaded = env.get_template(f"{lang}/{template}.md.j2")
-    ctx = loaded.new_context({"lang": lang, **context})
-    subject = "".join(loaded.blocks["subject"](ctx)).strip()
-    body = "".join(loaded.blocks["body"](ctx)).strip() + "\n"
+    """The ``subject`` and ``body`` blocks of ``templates/<lang>/<template>.md.j2``.
+
+    Every value is shown as text (``messages.markdown_environment``): plain in the
+    subject, escaped Markdown in the body, so plan text never becomes a link.
+    """
+    subject = _block(template, lang, "subject", True, context).strip()
+    body = _block(template, lang, "body", False, context).strip() + "\n"
     return " ".join(subject.split()), body
+
+
+def _block(template: str, lang: str, name: str, plain: bool, context: dict[str, Any]) -> str:
+    loaded = messages.markdown_environment().get_template(f"{lang}/{template}.md.j2")
+    values = {"lang": lang, **context, messages.PLAIN_TEXT: plain}
+    return "".join(loaded.blocks[name](loaded.new_context(values)))
 
 
 # -- drafts ---------------------------------------------------------------------------------
