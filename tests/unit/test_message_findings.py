@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from config.load import load_plan
 from config.plan import EmailChannel
@@ -456,3 +458,19 @@ def test_a_notice_detail_from_a_service_is_shown_as_text(tmp_path: Path) -> None
         html = str(message.html) if channel == "email" else to_html(message.text)
         no_markup_from_plan(html, channel)
         assert "[login](https://phish.example/x)" in html  # the words, as text
+
+
+MARKUP = re.compile(r"<(?!/?p>)[a-z]", re.IGNORECASE)  # any element but the paragraph
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab 1.#>-+=~*_`[]()!<>|&;\\:/x\n")), max_size=40))
+def test_any_text_in_a_message_template_is_shown_as_text(text: str) -> None:
+    from worker.messages import markdown_text, plain_text, to_html
+    from worker.runbook import md
+
+    shown = to_html(f"Hello {markdown_text(text)}") + to_html(markdown_text(text))
+    assert not MARKUP.search(shown), (text, shown)
+    # Text md() escaped already is not escaped again, and a subject gets it back as written.
+    assert markdown_text(md(text)) == md(text)
+    assert plain_text(md(text)) == " ".join(text.split())
