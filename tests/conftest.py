@@ -47,4 +47,5 @@ def calendar_clients(tmp_path_factory: pytest.TempPathFactory) -> tuple[Client, 
     try:
         return clients.icaljs(), clients.libical(tmp_path_factory.mktemp("libical"))
     except clients.ClientMissing as missing:
-        pytest.fail(str(missing), pytrace=False)
+        problem = str(missing)
+    pytest.fail(problem, pytrace=False)  # outside the except: no chained traceback
