@@ -175,9 +175,14 @@ def utc(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def cli_env() -> dict[str, str]:
+    """The environment of a ``pactkeeper`` command: none of the caller's settings."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("PACTKEEPER_")}
+
+
 def timeline_items(path: Path) -> list[dict[str, str]]:
     command = [sys.executable, "-m", "worker.cli", "timeline", str(path), "--json"]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    done = subprocess.run(command, cwd=ROOT, env=cli_env(), capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     items = json.loads(done.stdout)
     assert isinstance(items, list)
@@ -261,7 +266,7 @@ def command_calendars(
     for person in [None, *(p.id for p in plan.people)]:
         command = [sys.executable, "-m", "worker.cli", "ics", str(path)]
         command += ["--for", person] if person else []
-        done = subprocess.run(command, cwd=ROOT, capture_output=True, check=False)
+        done = subprocess.run(command, cwd=ROOT, env=cli_env(), capture_output=True)
         assert done.returncode == 0, done.stderr[-2000:]
         writer.add(
             f"pactkeeper ics {path.name} {person or ''}", done.stdout, expected, person is None
@@ -313,7 +318,7 @@ class WebApp:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> WebApp:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PACTKEEPER_")}
+        env = cli_env()
         env.update(
             PACTKEEPER_DATA_DIR=str(self.data_dir),
             PACTKEEPER_SECRET_KEY=KEY,
