@@ -13,9 +13,12 @@ the person (it expired at registration, failed or was cancelled), is
 ``untracked`` and counts for nothing: it starts no ladder.
 
 **Answers.** ``record_checkin`` is the one way in (web form, JSON API, CLI,
-``simulate``'s CSV). It answers the person's window open at ``now``, or, between
-windows, the most recent one, as a late answer. A second answer to the same
-window changes that row (insert-once, then compare-and-set), never adds one.
+``simulate``'s CSV). An answer through a check-in link goes to the link's window
+(late if it has closed); otherwise it answers the person's window open at
+``now``, or, between windows, the most recent one, as a late answer. No answer
+is taken for a window that has not opened yet, nor once the plan is closed. A
+second answer to the same window changes that row (insert-once, then
+compare-and-set), never adds one.
 
 **Detection.** ``window_closed`` is the dispatch step of a ``checkin_close``
 item; ``close_windows`` does the same for many at once (one read of each plan's
@@ -76,6 +79,10 @@ NEVER_SENT = ("expired", "failed", "cancelled")  # a request that never reached 
 
 class CheckinError(ValueError):
     """A check-in that cannot be recorded; the message says why, in plain words."""
+
+
+class PlanClosed(CheckinError):
+    """The plan was closed: its check-ins are history, and nothing is recorded any more."""
 
 
 def collection(plan_id: str) -> str:
@@ -465,17 +472,26 @@ def record_checkin(
     done: Sequence[str] = (),
     source: str = "cli",
     answers: Sequence[tuple[str, str]] = (),
+    *,
+    window: str | None = None,
+    recorded: float | None = None,
 ) -> CheckinResult:
-    """Record one answer into the person's current window (see the module docstring)."""
+    """Record one answer at ``now`` (see the module docstring).
+
+    ``window`` (the local day it opens) is the window a check-in link is bound to; the
+    answer goes there, late if it has closed. Without it, the answer goes to the window
+    open at ``now``, or the most recent one. ``recorded`` is the real moment of recording
+    when ``now`` is given by hand (``checkin --at``): no answer is taken for a window
+    that has not opened by then. Nothing is recorded once the plan is closed.
+    """
     person = checking_person(plan, person_id)
     check_status(status)
     known = {m.id for m in plan.milestones}
     unknown = [m for m in done if m not in known]
     if unknown:
         raise CheckinError(f"there is no milestone '{unknown[0]}' in the plan '{plan.id}'")
-    slot = rhythm(plan).latest(person.id, now)
-    if slot is None:
-        raise CheckinError(f"no check-in window has opened yet for {person.name}")
+    _refuse_closed(engine, plan)
+    slot = _answered_window(plan, person, now, window, recorded)
     pairs = tuple((_clean(q), _clean(a)) for q, a in answers)
     answer = Answer(status, _clean(note), pairs, now, source)
     outcome, row = _answer(engine.store, plan.id, slot, answer)
@@ -490,10 +506,55 @@ def record_checkin(
     )
 
 
+def _answered_window(
+    plan: Plan, person: Person, now: float, window: str | None, recorded: float | None
+) -> Slot:
+    """The window an answer at ``now`` goes to; ``CheckinError`` when there is none yet."""
+    schedule = rhythm(plan)
+    if window is not None:
+        slot = schedule.slot(person.id, window)
+        if slot is None:
+            raise CheckinError(f"the plan '{plan.id}' has no check-in window on {window}")
+    else:
+        slot = schedule.latest(person.id, now)
+        if slot is None:
+            raise CheckinError(f"no check-in window has opened yet for {person.name}")
+    opened_by = now if recorded is None else min(now, recorded)
+    if slot.opens > opened_by:
+        raise CheckinError(
+            f"the check-in window of {slot.day} for {person.name} has not opened yet"
+        )
+    return slot
+
+
+def _refuse_closed(engine: Engine, plan: Plan) -> None:
+    from worker.handover import closed_at
+
+    at = closed_at(engine, plan.id)
+    if at is not None:
+        day = datetime.fromtimestamp(at, plan.zone).date().isoformat()
+        raise PlanClosed(
+            f"the plan '{plan.id}' was closed on {day}: check-ins are no longer recorded"
+        )
+
+
+# Characters that would steer a terminal or reorder text (ESC, NUL, BEL and the other C0
+# and C1 controls, the bidirectional overrides and isolates). Whitespace among them
+# (newline, tab) is collapsed to a space below instead.
+_STEERING = dict.fromkeys(
+    [
+        *(c for c in range(0x20) if not chr(c).isspace()),
+        *range(0x7F, 0xA0),
+        *range(0x202A, 0x202F),
+        *range(0x2066, 0x206A),
+    ]
+)
+
+
 def _clean(text: str) -> str:
-    """One line of at most NOTE_LIMIT characters that any store can encode (a shell may pass
-    undecodable bytes as lone surrogates)."""
-    flat = " ".join(text.split())[:NOTE_LIMIT]
+    """One line of at most NOTE_LIMIT characters, without control characters, that any
+    store can encode (a shell may pass undecodable bytes as lone surrogates)."""
+    flat = " ".join(text.translate(_STEERING).split())[:NOTE_LIMIT]
     return flat.encode("utf-8", "replace").decode("utf-8")
 
 
