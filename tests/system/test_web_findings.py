@@ -14,10 +14,10 @@ import pytest
 import requests
 
 from tests.system.test_web import KEY, Served, serve, web_plan
+from web.limits import BODY_LIMIT
 from worker import tokens
 from worker.checkins import NOTE_LIMIT
 from worker.handover import close_plan
-from web.limits import BODY_LIMIT
 
 pytestmark = pytest.mark.system
 
