@@ -164,7 +164,7 @@ def print_status(reports: list[dict[str, Any]]) -> None:
     for report in reports:
         counts = ", ".join(f"{n} {state}" for state, n in report["counts"].items()) or "nothing"
         closed = "  (closed)" if report["closed"] else ""
-        console.print(_shown(f"{report['plan']}  {counts}{closed}", "bold"))
+        console.print(_shown(report["plan"], "bold") + _shown(f"  {counts}{closed}"))
         _print_progress(console, report)
         for title, rows in (
             ("next", report["next"]),

@@ -7,13 +7,14 @@ Mondays at 09:00 in Amsterdam from 4 January 2027, windows close two days later.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.engine import make_engine, moment, run_until
 from tests.support import dump, plan_from, run_cli
 from tests.unit.test_checkins import REGISTERED, plan_data
-from worker.checkins import CheckinError, PlanClosed, collection, record_checkin
+from worker.checkins import CheckinError, PlanClosed, collection, record_checkin, standing
 from worker.engine import Engine, register
 from worker.handover import close_plan
 from worker.status import plan_status, print_status
@@ -117,3 +118,31 @@ def test_status_escapes_what_it_prints_for_the_terminal(
     shown = capsys.readouterr().out
     assert "\\x1b[31mRED\\x00 \\x07bell \\u202eevil\\u2066 \\x9bx [bold]not bold[/bold]" in shown
     assert not any(char in shown for char in "\x1b\x00\x07\u202e\u2066\x9b")
+
+
+# -- a request that failed for good is no miss either ------------------------------------
+
+
+def test_a_window_whose_request_failed_for_good_is_not_missed(tmp_path: Path) -> None:
+    """Tom's mail server refuses his address (550): the request of 4 January fails for good,
+    so the close of that window two days later raises nothing about him."""
+    from tests.smtp_sink import start_smtp
+
+    def refused_address(data: dict[str, Any]) -> None:
+        data["people"][2]["email"] = "reject-tom@t.example"
+
+    sink = start_smtp(tmp_path / "smtp")
+    try:
+        settings = {"smtp_host": "127.0.0.1", "smtp_port": sink.port, "smtp_tls": "none"}
+        engine = make_engine(tmp_path, **settings)
+        plan = plan_from(plan_data(refused_address))
+        register(engine, plan, moment(REGISTERED))
+        run_until(engine, moment("2027-01-07 00:00"))
+    finally:
+        sink.stop()
+    requests = [i for i in engine.store.items(plan.id) if i.kind == "checkin_open"]
+    assert {i.ref: i.state for i in requests if i.ref == "2027-01-04"} == {"2027-01-04": "failed"}
+    about_tom = [i for i in engine.store.items(plan.id) if i.data.get("about") == "tom"]
+    assert about_tom == []
+    windows = standing(engine, plan, moment("2027-01-07 00:00")).windows["tom"]
+    assert [(w.day, w.state) for w in windows] == [("2027-01-04", "untracked")]
