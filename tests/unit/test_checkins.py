@@ -26,6 +26,7 @@ import pytest
 
 from tests.engine import make_engine, moment, run_due, run_until
 from tests.support import minimal_data, plan_from
+from web.status import view
 from worker.checkins import (
     CheckinError,
     Window,
@@ -553,6 +554,11 @@ def test_a_window_whose_request_never_went_is_not_missed(store: Store, tmp_path:
     report = plan_status(engine, plan.id, now)
     assert report["risk"]["level"] == "ok"
     assert [w["state"] for w in report["checkins"]["tom"]] == ["untracked", "pending"]
+    (row,) = [r for r in view(engine, plan, now)["rows"] if r.person.id == "tom"]  # status page
+    assert (row.risk.level, [w.state for week in row.weeks for w in week]) == (
+        "ok",
+        ["untracked", "pending"],
+    )
     later = run_until(engine, moment("2027-01-06 19:40"))
     nudges = [d.item for d in later if d.item.kind == "warning"]
     assert [(utc(i.due), i.recipient, i.data["since"]) for i in nudges] == [
