@@ -482,7 +482,8 @@ def record_checkin(
     answer goes there, late if it has closed. Without it, the answer goes to the window
     open at ``now``, or the most recent one. ``recorded`` is the real moment of recording
     when ``now`` is given by hand (``checkin --at``): no answer is taken for a window
-    that has not opened by then. Nothing is recorded once the plan is closed.
+    that has not opened by then, nor for a moment after it. Nothing is recorded once the
+    plan is closed.
     """
     person = checking_person(plan, person_id)
     check_status(status)
@@ -524,6 +525,9 @@ def _answered_window(
         raise CheckinError(
             f"the check-in window of {slot.day} for {person.name} has not opened yet"
         )
+    if recorded is not None and now > recorded:
+        when = datetime.fromtimestamp(now, plan.zone_of(person)).strftime("%Y-%m-%d %H:%M")
+        raise CheckinError(f"{when} lies in the future: a check-in is recorded once it is given")
     return slot
 
 

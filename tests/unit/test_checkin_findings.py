@@ -45,6 +45,8 @@ def test_a_checkin_at_a_future_moment_is_refused_and_records_nothing(engine: Eng
         record_checkin(engine, plan, "tom", moment("2027-01-12 10:00"), "on_track", recorded=real)
     with pytest.raises(CheckinError, match="window of 2027-01-11 for Tom has not opened yet"):
         record_checkin(engine, plan, "tom", real, "stopping", window="2027-01-11")
+    with pytest.raises(CheckinError, match="2027-01-05 11:00 lies in the future"):
+        record_checkin(engine, plan, "tom", real + 3600, "on_track", recorded=real)
     assert engine.store.records(collection("test-plan")) == {}
     assert warnings(engine) == []
     past = record_checkin(
