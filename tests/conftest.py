@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import clients
+from tests.clients import Client
 from tests.servers import RedisServer
 from worker.store.base import Store
 
@@ -36,3 +38,14 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     yield redis_store
     redis_store.flush()
     redis_store.close()
+
+
+@pytest.fixture(scope="session")
+def calendar_clients(tmp_path_factory: pytest.TempPathFactory) -> tuple[Client, Client]:
+    """ical.js and libical (compiled once per session). Missing ones fail the tests that
+    need them, saying what to run: a skipped client would prove nothing."""
+    try:
+        return clients.icaljs(), clients.libical(tmp_path_factory.mktemp("libical"))
+    except clients.ClientMissing as missing:
+        problem = str(missing)
+    pytest.fail(problem, pytrace=False)  # outside the except: no chained traceback

@@ -1,5 +1,8 @@
 """Who may see what: signed links (``worker.tokens``) checked the same way by every route.
 
+A check-in link is bound to its plan, its person and its window (``w``): it
+answers that window only, and nothing once the plan is closed.
+
 A link is refused with 403 and a reason when it is forged, altered, expired,
 meant for another page, or names a plan or person it does not belong to.
 Only the signature makes a token's fields trustworthy, so nothing in a token is
@@ -90,6 +93,7 @@ class Holder:
 
     plan: Plan
     person: Person
+    window: str  # the local day the link's window opens: answers go there, nowhere else
 
     @property
     def lang(self) -> str:
@@ -98,14 +102,16 @@ class Holder:
 
 def checkin_holder(engine: Engine, token: str, now: float) -> Holder:
     grant = verify(engine, token, "checkin", now)
-    plan_id, person_id = field(grant, "p"), field(grant, "u")
-    field(grant, "w")
+    plan_id, person_id, window = field(grant, "p"), field(grant, "u"), field(grant, "w")
     plan = load_plan(engine, plan_id)
     try:
         person = checking_person(plan, person_id)
     except CheckinError:
         raise Refused(403, "not_checking", plan.language) from None
-    return Holder(plan, person)
+    holder = Holder(plan, person, window)
+    if rhythm(plan).slot(person.id, window) is None:
+        raise Refused(409, "window_gone", holder.lang)
+    return holder
 
 
 def status_plan(engine: Engine, plan_id: str, token: str, now: float) -> Plan:

@@ -7,8 +7,10 @@ One engine, and so one store connection pool, per process, built from Settings
 - ``GET /status/{plan}/{token}`` and ``GET /api/status/{plan}/{token}`` (``web.status``);
 - ``GET /health``: 200 when the store answers, else 503.
 
-Every refusal is a clear page (HTML routes) or a ``Problem`` JSON body (``/api``
-and ``/health``), never a traceback; nothing logs a token. The interactive docs
+Request bodies are capped before they are read (``web.limits``: 413 over about
+1.4 MB, the largest valid check-in with every character escaped). Every refusal
+is a clear page (HTML routes) or a ``Problem`` JSON body (``/api`` and
+``/health``), never a traceback; nothing logs a token. The interactive docs
 are off (they load JavaScript from a CDN); ``/openapi.json`` describes the API.
 """
 
@@ -29,6 +31,7 @@ from starlette.exceptions import HTTPException
 from config.settings import Settings
 from web import bundles, checkin, feeds, status
 from web.access import engine_of
+from web.limits import BodyLimit
 from web.pages import SECURITY_HEADERS, Refused, language, problem, refusal
 from worker import clock
 from worker.engine import Engine
@@ -87,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(Refused, refused)
     app.add_exception_handler(RequestValidationError, unreadable)
     app.add_exception_handler(HTTPException, http_error)
+    app.add_middleware(BodyLimit)
     return app
 
 
@@ -111,7 +115,7 @@ async def unreadable(request: Request, error: Exception) -> Response:
 
 async def http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, HTTPException)
-    code = {404: "not_found", 405: "method"}.get(error.status_code, "bad_request")
+    code = {404: "not_found", 405: "method", 413: "too_large"}.get(error.status_code, "bad_request")
     response: Response
     if is_api(request) or request.url.path in ("/openapi.json",):
         response = problem(error.status_code, code)

@@ -6,7 +6,8 @@ build a preview, so a GET that recorded would answer for the person. The
 one-click links (``/checkin/{token}?status=on_track``) therefore open the form
 with that answer chosen and highlighted; one press records it. Pressing again,
 or posting the same answer through the API, changes nothing: the window has
-one row (``worker.checkins.record_checkin``).
+one row (``worker.checkins.record_checkin``). Every answer through a link goes
+to the link's own window, late if it has closed, never to the window open now.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from worker.checkins import (
     STATUSES,
     CheckinError,
     CheckinResult,
+    PlanClosed,
     collection,
     done_collection,
     open_milestones,
@@ -36,6 +38,7 @@ from worker.checkins import (
     row_id,
 )
 from worker.engine import Engine
+from worker.handover import closed_at
 
 router = APIRouter()
 
@@ -43,7 +46,8 @@ HTML: dict[str, Any] = {"content": {"text/html": {}}}
 HTML_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "The answer could not be read (a clear page says why)", **HTML},
     403: {"description": "The link is forged, altered, expired or someone else's", **HTML},
-    409: {"description": "No check-in window has opened yet", **HTML},
+    409: {"description": "The link's window has not opened, or the plan is closed", **HTML},
+    413: {"description": "The body is larger than any check-in can be", **HTML},
     422: {"description": "The form could not be read", **HTML},
     503: {"description": "The data cannot be read right now", **HTML},
 }
@@ -52,7 +56,8 @@ JSON_ERRORS: dict[int | str, dict[str, Any]] = {
     for code, text in (
         (400, "The answer does not fit the plan (e.g. a milestone that is not yours)"),
         (403, "The token is forged, altered, expired, or for another plan or person"),
-        (409, "No check-in window has opened yet"),
+        (409, "The token's window has not opened, is gone, or the plan is closed"),
+        (413, "The body is larger than any check-in can be"),
         (422, "The request body is not a check-in"),
         (503, "The data cannot be read right now"),
     )
@@ -112,8 +117,19 @@ def record(
     try:
         with one_writer(engine):
             return record_checkin(
-                engine, plan, person.id, clock.now(), status, note, done, source, pairs
+                engine,
+                plan,
+                person.id,
+                clock.now(),
+                status,
+                note,
+                done,
+                source,
+                pairs,
+                window=holder.window,
             )
+    except PlanClosed:
+        raise Refused(409, "closed", lang) from None
     except CheckinError:
         raise Refused(409, "no_window", lang) from None
 
@@ -138,8 +154,10 @@ def form(
 ) -> HTMLResponse:
     plan, person, lang = holder.plan, holder.person, holder.lang
     now = clock.now()
-    slot = rhythm(plan).latest(person.id, now)
-    if slot is None:
+    if closed_at(engine, plan.id) is not None:
+        raise Refused(409, "closed", lang)
+    slot = rhythm(plan).slot(person.id, holder.window)
+    if slot is None or slot.opens > now:
         raise Refused(409, "no_window", lang)
     zone = plan.zone_of(person)
     row = engine.store.get_record(collection(plan.id), row_id(person.id, slot.day)) or {}

@@ -8,13 +8,17 @@ A window is a row in the records collection ``checkins:<plan>``, id
 one (``missed``). ``pending`` (open, no answer yet) and ``excused`` (a pause or
 an away day: no window opened) are what the plan says, so they are derived and
 follow a plan edit at once. A closed window whose close the engine never
-tracked (it lay before the plan was registered) is ``untracked`` and counts
-for nothing.
+tracked (it lay before the plan was registered), or whose request never reached
+the person (it expired at registration, failed or was cancelled), is
+``untracked`` and counts for nothing: it starts no ladder.
 
 **Answers.** ``record_checkin`` is the one way in (web form, JSON API, CLI,
-``simulate``'s CSV). It answers the person's window open at ``now``, or, between
-windows, the most recent one, as a late answer. A second answer to the same
-window changes that row (insert-once, then compare-and-set), never adds one.
+``simulate``'s CSV). An answer through a check-in link goes to the link's window
+(late if it has closed); otherwise it answers the person's window open at
+``now``, or, between windows, the most recent one, as a late answer. No answer
+is taken for a window that has not opened yet, nor once the plan is closed. A
+second answer to the same window changes that row (insert-once, then
+compare-and-set), never adds one.
 
 **Detection.** ``window_closed`` is the dispatch step of a ``checkin_close``
 item; ``close_windows`` does the same for many at once (one read of each plan's
@@ -70,10 +74,15 @@ STATUSES = ("on_track", "need_help", "blocked", "stopping")
 STATES = ("pending", "answered", "late", "missed", "excused", "untracked")
 NOTE_LIMIT = 2000
 TRACKED = ("due", "claimed", "sending", "sent", "failed", "unknown")  # a close the engine runs
+NEVER_SENT = ("expired", "failed", "cancelled")  # a request that never reached the person
 
 
 class CheckinError(ValueError):
     """A check-in that cannot be recorded; the message says why, in plain words."""
+
+
+class PlanClosed(CheckinError):
+    """The plan was closed: its check-ins are history, and nothing is recorded any more."""
 
 
 def collection(plan_id: str) -> str:
@@ -244,36 +253,77 @@ def _window(row: Mapping[str, Any]) -> Window:
     )
 
 
-CloseState = Callable[[str, str], str | None]
+Tracked = Callable[[str, str], bool]
 
 
-class CloseStates:
-    """The ledger state of the ``checkin_close`` of one window, looked up only if needed.
+class Tracking:
+    """Whether a closed window without a row counts, looked up only if needed.
 
-    Needed only for a closed window without a row: its close is either still to
-    run (a backlog: it counts as missed) or was never tracked (the plan was
-    registered after it: it counts for nothing). The close's key is computed from
-    the window, so one small read answers it, however many items the plan has.
+    Needed only for a closed window without a row. It counts (as missed) when the
+    engine runs its ``checkin_close`` and its request (the ``checkin_open``) went or
+    is on its way. It counts for nothing (``untracked``) when the close was never
+    tracked (the plan was registered after it) or the request is known never to have
+    reached the person (expired at registration, failed, cancelled): nobody can miss
+    a request they never got. Both keys are computed from the window, so one small
+    read answers it, however many items the plan has.
     """
 
     def __init__(self, store: Store, plan: Plan) -> None:
         self.store = store
         self.plan = plan
-        self._states: dict[tuple[str, str], str | None] = {}
+        self._known: dict[tuple[str, str], bool] = {}
 
-    def __call__(self, person_id: str, day: str) -> str | None:
-        if (person_id, day) not in self._states:
-            self._states[(person_id, day)] = self._lookup(person_id, day)
-        return self._states[(person_id, day)]
+    def __call__(self, person_id: str, day: str) -> bool:
+        if (person_id, day) not in self._known:
+            self.prefetch([(person_id, day)])
+        return self._known[(person_id, day)]
 
-    def _lookup(self, person_id: str, day: str) -> str | None:
+    def prefetch(self, windows: Iterable[tuple[str, str]]) -> None:
+        """Look up many windows in one round trip."""
+        prefetch(self.store, [(self, windows)])
+
+    def unknown(self, windows: Iterable[tuple[str, str]]) -> dict[tuple[str, str], list[str]]:
+        """The item keys to read for the windows not looked up yet."""
+        wanted: dict[tuple[str, str], list[str]] = {}
+        for window in windows:
+            if window in self._known or window in wanted:
+                continue
+            keys = self._keys(*window)
+            if keys is None:
+                self._known[window] = False
+            else:
+                wanted[window] = list(keys)
+        return wanted
+
+    def learn(self, wanted: Mapping[tuple[str, str], list[str]], states: Mapping[str, str]) -> None:
+        for window, (close, request) in wanted.items():
+            self._known[window] = (
+                states.get(close) in TRACKED and states.get(request) not in NEVER_SENT
+            )
+
+    def _keys(self, person_id: str, day: str) -> tuple[str, str] | None:
+        """The keys of the window's ``checkin_close`` and ``checkin_open`` items."""
         slot = rhythm(self.plan).slot(person_id, day)
         if slot is None:
             return None
+        channel = self.plan.person(person_id).channels[0]
         closes = datetime.fromtimestamp(slot.closes, UTC)
-        key = timeline.occurrence_key(self.plan.id, "checkin_close", day, person_id, None, closes)
-        item = self.store.get(key)
-        return item.state if item else None
+        opens = datetime.fromtimestamp(slot.opens, UTC)
+        return (
+            timeline.occurrence_key(self.plan.id, "checkin_close", day, person_id, None, closes),
+            timeline.occurrence_key(self.plan.id, "checkin_open", day, person_id, channel, opens),
+        )
+
+
+def prefetch(store: Store, lookups: Sequence[tuple[Tracking, Iterable[tuple[str, str]]]]) -> None:
+    """Look up the windows of many plans in one round trip."""
+    wanted = [(tracking, tracking.unknown(windows)) for tracking, windows in lookups]
+    keys = [key for _, found in wanted for pair in found.values() for key in pair]
+    if not keys:
+        return
+    states = {item.key: item.state for item in store.get_many(keys)}
+    for tracking, found in wanted:
+        tracking.learn(found, states)
 
 
 def windows_of(
@@ -281,7 +331,7 @@ def windows_of(
     person_id: str,
     rows: Mapping[str, Mapping[str, Any]],
     now: float,
-    close_state: CloseState,
+    tracked: Tracked,
 ) -> list[Window]:
     """A person's windows that have opened by ``now`` (and excused days), in order.
 
@@ -294,18 +344,18 @@ def windows_of(
         if slot.opens > now:
             break
         if slot.day not in found:
-            found[slot.day] = _unstored(slot, now, close_state)
+            found[slot.day] = _unstored(slot, now, tracked)
     for day, would_open, why in schedule.excused.get(person_id, ()):
         if would_open <= now and day not in found:
             found[day] = Window(person_id, day, would_open, would_open, "excused", excuse=why)
     return sorted(found.values(), key=lambda w: (w.opens, w.day))
 
 
-def _unstored(slot: Slot, now: float, close_state: CloseState) -> Window:
+def _unstored(slot: Slot, now: float, tracked: Tracked) -> Window:
     if now < slot.closes:
         state = "pending"
     else:
-        state = "missed" if close_state(slot.person, slot.day) in TRACKED else "untracked"
+        state = "missed" if tracked(slot.person, slot.day) else "untracked"
     return Window(slot.person, slot.day, slot.opens, slot.closes, state)
 
 
@@ -336,7 +386,7 @@ def standing(engine: Engine, plan: Plan, now: float) -> Standing:
     store = engine.store
     rows = group_rows(store.records(collection(plan.id)))
     done = store.records(done_collection(plan.id))
-    states = CloseStates(store, plan)
+    states = Tracking(store, plan)
     overdue = overdue_deadlines(plan, done, now)
     windows: dict[str, list[Window]] = {}
     people: dict[str, Risk] = {}
@@ -422,17 +472,27 @@ def record_checkin(
     done: Sequence[str] = (),
     source: str = "cli",
     answers: Sequence[tuple[str, str]] = (),
+    *,
+    window: str | None = None,
+    recorded: float | None = None,
 ) -> CheckinResult:
-    """Record one answer into the person's current window (see the module docstring)."""
+    """Record one answer at ``now`` (see the module docstring).
+
+    ``window`` (the local day it opens) is the window a check-in link is bound to; the
+    answer goes there, late if it has closed. Without it, the answer goes to the window
+    open at ``now``, or the most recent one. ``recorded`` is the real moment of recording
+    when ``now`` is given by hand (``checkin --at``): no answer is taken for a window
+    that has not opened by then, nor for a moment after it. Nothing is recorded once the
+    plan is closed.
+    """
     person = checking_person(plan, person_id)
     check_status(status)
     known = {m.id for m in plan.milestones}
     unknown = [m for m in done if m not in known]
     if unknown:
         raise CheckinError(f"there is no milestone '{unknown[0]}' in the plan '{plan.id}'")
-    slot = rhythm(plan).latest(person.id, now)
-    if slot is None:
-        raise CheckinError(f"no check-in window has opened yet for {person.name}")
+    _refuse_closed(engine, plan)
+    slot = _answered_window(plan, person, now, window, recorded)
     pairs = tuple((_clean(q), _clean(a)) for q, a in answers)
     answer = Answer(status, _clean(note), pairs, now, source)
     outcome, row = _answer(engine.store, plan.id, slot, answer)
@@ -447,10 +507,58 @@ def record_checkin(
     )
 
 
+def _answered_window(
+    plan: Plan, person: Person, now: float, window: str | None, recorded: float | None
+) -> Slot:
+    """The window an answer at ``now`` goes to; ``CheckinError`` when there is none yet."""
+    schedule = rhythm(plan)
+    if window is not None:
+        slot = schedule.slot(person.id, window)
+        if slot is None:
+            raise CheckinError(f"the plan '{plan.id}' has no check-in window on {window}")
+    else:
+        slot = schedule.latest(person.id, now)
+        if slot is None:
+            raise CheckinError(f"no check-in window has opened yet for {person.name}")
+    opened_by = now if recorded is None else min(now, recorded)
+    if slot.opens > opened_by:
+        raise CheckinError(
+            f"the check-in window of {slot.day} for {person.name} has not opened yet"
+        )
+    if recorded is not None and now > recorded:
+        when = datetime.fromtimestamp(now, plan.zone_of(person)).strftime("%Y-%m-%d %H:%M")
+        raise CheckinError(f"{when} lies in the future: a check-in is recorded once it is given")
+    return slot
+
+
+def _refuse_closed(engine: Engine, plan: Plan) -> None:
+    from worker.handover import closed_at
+
+    at = closed_at(engine, plan.id)
+    if at is not None:
+        day = datetime.fromtimestamp(at, plan.zone).date().isoformat()
+        raise PlanClosed(
+            f"the plan '{plan.id}' was closed on {day}: check-ins are no longer recorded"
+        )
+
+
+# Characters that would steer a terminal or reorder text (ESC, NUL, BEL and the other C0
+# and C1 controls, the bidirectional overrides and isolates). Whitespace among them
+# (newline, tab) is collapsed to a space below instead.
+_STEERING = dict.fromkeys(
+    [
+        *(c for c in range(0x20) if not chr(c).isspace()),
+        *range(0x7F, 0xA0),
+        *range(0x202A, 0x202F),
+        *range(0x2066, 0x206A),
+    ]
+)
+
+
 def _clean(text: str) -> str:
-    """One line of at most NOTE_LIMIT characters that any store can encode (a shell may pass
-    undecodable bytes as lone surrogates)."""
-    flat = " ".join(text.split())[:NOTE_LIMIT]
+    """One line of at most NOTE_LIMIT characters, without control characters, that any
+    store can encode (a shell may pass undecodable bytes as lone surrogates)."""
+    flat = " ".join(text.translate(_STEERING).split())[:NOTE_LIMIT]
     return flat.encode("utf-8", "replace").decode("utf-8")
 
 
@@ -545,7 +653,7 @@ class _Batch:
 
     plan: Plan
     rows: dict[str, dict[str, Mapping[str, Any]]]
-    states: CloseStates
+    states: Tracking
     done: Mapping[str, Mapping[str, Any]] | None = None
     reactions: list[Item] = field(default_factory=list)
 
@@ -590,9 +698,7 @@ def _open_batches(
             details[item.key] = f"not evaluated: {problem}"
     stored = engine.store.records_of([collection(plan_id) for plan_id in plans])
     return {
-        plan_id: _Batch(
-            plan, group_rows(stored[collection(plan_id)]), CloseStates(engine.store, plan)
-        )
+        plan_id: _Batch(plan, group_rows(stored[collection(plan_id)]), Tracking(engine.store, plan))
         for plan_id, plan in plans.items()
     }
 
@@ -610,6 +716,8 @@ def _close_one(engine: Engine, batch: _Batch, item: Item, now: float) -> tuple[s
         return f"the plan no longer has a window on {day} for {person_id}", []
     rows = batch.rows.setdefault(person_id, {})
     row = rows.get(day)
+    if row is None and not batch.states(person_id, day):
+        return f"not tracked: the check-in request of {day} never reached {person_id}", []
     if row is None:
         row = _store_missed(engine.store, plan.id, slot)
         rows[day] = row
@@ -629,14 +737,24 @@ def _close_one(engine: Engine, batch: _Batch, item: Item, now: float) -> tuple[s
 def _fill_missed(
     engine: Engine, batches: Mapping[str, _Batch], groups: Mapping[str, Sequence[Item]]
 ) -> None:
-    """A ``missed`` row for every closing window without one, in one round trip."""
-    wanted: dict[str, dict[str, tuple[Slot, dict[str, Any]]]] = {}
+    """A ``missed`` row for every closing window without one whose request went: one round
+    trip to learn which requests went, one to write the rows."""
+    unanswered: dict[str, list[Slot]] = {}
     for plan_id, batch in batches.items():
         if batch.plan.checkins is None:
             continue
         for item in groups[plan_id]:
             slot = rhythm(batch.plan).slot(item.recipient or "", item.ref)
             if slot is not None and slot.day not in batch.rows.get(slot.person, {}):
+                unanswered.setdefault(plan_id, []).append(slot)
+    lookups = [
+        (batches[pid].states, [(s.person, s.day) for s in ss]) for pid, ss in unanswered.items()
+    ]
+    prefetch(engine.store, lookups)
+    wanted: dict[str, dict[str, tuple[Slot, dict[str, Any]]]] = {}
+    for plan_id, slots in unanswered.items():
+        for slot in slots:
+            if batches[plan_id].states(slot.person, slot.day):  # no miss for a request never sent
                 missed = _row(slot, "missed")
                 wanted.setdefault(plan_id, {})[row_id(slot.person, slot.day)] = (slot, missed)
     if not wanted:
@@ -667,7 +785,7 @@ def person_risk(engine: Engine, plan: Plan, person: Person, now: float) -> Risk:
     """One person's risk with its reasons, read fresh from the store."""
     store = engine.store
     rows = group_rows(store.records(collection(plan.id))).get(person.id, {})
-    windows = windows_of(plan, person.id, rows, now, CloseStates(store, plan))
+    windows = windows_of(plan, person.id, rows, now, Tracking(store, plan))
     overdue = overdue_deadlines(plan, store.records(done_collection(plan.id)), now)
     off = rhythm(plan).days_off.get(person.id, frozenset())
     return assess_person(plan, person, windows, overdue, now, off)

@@ -20,7 +20,7 @@ message say *why* in the reader's language. The rules, per person who checks in:
 
 The plan's level is the highest of its people and of the overdue deadlines that
 no one who checks in owns. Windows that were never tracked (before the plan
-was registered) and excused windows count for nothing.
+was registered, or their request never went) and excused windows count for nothing.
 """
 
 from __future__ import annotations

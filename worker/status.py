@@ -12,12 +12,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
-from config.load import PlanError
+from config.load import PlanError, printable
 from worker import clock, tokens
 from worker.engine import Engine, PlanGone
 from worker.store import Item
 
 if TYPE_CHECKING:
+    from rich.table import Table
+    from rich.text import Text
+
     from config.plan import Plan
     from config.settings import Settings
     from worker.checkins import Standing
@@ -151,18 +154,17 @@ def warning_row(item: Item) -> dict[str, Any]:
 
 
 def print_status(reports: list[dict[str, Any]]) -> None:
+    """The reports for a terminal. Every text is shown through ``_shown``: notes, names and
+    delivery errors come from people and servers, and must not steer the terminal."""
     from rich.console import Console
-    from rich.table import Table
 
     console = Console(width=140)
     if not reports:
         console.print("No plans registered yet: run 'pactkeeper sync PLAN'.")
     for report in reports:
         counts = ", ".join(f"{n} {state}" for state, n in report["counts"].items()) or "nothing"
-        console.print(
-            f"[bold]{report['plan']}[/bold]  {counts}" + ("  (closed)" if report["closed"] else ""),
-            markup=True,
-        )
+        closed = "  (closed)" if report["closed"] else ""
+        console.print(_shown(report["plan"], "bold") + _shown(f"  {counts}{closed}"))
         _print_progress(console, report)
         for title, rows in (
             ("next", report["next"]),
@@ -170,51 +172,60 @@ def print_status(reports: list[dict[str, Any]]) -> None:
             ("unknown outcome", report["unknown"]),
         ):
             if rows:
-                table = Table(
-                    "due (UTC)",
-                    "kind",
-                    "ref",
-                    "recipient",
-                    "channel",
-                    "detail",
-                    title=title,
-                    title_justify="left",
-                    box=None,
-                )
-                for row in rows:
-                    table.add_row(
-                        row["due"],
-                        row["kind"],
-                        row["ref"],
-                        row["recipient"] or "",
-                        row["channel"] or "",
-                        row["detail"],
-                    )
-                console.print(table)
+                console.print(_deliveries(title, rows))
         for target in report["disabled_channels"]:
             console.print(
-                f"  channel off: {target['person']} on {target['channel']} ({target['reason']})"
+                _shown(
+                    f"  channel off: {target['person']} on {target['channel']} ({target['reason']})"
+                )
             )
+
+
+def _shown(text: str, style: str = "") -> Text:
+    """Text for the terminal: control characters written as escapes, never markup."""
+    from rich.text import Text
+
+    return Text(printable(text), style=style)
+
+
+def _deliveries(title: str, rows: list[dict[str, Any]]) -> Table:
+    from rich.table import Table
+
+    table = Table(
+        "due (UTC)",
+        "kind",
+        "ref",
+        "recipient",
+        "channel",
+        "detail",
+        title=title,
+        title_justify="left",
+        box=None,
+    )
+    for row in rows:
+        cells = (row["due"], row["kind"], row["ref"], row["recipient"], row["channel"])
+        table.add_row(*(_shown(str(cell or "")) for cell in (*cells, row["detail"])))
+    return table
 
 
 def _print_progress(console: Any, report: dict[str, Any]) -> None:
     """Risk with its reasons, each person's last windows, overdue milestones."""
     if "error" in report:
-        console.print(f"  {report['error']}", markup=False)
+        console.print(_shown(f"  {report['error']}"))
     if "risk" not in report:
         return
     risk = report["risk"]
-    console.print(f"  risk: {risk['level']}", markup=False)
+    console.print(_shown(f"  risk: {risk['level']}"))
     for reason in risk["reasons"]:
-        console.print(f"    - {reason['text']}", markup=False)
+        console.print(_shown(f"    - {reason['text']}"))
     for person, windows in report["checkins"].items():
         marks = (
             " ".join(f"{w['window'][5:]} {w['state']}" for w in windows[-6:]) or "no windows yet"
         )
         level = risk["people"][person]["level"]
-        console.print(f"  {person} ({level}): {marks}", markup=False)
+        console.print(_shown(f"  {person} ({level}): {marks}"))
     for milestone in report["milestones"]:
         if milestone["overdue_days"] is not None:
             console.print(
-                f"  overdue: {milestone['id']} ({milestone['overdue_days']} days)", markup=False
+                _shown(f"  overdue: {milestone['id']} ({milestone['overdue_days']} days)")
             )

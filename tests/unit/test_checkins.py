@@ -26,6 +26,7 @@ import pytest
 
 from tests.engine import make_engine, moment, run_due, run_until
 from tests.support import minimal_data, plan_from
+from web.status import view
 from worker.checkins import (
     CheckinError,
     Window,
@@ -527,6 +528,42 @@ def test_windows_before_registration_are_untracked(store: Store, tmp_path: Path)
     states = played.states()
     assert [states[d] for d in ("2027-01-04", "2027-01-11", "2027-01-18")] == ["untracked"] * 3
     assert states["2027-01-25"] == "missed"
+
+
+def daily_at_1933(data: dict[str, Any]) -> None:
+    data["checkins"] = {"every": "daily", "at": "19:33", "grace": "1d", "who": ["tom"]}
+
+
+def test_a_window_whose_request_never_went_is_not_missed(store: Store, tmp_path: Path) -> None:
+    """Registered at 19:31 the day after the start: the first window's request had expired at
+    registration and never went, so its close two minutes later is no miss and starts no
+    ladder; the ladder counts from the first request that reached Tom."""
+    plan = plan_from(plan_data(daily_at_1933))
+    engine = make_engine(tmp_path, store)
+    register(engine, plan, moment("2027-01-05 19:31"))
+    first = run_until(engine, moment("2027-01-05 19:40"))
+    assert [d.item.kind for d in first if d.item.kind == "warning"] == []
+    requests = [(d.item.ref, d.state) for d in first if d.item.kind == "checkin_open"]
+    assert requests == [("2027-01-05", "sent")]
+    now = moment("2027-01-05 19:40")
+    windows = standing(engine, plan, now).windows["tom"]
+    assert [(w.day, w.state) for w in windows] == [
+        ("2027-01-04", "untracked"),
+        ("2027-01-05", "pending"),
+    ]
+    report = plan_status(engine, plan.id, now)
+    assert report["risk"]["level"] == "ok"
+    assert [w["state"] for w in report["checkins"]["tom"]] == ["untracked", "pending"]
+    (row,) = [r for r in view(engine, plan, now)["rows"] if r.person.id == "tom"]  # status page
+    assert (row.risk.level, [w.state for week in row.weeks for w in week]) == (
+        "ok",
+        ["untracked", "pending"],
+    )
+    later = run_until(engine, moment("2027-01-06 19:40"))
+    nudges = [d.item for d in later if d.item.kind == "warning"]
+    assert [(utc(i.due), i.recipient, i.data["since"]) for i in nudges] == [
+        ("2027-01-06 18:33", "tom", "2027-01-05")
+    ]
 
 
 def test_close_evaluated_again_and_out_of_order_raises_nothing_new(
