@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 from config.plan import MattermostChannel
 from connectors import http
 from connectors.base import Message, action_label
+from worker.messages import markdown_text
 
 MAX_TEXT = 16000  # below MaxPostSize, leaving room for the title and the link
 
@@ -29,9 +30,17 @@ class MattermostConnector(http.IncomingWebhook):
 
     def payload(self, message: Message) -> dict[str, Any]:
         text = message.text if len(message.text) <= MAX_TEXT else message.text[:MAX_TEXT] + "…"
-        lines = [f"#### {message.subject}", "", text]
+        # The subject and the facts are plan text, not Markdown: escaped, so a title cannot
+        # become a link or an image (the body was escaped when its template was rendered).
+        lines = [f"#### {markdown_text(message.subject)}", "", text]
         if message.facts:
-            lines += ["", *(f"- **{label}:** {value}" for label, value in message.facts)]
+            lines += [
+                "",
+                *(
+                    f"- **{markdown_text(label)}:** {markdown_text(value)}"
+                    for label, value in message.facts
+                ),
+            ]
         if message.link:
             lines += ["", f"[{action_label(message)}]({message.link})"]
         payload: dict[str, Any] = {"text": "\n".join(lines)}

@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 from config.plan import TeamsChannel
 from connectors import http
 from connectors.base import Message, action_label
+from worker.messages import markdown_text
 
 CARD_TYPE = "application/vnd.microsoft.card.adaptive"
 CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
@@ -35,7 +36,7 @@ class TeamsConnector(http.IncomingWebhook):
         body: list[dict[str, Any]] = [
             {
                 "type": "TextBlock",
-                "text": message.subject,
+                "text": markdown_text(message.subject),  # plan text; TextBlocks read Markdown
                 "size": "Large",
                 "weight": "Bolder",
                 "wrap": True,
@@ -43,7 +44,10 @@ class TeamsConnector(http.IncomingWebhook):
             {"type": "TextBlock", "text": message.text, "wrap": True},
         ]
         if message.facts:
-            facts = [{"title": label, "value": value} for label, value in message.facts]
+            facts = [
+                {"title": markdown_text(label), "value": markdown_text(value)}
+                for label, value in message.facts
+            ]
             body.append({"type": "FactSet", "facts": facts})
         card: dict[str, Any] = {
             "$schema": CARD_SCHEMA,

@@ -48,6 +48,7 @@ from connectors.telegram import TelegramConnector
 from connectors.twilio import SmsConnector, WhatsAppConnector
 from connectors.webhook import WebhookConnector
 from tests.http_sink import SinkProcess, refusing_url, start_sink
+from worker.messages import markdown_text
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -396,7 +397,11 @@ def test_teams_adaptive_card(sink: Wire, monkeypatch: pytest.MonkeyPatch) -> Non
     assert card["$schema"] == "http://adaptivecards.io/schemas/adaptive-card.json"
     assert (card["type"], card["version"]) == ("AdaptiveCard", "1.4")
     title, text, facts = card["body"]
-    assert (title["type"], title["text"], title["wrap"]) == ("TextBlock", note.subject, True)
+    assert (title["type"], title["text"], title["wrap"]) == (
+        "TextBlock",
+        markdown_text(note.subject),
+        True,
+    )
     assert (text["type"], text["text"]) == ("TextBlock", note.text)
     assert facts == {
         "type": "FactSet",
@@ -414,9 +419,27 @@ def test_mattermost_markdown(sink: Wire, monkeypatch: pytest.MonkeyPatch) -> Non
     payload = json.loads(request["body"])
     assert payload["channel"] == "partners"
     assert payload["username"] == "pactkeeper"
-    assert payload["text"].startswith(f"#### {note.subject}\n\n{note.text}\n")
+    assert payload["text"].startswith(f"#### {markdown_text(note.subject)}\n\n{note.text}\n")
     assert "- **Waar:** Utrecht" in payload["text"]
     assert payload["text"].endswith(f"[Inchecken]({note.link})")
+
+
+def test_plan_text_in_mattermost_and_teams_titles_and_facts_never_becomes_a_link(
+    sink: Wire, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Markdown injection: a subject or a fact from the plan is shown as written, not as markup."""
+    hostile = "[Join here](https://phish.example/login) ![x](https://tracker.example/p.gif)"
+    changes = {"subject": f"Kick-off {hostile}", "facts": (("Waar", hostile),)}
+    _, _, request = deliver("mattermost", sink, monkeypatch, **changes)
+    text = json.loads(request["body"])["text"]
+    assert "[Join here](" not in text and "![x](" not in text
+    assert r"\[Join here\](https://phish.example/login)" in text
+    sink.start = len(sink.sink.requests())
+    _, _, request = deliver("teams", sink, monkeypatch, **changes)
+    card = json.loads(request["body"])["attachments"][0]["content"]
+    title, facts = card["body"][0]["text"], card["body"][2]["facts"]
+    for shown in (title, facts[0]["value"]):
+        assert "[Join here](" not in shown and r"\[Join here\]" in shown
 
 
 def test_telegram_send_message(sink: Wire, monkeypatch: pytest.MonkeyPatch) -> None:
