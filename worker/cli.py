@@ -81,7 +81,8 @@ def write_output(content: str | bytes, output: Path | None) -> None:
         raise UsageError(f"-o: {output} is a folder; name a file")
     try:
         if _in_place(output):
-            with output.open("wb") as handle:
+            # Appended: /dev/stdout may be a file the shell opened with >>; "wb" would empty it.
+            with output.open("ab") as handle:
                 handle.write(data)
         else:
             _replace(Path(os.path.realpath(output)), data)
