@@ -69,8 +69,8 @@ def write_output(content: str | bytes, output: Path | None) -> None:
     """Write to ``output``, or to stdout.
 
     A regular file (or a new one) is replaced atomically, through any symlink to it;
-    anything else (``/dev/stdout``, a pipe, a device) is written in place, as a shell's
-    ``>`` would: replacing it would put a regular file where the device was.
+    anything else (``/dev/stdout``, a pipe, a device) is written into where it is:
+    replacing it would put a regular file where the device or the link was.
     """
     data = content.encode() if isinstance(content, str) else content
     if output is None:
