@@ -4,26 +4,44 @@ Every setting can also come from a ``.env`` file in the working directory.
 Secrets can come from a file instead: ``PACTKEEPER_SMTP_PASSWORD_FILE=/run/secrets/smtp``
 reads the password from that file (the Docker and Kubernetes convention).
 Secrets are ``SecretStr``: masked in every repr, log line and exception.
+
+A setting that cannot be used stops every process at start with one line that
+names it (``SettingsError``): a value of the wrong type, an unreadable ``_FILE``,
+a DATA_DIR that is a file, or a signing key that is too short or missing while
+the store holds state (a new key would silently break every link already sent).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import secrets as token_source
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
 
 PREFIX = "PACTKEEPER_"
+# An empty key (a truncated file, a blank line in .env) makes every link forgeable, and a
+# short one can be guessed from a single link. 16 bytes is 128 bits, above the 112 that
+# NIST SP 800-131A asks of an HMAC key; the key generated into DATA_DIR has 256.
+MIN_KEY_BYTES = 16
+KEY_FILE = "secret_key"
+SQLITE_STORE = "pactkeeper.sqlite3"  # the embedded store, in DATA_DIR
+NEW_KEY = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used; the message is one line naming it and what is expected."""
 
 
 class SecretMissing(LookupError):
@@ -49,10 +67,16 @@ class FileSecretsSource(PydanticBaseSettingsSource):
     """``PACTKEEPER_X_FILE=/path`` sets ``x`` from the file's contents (stripped)."""
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        path = os.environ.get(f"{PREFIX}{field_name.upper()}_FILE")
+        variable = f"{PREFIX}{field_name.upper()}_FILE"
+        path = os.environ.get(variable)
         if not path:
             return None, field_name, False
-        return Path(path).read_text(encoding="utf-8").strip(), field_name, False
+        try:
+            return Path(path).read_text(encoding="utf-8").strip(), field_name, False
+        except OSError as error:
+            raise SettingsError(f"{variable}={path} cannot be read: {error.strerror}") from None
+        except UnicodeDecodeError:
+            raise SettingsError(f"{variable}={path} is not UTF-8 text") from None
 
     def __call__(self) -> dict[str, Any]:
         values: dict[str, Any] = {}
@@ -102,11 +126,29 @@ class Settings(BaseSettings):
     twilio_whatsapp_from: str | None = None
     twilio_api_url: str = "https://api.twilio.com"
     telegram_api_url: str = "https://api.telegram.org"
-    twilio_content_sids: dict[str, str] = Field(default_factory=dict)
+    # NoDecode: the validator below parses the JSON, so a bad value gets a clear message.
+    twilio_content_sids: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
 
     http_connect_timeout: float = 5.0
     http_read_timeout: float = 20.0
     handover_attach_limit: int = 10_000_000
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as error:
+            raise SettingsError(explain(error)) from None
+        self._check_state()
+
+    @field_validator("twilio_content_sids", mode="before")
+    @classmethod
+    def _parse_json(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except ValueError:
+                raise ValueError("not JSON") from None
+        return value
 
     @classmethod
     def settings_customise_sources(
@@ -129,23 +171,134 @@ class Settings(BaseSettings):
     def outbox_dir(self) -> Path:
         return self.data_dir / "outbox"
 
+    @property
+    def key_file(self) -> Path:
+        return self.data_dir / KEY_FILE
+
+    def _check_state(self) -> None:
+        """Refuse at start what would fail later: DATA_DIR a file, an unusable signing key."""
+        _require_folder(self.data_dir)
+        if self.secret_key is not None or self.key_file.exists() or self._holds_state():
+            self.signing_key  # noqa: B018 - read (and check) the key now, not at the first link
+
+    def _holds_state(self) -> bool:
+        """True when DATA_DIR holds a store whose links were signed with some key.
+
+        Only the embedded store is checked: Redis would need a connection here.
+        """
+        return self.embedded and (self.data_dir / SQLITE_STORE).exists()
+
     @cached_property
     def signing_key(self) -> bytes:
         """The key that signs links and feed tokens; generated into DATA_DIR once when unset."""
         if self.secret_key is not None:
-            return self.secret_key.get_secret_value().encode()
-        path = self.data_dir / "secret_key"
-        if not path.exists():
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            # Write aside, then link: two processes starting at once agree on one key.
-            draft = path.with_name(f"secret_key.{os.getpid()}")
-            fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(token_source.token_urlsafe(32))
-            try:
-                os.link(draft, path)
-            except FileExistsError:
-                pass
-            finally:
-                draft.unlink()
+            key = self.secret_key.get_secret_value().encode()
+            return _long_enough(key, _key_setting())
+        path = self.key_file
+        try:
+            key = path.read_text(encoding="utf-8").strip().encode()
+        except FileNotFoundError:
+            key = self._new_key(path)
+        except (OSError, UnicodeDecodeError) as error:
+            reason = getattr(error, "strerror", None) or "it is not text"
+            raise SettingsError(f"the signing key {path} cannot be read: {reason}") from None
+        return _long_enough(key, f"the signing key file {path}", path)
+
+    def _new_key(self, path: Path) -> bytes:
+        if self._holds_state():
+            raise SettingsError(
+                f"the signing key {path} is missing, but {self.data_dir / SQLITE_STORE} holds "
+                "partnerships whose links were signed with it: restore the file from a backup "
+                f"or set {PREFIX}SECRET_KEY to the old key; to start over with a new key on "
+                f"purpose (every link sent so far stops working), write one: {NEW_KEY} > {path}"
+            )
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        # Write aside, then link: two processes starting at once agree on one key.
+        draft = path.with_name(f"{KEY_FILE}.{os.getpid()}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(token_source.token_urlsafe(32))
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
         return path.read_text(encoding="utf-8").strip().encode()
+
+
+def _key_setting() -> str:
+    """Where an explicit key came from, for the message that refuses it."""
+    variable = f"{PREFIX}SECRET_KEY"
+    if variable not in os.environ and os.environ.get(f"{variable}_FILE"):
+        return f"the file {variable}_FILE names ({os.environ[f'{variable}_FILE']})"
+    return variable
+
+
+def _long_enough(key: bytes, source: str, path: Path | None = None) -> bytes:
+    if len(key) >= MIN_KEY_BYTES:
+        return key
+    fix = (
+        f"restore it from a backup, or write a new key (links sent so far stop working): "
+        f"{NEW_KEY} > {path}"
+        if path is not None
+        else f"unset it to have a key generated into DATA_DIR, or make one: {NEW_KEY}"
+    )
+    size = "is empty" if not key else f"holds a key of only {len(key)} bytes"
+    raise SettingsError(
+        f"{source} {size}; a signing key needs at least {MIN_KEY_BYTES}, or anyone can "
+        f"forge links: {fix}"
+    )
+
+
+def _require_folder(path: Path) -> None:
+    """DATA_DIR must be a folder, or creatable as one (no file on its way)."""
+    for step in (path, *path.parents):
+        if step.exists():
+            if not step.is_dir():
+                where = "" if step == path else f": {step}"
+                raise SettingsError(f"{PREFIX}DATA_DIR={path}{where} is a file, not a folder")
+            return
+
+
+EXPECTED = {
+    "float_parsing": "a number",
+    "float_type": "a number",
+    "int_parsing": "a whole number",
+    "int_type": "a whole number",
+    "int_from_float": "a whole number",
+    "bool_parsing": "true or false",
+    "greater_than": "a number greater than {gt:g}",
+    "literal_error": "one of {expected}",
+}
+EXPECTED_FOR = {
+    "twilio_content_sids": 'a JSON object of message kind to template, e.g. {"reminder": "HX..."}',
+}
+
+
+def explain(error: ValidationError) -> str:
+    """One line for pydantic's report: each variable, its value (unless secret), what it takes."""
+    secret = {name for name, field in Settings.model_fields.items() if _is_secret(field)}
+    problems = []
+    for problem in error.errors():
+        field = str(problem["loc"][0]) if problem["loc"] else ""
+        expected = EXPECTED_FOR.get(field) or EXPECTED.get(problem["type"], "").format(
+            **problem.get("ctx", {})
+        )
+        value = "" if field in secret else f"={_shown(problem.get('input'))}"
+        problems.append(
+            f"{PREFIX}{field.upper()}{value} is not valid: "
+            + (f"expected {expected}" if expected else problem["msg"])
+        )
+    return "; ".join(problems)
+
+
+def _is_secret(field: FieldInfo) -> bool:
+    return field.annotation is SecretStr or SecretStr in get_args(field.annotation)
+
+
+def _shown(value: Any) -> str:
+    from config.load import printable
+
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return repr(printable(text[:40] + ("..." if len(text) > 40 else "")))

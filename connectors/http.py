@@ -18,11 +18,12 @@ from __future__ import annotations
 import email.utils
 import json as jsonlib
 import logging
+import re
 import time
 import urllib.request
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import requests
 
@@ -203,7 +204,7 @@ def classify(response: requests.Response, service: str, hint: str | None = None)
     """Raise ``ConnectorError`` for any answer that is not a success.
 
     ``hint`` replaces the snippet of the body in a permanent error's text, for
-    services whose body needs reading (it must not hold a secret).
+    services whose body needs reading; it is scrubbed like the body.
     """
     status = response.status_code
     if 200 <= status < 300:
@@ -212,15 +213,67 @@ def classify(response: requests.Response, service: str, hint: str | None = None)
     if status in {429, 408} or status >= 500:
         raise ConnectorError("transient", reason, retry_after(response.headers.get("Retry-After")))
     if status in PERMANENT or 300 <= status < 500:
-        detail = f" ({hint[:100]})" if hint else _detail(response)
-        raise ConnectorError("permanent", f"{reason}{detail}")
+        text = scrubbed(hint, response.url, 100) if hint else _detail(response)
+        raise ConnectorError("permanent", f"{reason}{f' ({text})' if text else ''}")
     raise ConnectorError("unknown", reason)
 
 
+# Words a service's error text may keep: Slack's "no_service", Mattermost's "webhook
+# channel locked", Telegram's "Bad Request: chat not found", a chat id, an error number.
+WORD = re.compile(r"[-+]?[A-Za-z0-9][A-Za-z0-9_.'-]*[.,:;!?]?", re.ASCII)
+ERROR_FIELDS = ("error", "message", "code", "id")
+
+
 def _detail(response: requests.Response) -> str:
-    """A short, secret-free hint from the service's error body (Slack says e.g. 'no_service')."""
-    text = response.text.strip()[:80] if response.text else ""
-    return f" ({text})" if text and "http" not in text.lower() and "\n" not in text else ""
+    """A short, secret-free hint from the service's error body (Slack says e.g. 'no_service').
+
+    Receivers echo the request (Express: "Cannot POST /services/T000/B000/SECRET"), and
+    the URL is the secret, so only plain words stay: no path, no URL, no part of the
+    request's own URL, no long token-like string.
+    """
+    text = (response.text or "").strip()
+    if text.startswith("{"):
+        text = _error_field(text)
+    if not text or "\n" in text or text.startswith("<") or len(text) > 400:
+        return ""  # an HTML page or a long dump is not a hint
+    return scrubbed(text, response.url, 80)
+
+
+def _error_field(text: str) -> str:
+    """The error text of a JSON body (``{"error": ...}``, ``{"message": ...}``), if any."""
+    try:
+        body = jsonlib.loads(text)
+    except ValueError:
+        return ""
+    if not isinstance(body, dict):
+        return ""
+    found = (body.get(name) for name in ERROR_FIELDS)
+    return next((value for value in found if isinstance(value, str) and value), "")
+
+
+def scrubbed(text: str, url: str, limit: int) -> str:
+    """``text`` without the words that could be (part of) a secret, cut at a word."""
+    secrets = [part for part in re.split(r"[/?&=#:@]", unquote(url)) if len(part) >= 4]
+    kept: list[str] = []
+    for word in text.split():
+        if _plain(word, secrets) and len(" ".join([*kept, word])) <= limit:
+            kept.append(word)
+    return " ".join(kept)
+
+
+def _plain(word: str, secrets: list[str]) -> bool:
+    if not WORD.fullmatch(word) or "http" in word.lower():
+        return False
+    core = word.strip(".,:;!?+-")
+    if _token_like(core):
+        return False
+    return not any(part in word or (len(core) >= 4 and core in part) for part in secrets)
+
+
+def _token_like(word: str) -> bool:
+    """A bot token, a webhook id, a signature: long, or letters and digits mixed."""
+    mixed = re.search(r"\d", word) is not None and re.search(r"[A-Za-z]", word) is not None
+    return len(word) >= 24 or (len(word) >= 12 and mixed)
 
 
 def retry_after(value: str | None, now: float | None = None) -> float | None:

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
+import stat
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
@@ -34,6 +38,14 @@ app = typer.Typer(
 class UserError(Exception):
     """Something the user can fix; printed as one line, exit code 1."""
 
+    code = 1
+
+
+class UsageError(UserError):
+    """A bad option value (a date that does not parse, a folder where a file goes): exit 2."""
+
+    code = 2
+
 
 def fail(message: str, code: int = 1) -> NoReturn:
     print(f"pactkeeper: {message}", file=sys.stderr)
@@ -46,20 +58,68 @@ def read_plan(path: Path) -> Plan:
     return load_plan(path)
 
 
+def say(text: str) -> None:
+    """Print text that quotes a plan or a person (names, titles), escaped for the terminal."""
+    from config.load import printable
+
+    print("\n".join(printable(line) for line in text.split("\n")))
+
+
 def write_output(content: str | bytes, output: Path | None) -> None:
-    """Write to ``output`` (atomically), or to stdout."""
+    """Write to ``output``, or to stdout.
+
+    A regular file (or a new one) is replaced atomically, through any symlink to it;
+    anything else (``/dev/stdout``, a pipe, a device) is written into where it is:
+    replacing it would put a regular file where the device or the link was.
+    """
     data = content.encode() if isinstance(content, str) else content
     if output is None:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
         return
+    if output.is_dir():
+        raise UsageError(f"-o: {output} is a folder; name a file")
     try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        draft = output.with_name(f".{output.name}.part")
-        draft.write_bytes(data)
-        draft.replace(output)
+        if _in_place(output):
+            # Appended: /dev/stdout may be a file the shell opened with >>; "wb" would empty it.
+            with output.open("ab") as handle:
+                handle.write(data)
+        else:
+            _replace(Path(os.path.realpath(output)), data)
     except OSError as error:
         raise UserError(f"cannot write {output}: {error.strerror}") from None
+
+
+def _in_place(path: Path) -> bool:
+    """True for a target that must be written, not replaced: not a regular file, or
+    reached through /dev or /proc (``/dev/stdout`` may be a file opened to append)."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return False  # a new file, or a symlink to one: created by the replace
+    return not stat.S_ISREG(mode) or any(
+        str(hop).startswith(("/dev/", "/proc/")) for hop in _hops(path)
+    )
+
+
+def _hops(path: Path) -> Iterator[Path]:
+    """The path and every symlink it leads through, as absolute paths."""
+    hop = path.absolute()
+    for _ in range(40):  # the kernel's own limit on a chain of links
+        yield hop
+        if not hop.is_symlink():
+            return
+        hop = (hop.parent / os.readlink(hop)).absolute()
+
+
+def _replace(target: Path, data: bytes) -> None:
+    """Write aside, then rename over ``target``: a reader never sees half a file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    draft = target.with_name(f".{target.name}.part")
+    draft.write_bytes(data)
+    if target.exists():
+        draft.chmod(stat.S_IMODE(target.stat().st_mode))
+    draft.replace(target)
 
 
 PlanArg = Annotated[Path, typer.Argument(help="the plan file (YAML, format v1)")]
@@ -166,7 +226,7 @@ def sync(
     """Register or update plans: schedule what changed, cancel what vanished."""
     from config.load import PlanError, load_plan
     from worker import clock
-    from worker.engine import Engine, register
+    from worker.engine import register
 
     loaded, failed = [], False
     for path in plans:
@@ -177,8 +237,7 @@ def sync(
             failed = True
     if failed:
         fail("nothing was changed: fix the errors above first")
-    engine = Engine(_settings())
-    try:
+    with _engine() as engine:
         for plan in loaded:
             registration = register(engine, plan, clock.now())
             result = registration.result
@@ -187,8 +246,6 @@ def sync(
                 f"{result.kept} unchanged, {len(result.expired)} already past"
             )
             _print_calendars(engine, plan, registration.calendar)
-    finally:
-        engine.close()
 
 
 def _print_calendars(engine: Engine, plan: Plan, changes: CalendarChanges | None) -> None:
@@ -203,10 +260,10 @@ def _print_calendars(engine: Engine, plan: Plan, changes: CalendarChanges | None
             f"cancellations queued{caldav}"
         )
         for departed in changes.departed:
-            print(f"  no cancellation sent (not in the plan or not by e-mail): {departed}")
+            say(f"  no cancellation sent (not in the plan or not by e-mail): {departed}")
     print(f"  feed of the whole plan: {feed_url(engine.settings, plan.id)}")
     for person in plan.people:
-        print(f"  feed of {person.name}: {feed_url(engine.settings, plan.id, person.id)}")
+        say(f"  feed of {person.name}: {feed_url(engine.settings, plan.id, person.id)}")
 
 
 @app.command()
@@ -228,7 +285,16 @@ def run(
     """The main job on one machine: worker, beat and web, until Ctrl-C."""
     from worker.main import run_main
 
-    raise typer.Exit(run_main(_settings(), plans_dir, concurrency, _instant(as_of)))
+    start = _instant(as_of)
+    raise typer.Exit(run_main(_checked_store(), plans_dir, concurrency, start))
+
+
+def _checked_store() -> Settings:
+    """Settings whose key and store work, checked here: a child process would only
+    stop with a traceback. The key is made first, so that the children find it."""
+    with _engine() as engine:
+        engine.store.plan_ids()
+    return engine.settings
 
 
 def _instant(text: str | None) -> float | None:
@@ -240,7 +306,7 @@ def _instant(text: str | None) -> float | None:
     try:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise UserError(
+        raise UsageError(
             f"--as-of: '{text}' is not an ISO 8601 moment like 2027-01-11T07:59:30Z"
         ) from None
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
@@ -261,7 +327,9 @@ def simulate(
     try:
         last = parse_date(until)
     except ValueError as error:
-        fail(f"--until: {error}", 2)
+        raise UsageError(f"--until: {error}") from None
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out: {out} is a file; name a folder (it is made when missing)")
     try:
         result = run_simulation(plan, last, out, checkins)
     except SimulationError as error:
@@ -282,11 +350,9 @@ def status(
     ] = False,
 ) -> None:
     """Risk with reasons, check-ins, overdue milestones, deliveries, failures."""
-    from worker.engine import Engine
     from worker.status import plan_status, print_status, status_link
 
-    engine = Engine(_settings())
-    try:
+    with _engine() as engine:
         plan_ids = [_plan_id(plan)] if plan else engine.store.plan_ids()
         known = set(engine.store.plan_ids())
         for plan_id in plan_ids:
@@ -299,8 +365,6 @@ def status(
                 print(status_link(engine.settings, engine.plan(plan_id)))
             return
         reports = [plan_status(engine, plan_id) for plan_id in plan_ids]
-    finally:
-        engine.close()
     if as_json:
         print(json.dumps(reports if plan is None else reports[0], indent=1, ensure_ascii=False))
     else:
@@ -322,18 +386,16 @@ def _moment(plan: Plan, text: str | None) -> float:
     try:
         local = parse_datetime(text)
     except ValueError as error:
-        raise UserError(f"--at: {error}") from None
+        raise UsageError(f"--at: {error}") from None
     return local.replace(tzinfo=plan.zone).timestamp()
 
 
-def _registered(plan: Plan) -> Engine:
-    from worker.engine import Engine
-
-    engine = Engine(_settings())
-    if engine.store.plan(plan.id) is None:
-        engine.close()
-        raise UserError(f"the plan '{plan.id}' is not registered; run 'pactkeeper sync' first")
-    return engine
+@contextmanager
+def _registered(plan: Plan) -> Iterator[Engine]:
+    with _engine() as engine:
+        if engine.store.plan(plan.id) is None:
+            raise UserError(f"the plan '{plan.id}' is not registered; run 'pactkeeper sync' first")
+        yield engine
 
 
 @app.command()
@@ -352,15 +414,13 @@ def checkin(
     loaded = read_plan(plan)
     if person not in {p.id for p in loaded.people}:
         raise UserError(f"no person '{person}' in {plan}")
-    engine = _registered(loaded)
-    try:
-        result = record_checkin(
-            engine, loaded, person, _moment(loaded, at), status_, note, source="cli"
-        )
-    except CheckinError as error:
-        raise UserError(str(error)) from None
-    finally:
-        engine.close()
+    with _registered(loaded) as engine:
+        try:
+            result = record_checkin(
+                engine, loaded, person, _moment(loaded, at), status_, note, source="cli"
+            )
+        except CheckinError as error:
+            raise UserError(str(error)) from None
     print(result.summary())
 
 
@@ -376,11 +436,8 @@ def done(
     loaded = read_plan(plan)
     if milestone not in {m.id for m in loaded.milestones}:
         raise UserError(f"no milestone '{milestone}' in {plan}")
-    engine = _registered(loaded)
-    try:
+    with _registered(loaded) as engine:
         changed = mark_done(engine, loaded, milestone, _moment(loaded, at))
-    finally:
-        engine.close()
     print(f"{milestone}: done" if changed else f"{milestone} was already done")
 
 
@@ -391,11 +448,8 @@ def close(plan: PlanArg) -> None:
     from worker.handover import close_plan
 
     loaded = read_plan(plan)
-    engine = _registered(loaded)
-    try:
-        print(close_plan(engine, loaded, clock.now()).summary())
-    finally:
-        engine.close()
+    with _registered(loaded) as engine:
+        say(close_plan(engine, loaded, clock.now()).summary())
 
 
 @app.command()
@@ -408,15 +462,11 @@ def handover(
 ) -> None:
     """Only build the handover bundle (a BagIt zip); nothing is sent."""
     from worker import clock
-    from worker.engine import Engine
     from worker.handover import build_bundle
 
     loaded = read_plan(plan)
-    engine = Engine(_settings())
-    try:
+    with _engine() as engine:
         data = build_bundle(engine, loaded, clock.now(), redact=redact)
-    finally:
-        engine.close()
     write_output(data, output)
     print(f"{output}: {len(data):,} bytes", file=sys.stderr)
 
@@ -435,9 +485,51 @@ def _settings() -> Settings:
     return Settings()
 
 
+@contextmanager
+def _engine() -> Iterator[Engine]:
+    """The engine on the deployment's store, closed after; a store that cannot be read
+    or reached is one clear line that names it."""
+    from worker.engine import Engine
+
+    settings = _settings()
+    settings.signing_key  # noqa: B018 - made before the store, which then never lacks it
+    unreachable = _unreachable(settings)
+    engine: Engine | None = None
+    try:
+        engine = Engine(settings)
+        yield engine
+    except unreachable as error:
+        raise UserError(f"cannot reach the Redis store (PACTKEEPER_REDIS_URL): {error}") from None
+    except sqlite3.OperationalError as error:
+        raise UserError(f"cannot use the store {_sqlite_file(settings)}: {error}") from None
+    except sqlite3.DatabaseError as error:
+        raise UserError(
+            f"the store {_sqlite_file(settings)} is damaged ({error}): restore it from a "
+            "backup, or move it away to start with an empty store"
+        ) from None
+    finally:
+        if engine is not None:
+            engine.close()
+
+
+def _unreachable(settings: Settings) -> tuple[type[Exception], ...]:
+    if settings.embedded:
+        return ()
+    from redis.exceptions import ConnectionError, TimeoutError
+
+    return (ConnectionError, TimeoutError)
+
+
+def _sqlite_file(settings: Settings) -> Path:
+    from config.settings import SQLITE_STORE
+
+    return settings.data_dir / SQLITE_STORE
+
+
 def main() -> None:
     """Entry point: runs the app and turns every failure into a clear message."""
-    from config.load import PlanError
+    from config.load import PlanError, printable
+    from config.settings import SettingsError
 
     try:
         app()
@@ -445,7 +537,10 @@ def main() -> None:
         print(error.report(), file=sys.stderr)
         sys.exit(1)
     except UserError as error:
-        print(f"pactkeeper: {error}", file=sys.stderr)
+        print(f"pactkeeper: {printable(str(error))}", file=sys.stderr)
+        sys.exit(error.code)
+    except SettingsError as error:
+        print(f"pactkeeper: {printable(str(error))}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)

@@ -4,6 +4,8 @@ A token is ``<payload>.<signature>``, both base64url. The payload names its
 purpose (``checkin``, ``feed``, ``bundle``, ``status``) and the plan, person and
 window it is bound to, so a token never works for another person, plan or use.
 Verification is constant-time and answers with a reason, never an exception.
+A key shorter than ``MIN_KEY_BYTES`` verifies nothing: with an empty key, HMAC
+is public and anyone could make any link.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import hmac
 import json
 from dataclasses import dataclass
 from typing import Any
+
+from config.settings import MIN_KEY_BYTES
 
 
 class TokenError(ValueError):
@@ -50,6 +54,8 @@ def verify(key: bytes, token: str, purpose: str, now: float) -> Grant:
     payload, _, signature = token.partition(".")
     if not payload or not signature:
         raise TokenError("this link is incomplete")
+    if len(key) < MIN_KEY_BYTES:
+        raise TokenError("this link is not valid")  # Settings refuses such keys at start
     if not hmac.compare_digest(_signature(key, payload), signature):
         raise TokenError("this link is not valid")
     try:
