@@ -409,6 +409,7 @@ def checkin(
     at: TimeOpt = None,
 ) -> None:
     """Record a check-in for a person (into their window open at that time)."""
+    from worker import clock
     from worker.checkins import CheckinError, record_checkin
 
     loaded = read_plan(plan)
@@ -416,8 +417,10 @@ def checkin(
         raise UserError(f"no person '{person}' in {plan}")
     with _registered(loaded) as engine:
         try:
+            # recorded=: the real moment, so an --at in the future answers nothing ahead.
+            moment = _moment(loaded, at)
             result = record_checkin(
-                engine, loaded, person, _moment(loaded, at), status_, note, source="cli"
+                engine, loaded, person, moment, status_, note, source="cli", recorded=clock.now()
             )
         except CheckinError as error:
             raise UserError(str(error)) from None
@@ -481,8 +484,12 @@ def _plan_id(text: str) -> str:
 
 def _settings() -> Settings:
     from config.settings import Settings
+    from worker import clock
 
-    return Settings()
+    settings = Settings()
+    # The same clock as the worker and the web app of this deployment (run --as-of).
+    clock.from_settings(settings.clock_offset)
+    return settings
 
 
 @contextmanager

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import json
 import subprocess
-from datetime import datetime
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,10 +29,20 @@ CSV = ROOT / "tests" / "fixtures" / "checkins_eva_silent_after_week3.csv"
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
 
+# The command-line tests stand on the evening of the Dutch example's first day (the clock
+# of a rehearsal): a check-in --at a moment after the real one is refused.
+FIRST_EVENING = datetime(2027, 1, 11, 18, 0, tzinfo=UTC).timestamp()
+
+
 def pactkeeper(*args: str, data: Path | None = None) -> subprocess.CompletedProcess[str]:
     if data is None:
         return run_cli(*args)
-    return run_cli(*args, PACTKEEPER_DATA_DIR=str(data), PACTKEEPER_SECRET_KEY="cli-test-key")
+    return run_cli(
+        *args,
+        PACTKEEPER_DATA_DIR=str(data),
+        PACTKEEPER_SECRET_KEY="cli-test-key-0123456789",
+        PACTKEEPER_CLOCK_OFFSET=repr(FIRST_EVENING - time.time()),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -198,6 +209,8 @@ def test_checkin_done_and_status_on_the_command_line(tmp_path: Path) -> None:
             "no check-in window has opened",
         ),
         (["checkin", str(DUTCH), "nobody"], "no person 'nobody'"),
+        # hostile-use #23: a moment after the real one answers nothing ahead of time
+        (["checkin", str(DUTCH), "eva", "--at", "2027-01-18 10:00"], "lies in the future"),
         (["done", str(DUTCH), "nothing"], "no milestone 'nothing'"),
     ],
 )
@@ -210,3 +223,5 @@ def test_bad_command_line_input_is_one_clear_line(
     assert result.returncode == 1
     assert message in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+    report = json.loads(pactkeeper("status", "voedselbank-aanmelden", "--json", data=data).stdout)
+    assert not any(w.get("status") for rows in report["checkins"].values() for w in rows)
