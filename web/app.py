@@ -17,6 +17,7 @@ are off (they load JavaScript from a CDN); ``/openapi.json`` describes the API.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -28,7 +29,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
-from config.settings import Settings
+from config.settings import Settings, SettingsError
 from web import bundles, checkin, feeds, status
 from web.access import engine_of
 from web.limits import BodyLimit
@@ -50,6 +51,7 @@ class Health(BaseModel):
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     clock.from_settings(settings.clock_offset)
+    settings.signing_key  # noqa: B018 - the key before the store, which then never lacks it
     engine = Engine(settings)
 
     # Few threads for the check-in API's store work: many would only take turns with the
@@ -140,4 +142,12 @@ async def health(request: Request) -> Response:
     return JSONResponse(Health(status="ok", store=kind).model_dump(), headers=SECURITY_HEADERS)
 
 
-app = create_app()
+def _app_or_exit() -> FastAPI:
+    """uvicorn imports this module: a setting or a store it cannot use is one line, no traceback."""
+    try:
+        return create_app()
+    except (SettingsError, sqlite3.DatabaseError) as error:
+        raise SystemExit(f"pactkeeper web: {error}") from None
+
+
+app = _app_or_exit()

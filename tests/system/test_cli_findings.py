@@ -71,6 +71,8 @@ def refused_start(data: Path, **env: str) -> str:
             process.kill()
             process.wait()
     assert process.returncode != 0
+    # One line that names the problem, not a traceback under it.
+    assert "Traceback" not in output and output.startswith("pactkeeper web: "), output
     return output
 
 
