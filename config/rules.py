@@ -13,7 +13,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from config import notation
-from config.plan import CHANNELS, LADDER_NAMES
+from config.plan import CHANNELS, LADDER_NAMES, document_in_folder
 
 Loc = tuple[str | int, ...]
 Issue = tuple[Loc, str]
@@ -66,8 +66,17 @@ def _people(raw: dict[str, Any]) -> People:
     for person in entries:
         if not (isinstance(person, dict) and isinstance(person.get("id"), str)):
             return None
-        found.setdefault(person["id"], person)
+        found.setdefault(_id(person["id"]), person)
     return found
+
+
+def _id(value: str) -> str:
+    """An id as the plan models read it: spaces around it are not part of it.
+
+    Compared as written, ``"ida "`` and ``ida`` passed as two people, and the
+    models then held two people with one id.
+    """
+    return value.strip()
 
 
 def _parsed(parser: Callable[[object], Any], value: object) -> Any:
@@ -119,18 +128,21 @@ def _unique_ids(raw: dict[str, Any], people: People) -> Iterator[Issue]:
     for kind, key in (("person", "people"), ("milestone", "milestones")):
         seen: set[str] = set()
         for loc, item in _entries(raw, key):
-            item_id = item.get("id")
-            if not isinstance(item_id, str):
+            written = item.get("id")
+            if not isinstance(written, str):
                 continue
+            item_id = _id(written)
             if item_id in seen:
-                yield (*loc, "id"), f"the {kind} id '{item_id}' is used twice"
+                padded = f" (written '{written}')" if written != item_id else ""
+                yield (*loc, "id"), f"the {kind} id '{item_id}' is used twice{padded}"
             seen.add(item_id)
     for loc, item in _entries(raw, "milestones"):
-        if item.get("id") in RESERVED_MILESTONE_IDS:
+        written = item.get("id")
+        if isinstance(written, str) and _id(written) in RESERVED_MILESTONE_IDS:
             yield (
                 (*loc, "id"),
                 (
-                    f"'{item['id']}' is reserved; pick another milestone id "
+                    f"'{_id(written)}' is reserved; pick another milestone id "
                     "(the handover meeting is configured under 'handover')"
                 ),
             )
@@ -139,6 +151,7 @@ def _unique_ids(raw: dict[str, Any], people: People) -> Iterator[Issue]:
 def _reference(people: People, loc: Loc, value: object, side: str | None = None) -> Iterator[Issue]:
     if not isinstance(value, str) or people is None:
         return
+    value = _id(value)
     if value not in people:
         yield loc, f"no person with id '{value}'{_suggestion(value, people)}"
     elif side and people[value].get("side") in SIDES and people[value].get("side") != side:
@@ -226,7 +239,8 @@ def _ladder(raw: dict[str, Any], people: People) -> Iterator[Issue]:
                     (f"'after' must rise from step to step: {after} follows {previous}"),
                 )
             previous = after
-        for item_loc, value in _id_list(raw, (*loc, "notify")):
+        for item_loc, written in _id_list(raw, (*loc, "notify")):
+            value = _id(written) if isinstance(written, str) else written
             if isinstance(value, str) and value in unnamed:
                 yield item_loc, unnamed[value]
             elif (
@@ -273,12 +287,31 @@ def _unnamed_rungs(raw: dict[str, Any]) -> dict[str, str]:
 
 
 def _documents(raw: dict[str, Any], base: Path | None) -> Iterator[Issue]:
+    """Documents are files inside the plan's folder; ``base`` None checks only the names.
+
+    The files themselves are checked when a plan file is validated. A registered
+    plan is read again without ``base``: a document missing later is a gap in the
+    bundle, not a reason to stop the plan's deliveries.
+    """
     for loc, document in _id_list(raw, ("handover", "documents")):
         if not isinstance(document, str) or not document.strip():
             continue
-        relative = PurePosixPath(document)
+        relative = PurePosixPath(document.strip())
         if relative.is_absolute() or ".." in relative.parts:
             yield loc, "documents are paths inside the plan's folder, like docs/beheer.md"
-            continue
-        if base is not None and not (base / relative).is_file():
-            yield loc, f"the document '{document}' does not exist next to the plan"
+        elif base is not None:
+            yield from _document_file(loc, base, document.strip())
+
+
+def _document_file(loc: Loc, base: Path, document: str) -> Iterator[Issue]:
+    path = base / document
+    if document_in_folder(base, document) is None:
+        yield (
+            loc,
+            f"the document '{document}' leads outside the plan's folder through a "
+            "symbolic link; documents are files inside it",
+        )
+    elif not path.exists():
+        yield loc, f"the document '{document}' does not exist next to the plan"
+    elif not path.is_file():
+        yield loc, f"the document '{document}' is not a regular file"
