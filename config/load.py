@@ -381,6 +381,9 @@ def load_text(
         raise PlanError(source, problems) from None
     if problems:
         raise PlanError(source, problems)
+    whole = [_locate(document, loc, message) for loc, message in rules.check_plan(plan)]
+    if whole:
+        raise PlanError(source, whole)
     plan.attach_source(path, text)
     return plan
 

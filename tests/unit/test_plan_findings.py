@@ -9,14 +9,17 @@ millions of messages, and ``validate /dev/zero`` reading until memory ran out.
 from __future__ import annotations
 
 import os
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from config.load import PlanError, load_plan, load_text
 from config.plan import document_in_folder
-from tests.support import dump, minimal_data, run_cli
+from tests.support import DUTCH, ENGLISH, dump, minimal_data, run_cli
 
 
 def write_plan(folder: Path, data: dict[str, object]) -> Path:
@@ -202,3 +205,153 @@ def test_an_address_that_no_email_header_can_carry_is_refused() -> None:
         data["people"][1]["email"] = address
         lines = load_data(data)
         assert f"people[1].email: '{address}' is not an e-mail address" in lines[0], lines
+
+
+# -- 16: check-ins that can never open a window ---------------------------------------------
+
+
+def with_checkins(**checkins: object) -> dict[str, Any]:
+    data = minimal_data()
+    data["checkins"] = checkins
+    return data
+
+
+@pytest.mark.parametrize(
+    ("checkins", "away", "expected"),
+    [
+        (
+            {"every": "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30"},
+            None,
+            "checkins.every: the rhythm gives no check-in day from 2027-01-04 to 2027-06-30",
+        ),
+        (
+            {"every": "weekly", "pauses": [{"from": "2027-01-01", "to": "2027-06-30"}]},
+            None,
+            "checkins.pauses: the pauses cover every check-in day",
+        ),
+        (
+            {"every": "weekly", "who": "everyone"},
+            [
+                {"from": "2027-01-01", "to": "2027-03-31"},
+                {"from": "2027-03-15", "to": "2027-07-01"},
+            ],
+            "people[1].away: tim is away on every check-in day",
+        ),
+    ],
+)
+def test_check_ins_that_never_open_a_window_for_someone_are_refused(
+    checkins: dict[str, object], away: list[dict[str, str]] | None, expected: str
+) -> None:
+    data = with_checkins(**checkins)
+    if away:
+        data["people"][1]["away"] = away
+    lines = load_data(data)
+    assert len(lines) == 1 and expected in lines[0], lines
+
+
+def test_a_rule_that_never_fires_is_searched_for_one_calendar_cycle_not_to_year_9999() -> None:
+    """Expanding such a rule ran dateutil up to the year 9999: 7 to 11 s per plan. The
+    span is moved to the last 400-year cycle before 9999, where the search then ends."""
+    from config.rhythm import CYCLE_YEARS, cycle_shift, series
+
+    for end in (date(2027, 3, 31), date(2036, 12, 31), date(2999, 12, 31)):
+        shift = cycle_shift(end)
+        assert shift % CYCLE_YEARS == 0
+        assert 0 < 9999 - (end.year + shift) <= CYCLE_YEARS
+    for rule in ("FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30", "FREQ=WEEKLY;BYDAY=MO;BYMONTH=2;BYSETPOS=5"):
+        assert series(rule, date(2027, 1, 4), date(2036, 12, 31)) == ()
+
+
+@given(
+    rule=st.sampled_from(
+        [
+            "FREQ=DAILY",
+            "FREQ=DAILY;INTERVAL=3",
+            "FREQ=WEEKLY;BYDAY=MO,TH",
+            "FREQ=WEEKLY;INTERVAL=2;BYDAY=SU",
+            "FREQ=MONTHLY;BYDAY=-1FR",
+            "FREQ=MONTHLY;BYMONTHDAY=29",
+            "FREQ=MONTHLY;BYMONTH=2;BYMONTHDAY=29",
+            "FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1",
+        ]
+    ),
+    start=st.dates(min_value=date(1990, 1, 1), max_value=date(2990, 1, 1)),
+    days=st.integers(min_value=0, max_value=3653),
+)
+@settings(max_examples=60, deadline=None)
+def test_the_bounded_expansion_gives_the_days_dateutil_gives(
+    rule: str, start: date, days: int
+) -> None:
+    """The span moves by whole 400-year cycles, in which the calendar repeats exactly."""
+    from dateutil.rrule import rrulestr
+
+    from config.rhythm import series
+
+    end = start + timedelta(days=days)
+    first, last = (
+        datetime.combine(start, datetime.min.time()),
+        datetime(end.year, end.month, end.day, 23, 59),
+    )
+    found = rrulestr(rule, dtstart=first).between(first, last, inc=True)
+    expected = rrulestr(rule, dtstart=found[0]).between(found[0], last, inc=True) if found else []
+    assert series(rule, start, end) == tuple(moment.date() for moment in expected)
+
+
+@pytest.mark.parametrize(
+    ("every", "message"),
+    [
+        ("FREQ=DAILY;BYEASTER=0", "BYEASTER is not part of an RRULE (RFC 5545)"),
+        ("FREQ=DAILY;BYMONTH=13", "BYMONTH=13 is not allowed: BYMONTH takes 1 to 12"),
+        ("FREQ=MONTHLY;BYMONTHDAY=0", "BYMONTHDAY=0 is not allowed"),
+        ("FREQ=DAILY;BYSETPOS=5", "BYSETPOS picks from the days another BY part gives"),
+        ("FREQ=DAILY;BYYEARDAY=366;BYMONTH=1", "BYYEARDAY goes with FREQ=YEARLY only"),
+        ("FREQ=WEEKLY;BYMONTHDAY=3", "BYMONTHDAY does not go with FREQ=WEEKLY"),
+        ("FREQ=WEEKLY;BYDAY=1MO", "BYDAY=1MO: a numbered day (1MO, -1FR) goes with"),
+        ("FREQ=WEEKLY;BYDAY=MO;BYDAY=TU", "BYDAY appears twice in the rule"),
+        ("FREQ=DAILY\nRRULE:FREQ=MINUTELY", "holds a line break (U+000A)"),
+        ("FREQ=WEEKLY;WKST=XX", "WKST=XX: expected one of MO"),
+    ],
+)
+def test_rule_parts_outside_rfc_5545_and_invalid_values_are_refused(
+    every: str, message: str
+) -> None:
+    lines = load_data(with_checkins(every=every))
+    assert len(lines) == 1 and f"checkins.every: {message}" in lines[0], lines
+
+
+def test_a_check_in_window_must_stay_open_for_a_while() -> None:
+    for grace in ("0m", "0d", "PT0S"):
+        lines = load_data(with_checkins(every="weekly", grace=grace))
+        assert len(lines) == 1, lines
+        assert "checkins.grace: must be longer than zero" in lines[0]
+
+
+# -- 17: a cap on what one plan schedules --------------------------------------------------
+
+
+def crowd(people: int) -> dict[str, Any]:
+    data = with_checkins(every="daily")
+    data["start"], data["end"] = "2027-01-04", "2036-12-31"
+    data["people"] += [
+        {"id": f"p{n}", "name": f"P{n}", "side": "team", "email": f"p{n}@t.example"}
+        for n in range(people)
+    ]
+    return data
+
+
+def test_a_plan_that_schedules_more_than_the_cap_is_refused_with_the_count() -> None:
+    lines = load_data(crowd(100))  # 101 people checking in daily for ten years
+    assert len(lines) == 1, lines
+    assert "checkins: the plan schedules 737,403 reminders, check-in windows" in lines[0]
+    assert "one plan may schedule at most 100,000" in lines[0]
+
+
+def test_the_count_is_what_the_timeline_schedules() -> None:
+    from config.rules import MAX_OCCURRENCES, scheduled
+    from worker.timeline import compile
+
+    plan = load_text(dump(crowd(12)), "plan.yaml")  # just under the cap
+    assert scheduled(plan) == len(compile(plan)) <= MAX_OCCURRENCES
+    for example in (DUTCH, ENGLISH):
+        assert len(compile(load_plan(example))) <= scheduled(load_plan(example))
+        assert scheduled(load_plan(example)) * 100 < MAX_OCCURRENCES
