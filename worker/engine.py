@@ -80,7 +80,7 @@ class Engine:
         if cached is not None and cached[0] == digest:
             return cached[1]
         if broken is not None and broken[0] == digest:
-            raise broken[1]
+            raise broken[1].with_traceback(None)  # not the frames of every earlier raise
         record = self.store.plan(plan_id)
         if record is None:
             raise PlanGone(f"the plan '{plan_id}' is not registered")
