@@ -19,11 +19,13 @@ import pytest
 import requests
 
 from config.load import load_plan
+from config.plan import Plan
 from tests.engine import make_engine, moment, run_due, run_until
 from tests.smtp_sink import start_smtp
 from tests.support import dump, minimal_data
 from tests.system.test_web import serve
-from worker.engine import digest_of, items_for, register_file
+from worker import dispatch
+from worker.engine import Delivery, Engine, digest_of, items_for, register_file
 from worker.store.base import PlanRecord
 
 pytestmark = pytest.mark.system
@@ -82,9 +84,7 @@ def test_an_unreadable_stored_plan_keeps_its_items_due_until_it_reads_again(
     engine = make_engine(tmp_path)
     registration = register_file(engine, path, moment("2027-01-01 00:00"))
     plan = registration.plan
-    damaged = plan.text.replace("id: tim", "id: Tim!")
-    record = PlanRecord(plan.id, damaged, digest_of(damaged), moment("2027-01-02 00:00"), str(path))
-    engine.store.sync(record, items_for(plan), moment("2027-01-02 00:00"), 0)
+    damage(engine, plan, moment("2027-01-02 00:00"))
 
     with caplog.at_level(logging.WARNING, logger="pactkeeper"):
         waiting = run_due(make_engine(tmp_path, store=engine.store), moment(KICKOFF))
@@ -142,3 +142,45 @@ def test_a_message_that_cannot_be_built_fails_for_good_and_is_never_unknown(
     assert len(notices) == len(failed) >= 2  # the kickoff and the handover invitation
     assert {str(m["To"].addresses[0].addr_spec) for m in notices} == {"tim@team.example"}
     assert engine.store.counts("test-plan").get("unknown", 0) == 0
+
+
+def damage(engine: Engine, plan: Plan, at: float) -> None:
+    """The stored text no longer reads (here: a person id no plan may have)."""
+    damaged = plan.text.replace("id: tim", "id: Tim!")
+    record = PlanRecord(plan.id, damaged, digest_of(damaged), at, str(plan.path))
+    engine.store.sync(record, items_for(plan), at, 0)
+
+
+def closing_windows(engine: Engine, now: float) -> list[Delivery]:
+    """What the sweep task does with the check-in windows due to close: one batch."""
+    claims = dispatch.sweep(engine, now)
+    for claim in claims:
+        if claim.kind not in dispatch.BATCH_STEPS:
+            dispatch.deliver(engine, claim, now)
+    return dispatch.run_steps(engine, [c for c in claims if c.kind in dispatch.BATCH_STEPS], now)
+
+
+def test_closing_windows_of_an_unreadable_plan_wait_instead_of_being_skipped(
+    tmp_path: Path,
+) -> None:
+    """Before, each closing window of such a plan was settled as "not evaluated"."""
+    data = minimal_data()
+    data["checkins"] = {"every": "weekly", "on": "monday", "grace": "2d"}
+    path = plan_with_documents(tmp_path / "plans", data)
+    engine = make_engine(tmp_path)
+    plan = register_file(engine, path, moment("2027-01-01 00:00")).plan
+    damage(engine, plan, moment("2027-01-02 00:00"))
+    closes = moment("2027-01-06 09:00")  # Monday 4 January 09:00 plus two days
+
+    waited = closing_windows(make_engine(tmp_path, store=engine.store), closes)
+
+    assert [d.item.kind for d in waited] == ["checkin_close"]
+    assert waited[0].state == "retry" and "waiting: the plan cannot be read" in waited[0].detail
+    closing = [i for i in engine.store.items(plan.id) if i.kind == "checkin_close"]
+    assert all(i.state == "due" for i in closing)
+
+    register_file(engine, path, moment("2027-01-06 09:10"))
+    worker = make_engine(tmp_path, store=engine.store)
+    later = closing_windows(worker, moment("2027-01-06 12:00"))
+    assert [(d.item.kind, d.state) for d in later] == [("checkin_close", "done")]
+    assert "not evaluated" not in later[0].detail
