@@ -8,7 +8,9 @@ Nothing here lets a Python traceback reach the user.
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 import types
 import typing
 from dataclasses import dataclass
@@ -289,28 +291,49 @@ def load_plan(path: str | Path) -> Plan:
     path = Path(path)
     source = str(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise PlanError(
-                source,
-                [
-                    Problem(
-                        1,
-                        1,
-                        "file",
-                        f"the file is {size / 1e6:.1f} MB; "
-                        f"a plan is at most {MAX_BYTES // 1024} KiB",
-                    )
-                ],
-            )
-        raw = path.read_bytes()
-    except IsADirectoryError:
-        raise PlanError(
-            source, [Problem(1, 1, "file", "this is a folder, not a plan file")]
-        ) from None
+        raw = _read_plan_file(path)
+    except _NotAPlanFile as error:
+        raise PlanError(source, [Problem(1, 1, "file", str(error))]) from None
     except OSError as error:
         raise PlanError(source, [Problem(1, 1, "file", f"cannot read: {error.strerror}")]) from None
     return load_text(_decode(raw, source), source, base=path.parent, path=path)
+
+
+class _NotAPlanFile(Exception):
+    pass
+
+
+def _read_plan_file(path: Path) -> bytes:
+    """The bytes of a regular file of at most ``MAX_BYTES``.
+
+    A device such as /dev/zero reports size 0 and never ends, and opening a FIFO
+    waits for a writer: only regular files are read, and never more than the cap,
+    whatever the size said (the file may grow while it is read).
+    """
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        _check_plan_file(os.fstat(descriptor))
+    except _NotAPlanFile:
+        os.close(descriptor)
+        raise
+    with os.fdopen(descriptor, "rb") as file:
+        raw = file.read(MAX_BYTES + 1)
+    if len(raw) > MAX_BYTES:
+        raise _NotAPlanFile(_too_big(f"the file holds more than {MAX_BYTES:,} bytes"))
+    return raw
+
+
+def _check_plan_file(status: os.stat_result) -> None:
+    if stat.S_ISDIR(status.st_mode):
+        raise _NotAPlanFile("this is a folder, not a plan file")
+    if not stat.S_ISREG(status.st_mode):
+        raise _NotAPlanFile("this is not a regular file (a device, a pipe or a socket)")
+    if status.st_size > MAX_BYTES:
+        raise _NotAPlanFile(_too_big(f"the file is {status.st_size / 1e6:.1f} MB"))
+
+
+def _too_big(what: str) -> str:
+    return f"{what}; a plan is at most {MAX_BYTES // 1024} KiB"
 
 
 def _decode(raw: bytes, source: str) -> str:
@@ -324,7 +347,12 @@ def _decode(raw: bytes, source: str) -> str:
 def load_text(
     text: str, source: str = "<plan>", base: Path | None = None, path: Path | None = None
 ) -> Plan:
-    """Check plan text; ``base`` is the folder that handover documents are relative to."""
+    """Check plan text.
+
+    ``base`` is the plan file's folder: the handover documents must be files there.
+    Without it only their names are checked, as for a registered plan read again
+    (whether a document is there matters when the bundle is made).
+    """
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise PlanError(
             source, [Problem(1, 1, "file", f"the plan is larger than {MAX_BYTES // 1024} KiB")]
@@ -353,6 +381,9 @@ def load_text(
         raise PlanError(source, problems) from None
     if problems:
         raise PlanError(source, problems)
+    whole = [_locate(document, loc, message) for loc, message in rules.check_plan(plan)]
+    if whole:
+        raise PlanError(source, whole)
     plan.attach_source(path, text)
     return plan
 

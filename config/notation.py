@@ -334,3 +334,117 @@ def _merged(periods: list[Period]) -> tuple[Period, ...]:
         else:
             merged.append(period)
     return tuple(merged)
+
+
+# -- check-in rules (RRULE, RFC 5545 section 3.3.10) ---------------------------------------
+
+# The parts RFC 5545 defines. dateutil reads more (BYEASTER, BYWEEKDAY); calendar
+# apps do not, so a feed carrying them would repeat differently from the engine.
+RULE_PARTS = (
+    "FREQ",
+    "UNTIL",
+    "COUNT",
+    "INTERVAL",
+    "BYSECOND",
+    "BYMINUTE",
+    "BYHOUR",
+    "BYDAY",
+    "BYMONTHDAY",
+    "BYYEARDAY",
+    "BYWEEKNO",
+    "BYMONTH",
+    "BYSETPOS",
+    "WKST",
+)
+_RULE_FREQUENCIES = ("DAILY", "WEEKLY", "MONTHLY")
+_NUMBER = re.compile(r"[+-]?\d{1,3}")
+_BYDAY = re.compile(rf"(?P<n>[+-]?\d{{1,2}})?(?P<day>{'|'.join(WEEKDAY_CODES)})")
+# Each BYxxx list: its allowed magnitudes, and whether a negative value counts back.
+_RANGES = {"BYMONTH": (1, 12, False), "BYMONTHDAY": (1, 31, True), "BYSETPOS": (1, 366, True)}
+
+
+def check_rule(rule: str) -> dict[str, str]:
+    """The parts of an RRULE for check-ins, or ``ValueError`` saying what is wrong.
+
+    Beyond RFC 5545's grammar: check-ins end with the plan (no UNTIL, COUNT) and
+    open at ``at`` (no BYHOUR, BYMINUTE, BYSECOND); FREQ is DAILY, WEEKLY or MONTHLY.
+    """
+    parts = _rule_parts(rule)
+    if "UNTIL" in parts or "COUNT" in parts:
+        raise ValueError("leave UNTIL and COUNT out of the rule: check-ins end with the plan")
+    if parts.get("FREQ") not in _RULE_FREQUENCIES:
+        raise ValueError("the rule's FREQ must be DAILY, WEEKLY or MONTHLY")
+    # The rule picks days; 'at' is the time. BYMINUTE=0,...,59 would open a window a minute.
+    timed = [part for part in ("BYHOUR", "BYMINUTE", "BYSECOND") if part in parts]
+    if timed:
+        raise ValueError(f"leave {' and '.join(timed)} out of the rule: 'at' sets the time")
+    # dateutil loops for ever on INTERVAL=0 when the rule is expanded.
+    if "INTERVAL" in parts and not (parts["INTERVAL"].isdigit() and int(parts["INTERVAL"]) >= 1):
+        raise ValueError("the rule's INTERVAL must be a whole number of at least 1")
+    _check_frequency_parts(parts)
+    for name, value in parts.items():
+        _check_values(name, value, parts["FREQ"])
+    return parts
+
+
+def _rule_parts(rule: str) -> dict[str, str]:
+    parts: dict[str, str] = {}
+    for part in rule.split(";"):
+        if not part:
+            raise ValueError("the rule has an empty part: a ';' at the end or two in a row")
+        name, equals, value = part.partition("=")
+        if not (equals and name and value):
+            raise ValueError(f"'{part}' is not a rule part: write NAME=VALUE, like BYDAY=MO")
+        if name not in RULE_PARTS:
+            raise ValueError(
+                f"{name} is not part of an RRULE (RFC 5545): calendar apps would not "
+                "repeat the check-ins as pactkeeper does"
+            )
+        if name in parts:
+            raise ValueError(f"{name} appears twice in the rule")
+        parts[name] = value
+    return parts
+
+
+def _check_frequency_parts(parts: dict[str, str]) -> None:
+    """The combinations RFC 5545 forbids for DAILY, WEEKLY and MONTHLY rules."""
+    freq = parts["FREQ"]
+    if "BYWEEKNO" in parts or "BYYEARDAY" in parts:
+        name = "BYWEEKNO" if "BYWEEKNO" in parts else "BYYEARDAY"
+        raise ValueError(f"{name} goes with FREQ=YEARLY only (RFC 5545), not FREQ={freq}")
+    if freq == "WEEKLY" and "BYMONTHDAY" in parts:
+        raise ValueError("BYMONTHDAY does not go with FREQ=WEEKLY (RFC 5545)")
+    if "BYSETPOS" in parts and not any(p in parts for p in ("BYDAY", "BYMONTHDAY", "BYMONTH")):
+        raise ValueError("BYSETPOS picks from the days another BY part gives (RFC 5545)")
+
+
+def _check_values(name: str, value: str, freq: str) -> None:
+    if name == "WKST" and value not in WEEKDAY_CODES:
+        raise ValueError(f"WKST={value}: expected one of {', '.join(WEEKDAY_CODES)}")
+    for item in value.split(",") if name.startswith("BY") else ():
+        if name == "BYDAY":
+            _check_byday(item, freq)
+        elif not _in_range(name, item):
+            low, high, signed = _RANGES[name]
+            allowed = f"{low} to {high}" + (f" or -{high} to -{low}" if signed else "")
+            raise ValueError(f"{name}={item} is not allowed: {name} takes {allowed}")
+
+
+def _in_range(name: str, item: str) -> bool:
+    low, high, signed = _RANGES[name]
+    if not _NUMBER.fullmatch(item):
+        return False
+    number = int(item)
+    return low <= abs(number) <= high and (signed or number > 0)
+
+
+def _check_byday(item: str, freq: str) -> None:
+    match = _BYDAY.fullmatch(item)
+    if match is None:
+        raise ValueError(f"BYDAY={item}: expected a day such as MO, or 1MO for the first Monday")
+    if match["n"] is None:
+        return
+    if freq != "MONTHLY":
+        raise ValueError(f"BYDAY={item}: a numbered day (1MO, -1FR) goes with FREQ=MONTHLY")
+    if not 1 <= abs(int(match["n"])) <= 5:
+        raise ValueError(f"BYDAY={item}: a month has at most five of each day (1 to 5, -1 to -5)")

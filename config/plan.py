@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import date, datetime, time
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -33,7 +33,10 @@ from config.notation import Duration, Reachable
 
 ID_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-EMAIL_PATTERN = rf"^[^@\s<>,;\"]+@{_LABEL}(?:\.{_LABEL})+$"
+# The local part as RFC 5322 writes it unquoted (a dot-atom): what an e-mail header
+# can carry. 'a..b' or 'a(b' passed before, and then no e-mail to them could be built.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+EMAIL_PATTERN = rf"^{_ATOM}(?:\.{_ATOM})*@{_LABEL}(?:\.{_LABEL})+$"
 PHONE_PATTERN = r"^\+[1-9][0-9]{6,14}$"
 SECRET_PATTERN = r"^env:[A-Za-z_][A-Za-z0-9_]*$"  # noqa: S105 - a pattern, not a secret
 DURATION_PATTERN = (
@@ -99,6 +102,42 @@ def _check_url(value: str) -> str:
     return value
 
 
+# A line break or control character in a name or title reaches e-mail headers,
+# calendar lines and terminals, where it breaks the message or the screen. U+0085
+# (NEL) is among the C1 codes.
+_NOT_ONE_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Longer text may span lines (a YAML block) and hold tabs, but no other control code.
+_NOT_PROSE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_LINE_BREAKS = "\n\r\x0b\x0c\x85\u2028\u2029"
+
+
+def _check_line(value: str) -> str:
+    found = _NOT_ONE_LINE.search(value)
+    if found is None:
+        return value
+    char = found.group()
+    if char in _LINE_BREAKS:
+        raise ValueError(f"holds a line break (U+{ord(char):04X}); write it as one line")
+    raise ValueError(f"holds the control character U+{ord(char):04X}; remove it")
+
+
+def _check_prose(value: str) -> str:
+    found = _NOT_PROSE.search(value)
+    if found is not None:
+        raise ValueError(f"holds the control character U+{ord(found.group()):04X}; remove it")
+    return value
+
+
+def _line_schema(min_length: int = 0) -> WithJsonSchema:
+    schema: dict[str, Any] = {
+        "type": "string",
+        "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029]*$",
+    }
+    if min_length:
+        schema["minLength"] = min_length
+    return WithJsonSchema(schema)
+
+
 def _text_schema(pattern: str | None = None, description: str = "") -> WithJsonSchema:
     schema: dict[str, Any] = {"type": "string"}
     if pattern:
@@ -109,14 +148,24 @@ def _text_schema(pattern: str | None = None, description: str = "") -> WithJsonS
 
 
 Id = Annotated[str, AfterValidator(_check_id), _text_schema(ID_PATTERN, "lower-case id")]
-Email = Annotated[str, AfterValidator(_check_email), _text_schema(None, "e-mail address")]
+Email = Annotated[
+    str,
+    AfterValidator(_check_line),
+    AfterValidator(_check_email),
+    _text_schema(None, "e-mail address"),
+]
 Phone = Annotated[
     str, PlainValidator(_check_phone), _text_schema(PHONE_PATTERN, "E.164 phone number")
 ]
 Secret = Annotated[
     str, PlainValidator(_check_secret), _text_schema(SECRET_PATTERN, "env:NAME of a secret")
 ]
-Url = Annotated[str, AfterValidator(_check_url), _text_schema(r"^https?://", "http(s) URL")]
+Url = Annotated[
+    str,
+    AfterValidator(_check_line),
+    AfterValidator(_check_url),
+    _text_schema(r"^https?://", "http(s) URL"),
+]
 Zone = Annotated[str, PlainValidator(notation.parse_zone), _text_schema(None, "IANA time zone")]
 DurationText = Annotated[
     Duration,
@@ -151,7 +200,12 @@ Weekday = Annotated[
 ChannelName = Literal[
     "email", "sms", "whatsapp", "slack", "teams", "mattermost", "telegram", "webhook", "apprise"
 ]
-Text = Annotated[str, Field(min_length=1)]
+# One line of text: names, titles, places, roles.
+Line = Annotated[str, AfterValidator(_check_line), _line_schema()]
+LineText = Annotated[str, Field(min_length=1), AfterValidator(_check_line), _line_schema(1)]
+# Text that may span lines: descriptions, agreements, notes.
+Prose = Annotated[str, AfterValidator(_check_prose)]
+Text = Annotated[str, Field(min_length=1), AfterValidator(_check_prose)]
 
 
 def _default_channels() -> list[ChannelName]:
@@ -179,14 +233,14 @@ class DateRange(Section):
 
 
 class Pause(DateRange):
-    reason: str | None = None
+    reason: Line | None = None
 
 
 class Person(Section):
     id: Id
-    name: Text
+    name: LineText
     side: Literal["partner", "team"]
-    role: str | None = None
+    role: Line | None = None
     email: Email | None = None
     phone: Phone | None = None
     channels: list[ChannelName] = Field(default_factory=_default_channels, min_length=1)
@@ -202,24 +256,24 @@ class Person(Section):
 
 
 class Partner(Section):
-    name: Text
-    mission: str | None = None
-    problem: str | None = None
+    name: LineText
+    mission: Prose | None = None
+    problem: Prose | None = None
     contact: Id
     deputy: Id | None = None
     website: Url | None = None
 
 
 class Team(Section):
-    name: Text
-    company: str | None = None
+    name: LineText
+    company: Line | None = None
     lead: Id
 
 
 class Challenge(Section):
     need: Text
     barriers: list[Literal["time", "money", "skills", "other"]] = Field(default_factory=list)
-    questions: list[Text] = Field(default_factory=list)
+    questions: list[LineText] = Field(default_factory=list)
     in_scope: list[Text] = Field(default_factory=list)
     out_of_scope: list[Text] = Field(default_factory=list)
 
@@ -228,23 +282,23 @@ class Goal(Section):
     end_result: Text
     kind: Literal["result", "activity"] = "result"
     success_criteria: list[Text] = Field(min_length=1)
-    start_small: str | None = None
+    start_small: Prose | None = None
 
 
 class Milestone(Section):
     """A meeting (``at`` and ``duration``) or a deadline (``due``, all-day)."""
 
     id: Id
-    title: Text
+    title: LineText
     at: DayTime | None = None
     duration: DurationText | None = None
     due: Day | None = None
     attendees: list[Id] | None = None
-    location: str | None = None
+    location: Line | None = None
     owner: Id | None = None
-    description: str | None = None
-    deliverable: str | None = None
-    acceptance: str | None = None
+    description: Prose | None = None
+    deliverable: Prose | None = None
+    acceptance: Prose | None = None
     remind: list[DurationText] | None = None
     notify: list[Id] | None = None
 
@@ -277,7 +331,7 @@ class TwilioChannel(Section):
 
 class SlackChannel(Section):
     webhook: Secret
-    channel: str | None = None
+    channel: Line | None = None
 
 
 class TeamsChannel(Section):
@@ -286,13 +340,13 @@ class TeamsChannel(Section):
 
 class MattermostChannel(Section):
     webhook: Secret
-    channel: str | None = None
-    username: str | None = None
+    channel: Line | None = None
+    username: Line | None = None
 
 
 class TelegramChannel(Section):
     token: Secret
-    chat_id: Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int) else v)]
+    chat_id: Annotated[Line, BeforeValidator(lambda v: str(v) if isinstance(v, int) else v)]
 
 
 class WebhookChannel(Section):
@@ -339,12 +393,12 @@ class Communication(Section):
     remind_before: list[DurationText] = Field(default_factory=_default_remind)
     deadline_time: Clock = time(9, 0)
     response_time: DurationText | None = None
-    cadence: str | None = None
+    cadence: Line | None = None
     channels: Channels
     notes: list[Text] = Field(default_factory=list)
 
 
-Rung = Annotated[str, Field(min_length=1)]
+Rung = LineText
 
 
 class Step(Section):
@@ -366,31 +420,22 @@ def _check_every(value: object) -> str:
     text = value.strip()
     if text.lower() in FREQUENCIES:
         return text.lower()
-    rule = text.removeprefix("RRULE:")
-    if not rule.upper().startswith("FREQ="):
+    # A second line ("\nRRULE:FREQ=MINUTELY") was read as part of the first rule.
+    _check_line(text)
+    rule = text.upper().removeprefix("RRULE:")
+    if not rule.startswith("FREQ="):
         raise ValueError(
             f"'{text}' is not daily, weekly, biweekly, monthly or an RRULE like "
             "FREQ=WEEKLY;BYDAY=MO,TH"
         )
+    notation.check_rule(rule)
     from dateutil.rrule import rrulestr
 
-    parts = dict(p.split("=", 1) for p in rule.upper().split(";") if "=" in p)
-    if "UNTIL" in parts or "COUNT" in parts:
-        raise ValueError("leave UNTIL and COUNT out of the rule: check-ins end with the plan")
-    if parts.get("FREQ") not in ("DAILY", "WEEKLY", "MONTHLY"):
-        raise ValueError("the rule's FREQ must be DAILY, WEEKLY or MONTHLY")
-    # The rule picks days; 'at' is the time. BYMINUTE=0,...,59 would open a window a minute.
-    timed = [part for part in ("BYHOUR", "BYMINUTE", "BYSECOND") if part in parts]
-    if timed:
-        raise ValueError(f"leave {' and '.join(timed)} out of the rule: 'at' sets the time")
-    # dateutil loops for ever on INTERVAL=0 when the rule is expanded.
-    if "INTERVAL" in parts and not (parts["INTERVAL"].isdigit() and int(parts["INTERVAL"]) >= 1):
-        raise ValueError("the rule's INTERVAL must be a whole number of at least 1")
     try:
         rrulestr(rule, dtstart=datetime(2027, 1, 1))
     except (ValueError, TypeError) as error:
         raise ValueError(f"'{text}' is not a valid RRULE: {error}") from None
-    return rule.upper()
+    return rule
 
 
 def _check_who(value: object) -> str | list[str]:
@@ -415,6 +460,14 @@ Who = Annotated[
 ]
 
 
+def _positive_grace(grace: Duration) -> Duration:
+    # With no grace a window closes as it opens: every request came with a "missed"
+    # nudge, and the dropout warnings followed although nobody could answer.
+    if grace.approx.total_seconds() <= 0:
+        raise ValueError("must be longer than zero: it is how long a check-in window is open")
+    return grace
+
+
 class Checkins(Section):
     every: Annotated[
         str,
@@ -423,9 +476,9 @@ class Checkins(Section):
     ] = "weekly"
     on: Weekday | None = None
     at: Clock = time(9, 0)
-    grace: DurationText = Duration(days=2)
+    grace: Annotated[DurationText, AfterValidator(_positive_grace)] = Duration(days=2)
     who: Who = "team"
-    questions: list[Text] = Field(default_factory=list)
+    questions: list[LineText] = Field(default_factory=list)
     escalate: list[Step] = Field(default_factory=_default_ladder, min_length=1)
     pauses: list[Pause] = Field(default_factory=list)
 
@@ -434,7 +487,7 @@ class Checkins(Section):
 
 
 class Continuity(Section):
-    backup: str | None = None
+    backup: Prose | None = None
     successor: Id | None = None
 
 
@@ -442,15 +495,15 @@ class Handover(Section):
     at: DayTime
     duration: DurationText = Duration(seconds=7200)
     recipients: list[Id] | None = None
-    documents: list[Text] = Field(default_factory=list)
-    location: str | None = None
+    documents: list[LineText] = Field(default_factory=list)
+    location: Line | None = None
     redact: bool = False
 
 
 class Plan(Section):
     version: Literal[1]
     id: Id
-    title: Text
+    title: LineText
     language: Literal["nl", "en"]
     timezone: Zone
     start: Day
@@ -571,11 +624,43 @@ class Plan(Section):
         }
         return [self.person(pid) for pid in named.get(name, [name])]
 
+    @property
+    def document_folder(self) -> Path:
+        """The folder handover documents are named in: the plan file's, symlinks resolved."""
+        return (self.path.parent if self.path else Path.cwd()).resolve()
+
     def document_paths(self) -> list[Path]:
+        """Where each listed document really is, symlinks followed.
+
+        A path that is not inside ``document_folder`` must not be read: a symlink
+        made after validation can point anywhere on the server.
+        """
         if not self.handover:
             return []
-        base = self.path.parent if self.path else Path.cwd()
-        return [base / doc for doc in self.handover.documents]
+        folder = self.document_folder
+        return [real_path(folder / doc) for doc in self.handover.documents]
+
+
+def real_path(path: Path) -> Path:
+    """``path`` with every symlink resolved; a symlink loop resolves to itself."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # RuntimeError: a symlink loop (Python 3.11)
+        return path
+
+
+def document_in_folder(folder: Path, name: str) -> Path | None:
+    """The real path of the document ``name`` if it lies inside ``folder``, else None.
+
+    Refuses what leaves the folder as written (an absolute path, '..') and what
+    leaves it once symlinks are followed (a symlinked file or folder inside it).
+    """
+    relative = PurePosixPath(name)
+    if relative.is_absolute() or ".." in relative.parts:
+        return None
+    root = real_path(folder)
+    real = real_path(root / relative)
+    return real if real.is_relative_to(root) else None
 
 
 LADDER_NAMES = ("self", "lead", "contact", "deputy", "successor")

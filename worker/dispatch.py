@@ -35,6 +35,9 @@ MAX_ATTEMPTS = 8
 BACKOFF_BASE = 30.0
 BACKOFF_CAP = 3600.0
 RESEND_DELAY = 5.0
+# Raised while a message is composed or built from the plan's values (a header that
+# refuses a line break, a calendar line that refuses one): the same every time.
+BUILD_ERRORS = (ValueError, TypeError, AssertionError, LookupError)
 
 # Items that are engine steps, not messages: kind -> "module:function(engine, item, now)".
 STEPS: dict[str, str] = {
@@ -97,6 +100,12 @@ def run_steps(engine: Engine, claims: list[Claim], now: float) -> list[Delivery]
             for i in engine.store.get_many(list(tokens))
             if i.state == "claimed" and i.token == tokens[i.key]
         ]
+        unreadable = _unreadable_plans(engine, items)
+        for item in (i for i in items if i.plan_id in unreadable):
+            claim = Claim(item.key, tokens[item.key], kind)
+            if engine.store.begin(claim, now, engine.settings.lease_seconds) is not None:
+                done.append(_wait_for_plan(engine, claim, item, now, unreadable[item.plan_id]))
+        items = [i for i in items if i.plan_id not in unreadable]
         results = function(engine, items, now)
         details = {i.key: r.detail for i, r in zip(items, results, strict=True)}
         held = [c for c in group if c.key in details]
@@ -105,6 +114,23 @@ def run_steps(engine: Engine, claims: list[Claim], now: float) -> list[Delivery]
             _done(engine, i, now, "done", detail=details[i.key]) for i in items if i.key in settled
         )
     return done
+
+
+def _unreadable_plans(engine: Engine, items: list[Item]) -> dict[str, PlanError]:
+    """The plans of ``items`` whose stored text does not read: their steps wait.
+
+    A plan that is gone is left to the step, which settles its items as it can.
+    """
+    _, problems = engine.plans(sorted({item.plan_id for item in items}))
+    unreadable: dict[str, PlanError] = {}
+    for plan_id in problems:
+        try:
+            engine.plan(plan_id)
+        except PlanError as error:
+            unreadable[plan_id] = error
+        except PlanGone:
+            continue
+    return unreadable
 
 
 def reap(engine: Engine, now: float) -> list[str]:
@@ -128,18 +154,23 @@ def follow_up(engine: Engine, key: str, mark: str, now: float) -> None:
     """Re-send or report one outcome (``mark`` = ``<problem>:<attempts>``), then forget it."""
     problem = mark.partition(":")[0]
     item = engine.store.get(key)
-    if item is not None:
-        if problem == "unknown":
+    try:
+        if item is not None and problem == "unknown":
             _after_unknown(engine, item, now)
-        else:
-            try:
-                plan = engine.plan(item.plan_id)
-            except (PlanGone, PlanError):
-                plan = None
-            if plan is not None:
-                channel = item.channel_used or item.channel
-                _notify_lead(engine, plan, item, now, problem, item.detail, channel)
+        elif item is not None:
+            _report(engine, item, now, problem)
+    except PlanError:
+        return  # kept: the reaper acts on it once the stored plan reads again
     engine.store.followed_up(key, mark)
+
+
+def _report(engine: Engine, item: Item, now: float, problem: str) -> None:
+    try:
+        plan = engine.plan(item.plan_id)
+    except PlanGone:
+        return
+    channel = item.channel_used or item.channel
+    _notify_lead(engine, plan, item, now, problem, item.detail, channel)
 
 
 def backoff(attempts: int, retry_after: float | None) -> float:
@@ -171,6 +202,8 @@ def _step(engine: Engine, claim: Claim, item: Item, now: float) -> Delivery:
         return _done(engine, item, now, "failed", detail=detail)
     try:
         result = function(engine, item, now)
+    except PlanError as error:
+        return _wait_for_plan(engine, claim, item, now, error)
     except PlanGone as error:
         engine.store.finish(claim, "failed", now, detail=str(error))
         return _done(engine, item, now, "failed", detail=str(error))
@@ -184,7 +217,9 @@ def _send(engine: Engine, claim: Claim, item: Item, now: float) -> Delivery:
     try:
         plan = engine.plan(item.plan_id)
         person = plan.person(item.recipient or "")
-    except (PlanGone, PlanError, KeyError) as error:
+    except PlanError as error:
+        return _wait_for_plan(engine, claim, item, now, error)
+    except (PlanGone, KeyError) as error:
         detail = f"cannot deliver: {error}"
         engine.store.finish(claim, "failed", now, detail=detail)
         return _done(engine, item, now, "failed", detail=detail)
@@ -208,7 +243,16 @@ def _send(engine: Engine, claim: Claim, item: Item, now: float) -> Delivery:
     try:
         connector, outbox = engine.connector(plan, channel)
         message = compose(engine, plan, item, person, channel, now)
-    except Exception as error:  # a bug or a missing part: nothing went out, so try later
+        # What send would put on the wire, built here: an error in it is local and
+        # certain (nothing went out), not an "unknown" from the middle of a send.
+        connector.render(message)
+    except ConnectorError as error:
+        return _failed(engine, claim, item, plan, person, channel, error, now)
+    except BUILD_ERRORS as error:  # this message cannot be built: trying again cannot help
+        log.exception("cannot build %s %s", item.kind, item.key)
+        detail = f"cannot build the message: {type(error).__name__}: {error}"
+        return _give_up(engine, claim, item, now, detail, channel)
+    except Exception as error:  # a missing part (a store, a file): nothing went out, try later
         log.exception("cannot prepare %s %s", item.kind, item.key)
         failure = ConnectorError(
             "transient", f"cannot prepare the message: {type(error).__name__}: {error}"
@@ -224,6 +268,21 @@ def _send(engine: Engine, claim: Claim, item: Item, now: float) -> Delivery:
         return _failed(engine, claim, item, plan, person, channel, failure, now)
     engine.store.finish(claim, "sent", now, subject=message.subject, channel=channel)
     return _done(engine, item, now, "sent", channel, message.subject, outbox=outbox is not None)
+
+
+def _wait_for_plan(
+    engine: Engine, claim: Claim, item: Item, now: float, error: PlanError
+) -> Delivery:
+    """The stored plan no longer reads (a stricter rule after an upgrade, a damaged
+    store): nothing can be sent, and nothing may be lost. The item waits with backoff,
+    however long, and goes out once the plan is fixed; ``Engine.plan`` logs the alert."""
+    due = now + backoff(item.attempts, None)
+    reason = str(error).splitlines()[0]
+    detail = f"waiting: the plan cannot be read ({reason})"
+    engine.store.retry(claim, due, detail, item.channel)
+    return _done(
+        engine, item, now, "retry", detail=f"{detail}; again at {utc(due):%Y-%m-%d %H:%M:%S}Z"
+    )
 
 
 def _done(
@@ -381,9 +440,9 @@ def _after_unknown(engine: Engine, item: Item, now: float) -> None:
     channel = item.channel_used or item.channel
     try:
         plan = engine.plan(item.plan_id)
-        connector, _ = engine.connector(plan, channel) if channel else (None, None)
-    except (PlanGone, PlanError):
+    except PlanGone:
         return
+    connector, _ = engine.connector(plan, channel) if channel else (None, None)
     resend = item.attempts + 1 < MAX_ATTEMPTS and item.kind != "notice"
     if connector is not None and connector.deduplicates and resend:
         engine.store.requeue(

@@ -62,27 +62,47 @@ class Engine:
         self.outbox_only = outbox_only
         self.listeners: list[Callable[[Delivery], None]] = []
         self._plans: dict[str, tuple[str, Plan]] = {}
+        self._broken: dict[str, tuple[str, PlanError]] = {}
         self._connectors: dict[tuple[str, str, str], tuple[Connector, str | None]] = {}
 
     def plan(self, plan_id: str) -> Plan:
-        """The registered plan, parsed once per revision."""
+        """The registered plan, parsed once per revision.
+
+        A stored plan was validated when it was registered; what it names outside
+        its own text (handover documents) is not checked again: a document that went
+        missing since is a gap in the bundle, not a plan nobody can deliver. A stored
+        text that no longer reads (``PlanError``) is remembered per revision, so
+        every item of a broken plan does not parse it again.
+        """
         cached = self._plans.get(plan_id)
-        if cached is not None and cached[0] == self.store.plan_digest(plan_id):
+        broken = self._broken.get(plan_id)
+        digest = self.store.plan_digest(plan_id) if cached or broken else None
+        if cached is not None and cached[0] == digest:
             return cached[1]
+        if broken is not None and broken[0] == digest:
+            raise broken[1].with_traceback(None)  # not the frames of every earlier raise
         record = self.store.plan(plan_id)
         if record is None:
             raise PlanGone(f"the plan '{plan_id}' is not registered")
-        if cached is None or cached[0] != record.digest:
-            source = Path(record.source) if record.source else None
-            plan = load_text(
-                record.text,
-                record.source or plan_id,
-                base=source.parent if source else None,
-                path=source,
+        return self._parse(record)
+
+    def _parse(self, record: PlanRecord) -> Plan:
+        source = Path(record.source) if record.source else None
+        try:
+            plan = load_text(record.text, record.source or record.plan_id, path=source)
+        except PlanError as error:
+            # Once per revision: the operator's alert. Its items wait; see dispatch.
+            log.error(
+                "the stored plan %s cannot be read; its deliveries wait until the plan "
+                "file is fixed and synced again: %s",
+                record.plan_id,
+                str(error).splitlines()[0],
             )
-            self._plans[plan_id] = (record.digest, plan)
-            return plan
-        return cached[1]
+            self._broken[record.plan_id] = (record.digest, error)
+            raise
+        self._broken.pop(record.plan_id, None)
+        self._plans[record.plan_id] = (record.digest, plan)
+        return plan
 
     def plans(self, plan_ids: list[str]) -> tuple[dict[str, Plan], dict[str, str]]:
         """Many registered plans: (plan id -> plan, plan id -> why it cannot be used).

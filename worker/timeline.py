@@ -17,14 +17,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from dateutil.rrule import rrulestr
-
-from config.notation import WEEKDAY_CODES, Duration, Reachable
-from config.plan import Checkins, Milestone, Person, Plan
+from config import rhythm
+from config.notation import Duration, Reachable
+from config.plan import Milestone, Person, Plan
 
 KINDS = (
     "kickoff",
@@ -273,42 +272,9 @@ def milestone_anchor(plan: Plan, milestone: Milestone) -> datetime:
 
 # -- the check-in series -----------------------------------------------------------
 
-
-def checkin_rule(checkins: Checkins, start: date) -> str:
-    """The check-in rhythm as an RRULE (without UNTIL), the one source for timeline and ics."""
-    every = checkins.every
-    weekday = WEEKDAY_CODES[checkins.on if checkins.on is not None else start.weekday()]
-    if every == "daily":
-        return "FREQ=DAILY"
-    if every == "weekly":
-        return f"FREQ=WEEKLY;BYDAY={weekday}"
-    if every == "biweekly":
-        return f"FREQ=WEEKLY;INTERVAL=2;BYDAY={weekday}"
-    if every == "monthly":
-        if checkins.on is not None:
-            return f"FREQ=MONTHLY;BYDAY=1{weekday}"
-        return f"FREQ=MONTHLY;BYMONTHDAY={start.day if start.day <= 28 else -1}"
-    return every
-
-
-def checkin_days(plan: Plan) -> list[date]:
-    """Every scheduled check-in day of the plan, pauses and away days included."""
-    if plan.checkins is None:
-        return []
-    return list(_series(checkin_rule(plan.checkins, plan.start), plan.start, plan.end))
-
-
-@lru_cache(maxsize=256)
-def _series(rule: str, start: date, end: date) -> tuple[date, ...]:
-    """The days a rule gives from ``start`` through ``end``: expanded once, asked per person."""
-    first = datetime.combine(start, time(0))
-    last = datetime.combine(end, time(23, 59))
-    found = rrulestr(rule, dtstart=first).between(first, last, inc=True)
-    if not found:
-        return ()
-    # Restart the rule at its first day, so a calendar with that DTSTART expands the same.
-    series = rrulestr(rule, dtstart=found[0]).between(found[0], last, inc=True)
-    return tuple(moment.date() for moment in series)
+# The rhythm lives in config, where validation counts windows with it.
+checkin_rule = rhythm.checkin_rule
+checkin_days = rhythm.checkin_days
 
 
 def checkin_windows(plan: Plan, person: Person) -> list[datetime]:
