@@ -313,5 +313,7 @@ def test_names_printed_by_the_cli_are_escaped_for_the_terminal(tmp_path: Path) -
     assert "\x1b" not in shown and "\x07" not in shown
     if result.returncode == 0:  # (a stricter plan check may refuse such a name instead)
         assert "feed of Tim\\x1b[31mRED\\x07: " in result.stdout
-    person = one_line(cli(tmp_path / "data", "checkin", str(plan), "t\x1bim"), 1)
+    clean = tmp_path / "clean"
+    plan = plan_file(clean)
+    person = one_line(cli(clean / "data", "checkin", str(plan), "t\x1bim"), 1)
     assert "'t\\x1bim'" in person

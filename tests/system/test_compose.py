@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,9 @@ def service_env(service: dict[str, Any], replace: dict[str, str]) -> dict[str, s
     env.update({k: str(v) for k, v in service.get("environment", {}).items()})
     env.update(replace)
     env["PYTHONPATH"] = str(processes.ROOT)
+    # `celery` and `uvicorn` as the image has them on PATH: the scripts of this interpreter
+    # (a fresh pyenv or venv need not have them on PATH otherwise).
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     return env
 
 

@@ -74,15 +74,26 @@ def test_documents_never_follow_a_symlink_out_of_the_plan_folder_when_the_bundle
     outside.mkdir()
     (outside / "shadow").write_text("root:SECRET-HASH:20228:0:99999\n")
     (outside / "hostname").write_text("server-name\n")
-    folder = plan_folder(tmp_path, [])
-    (folder / "docs" / "passwd.md").symlink_to(outside / "shadow")
-    (folder / "docs" / "etc").symlink_to(outside, target_is_directory=True)
-    (folder / "docs" / "real.md").write_text("# Kept\n")
-    (folder / "docs" / "alias.md").symlink_to("real.md")  # a link that stays inside is fine
     documents = ["docs/passwd.md", "docs/etc/hostname", "docs/etc/shadow", "docs/alias.md"]
-    plan_folder(tmp_path, documents)
+    folder = plan_folder(tmp_path, documents)
+    docs = folder / "docs"
+    # Real files when the plan is validated and registered (validation refuses links out)...
+    (docs / "etc").mkdir()
+    for name in ("passwd.md", "etc/hostname", "etc/shadow", "real.md"):
+        (docs / name).write_text("# Kept\n")
+    (docs / "alias.md").symlink_to("real.md")  # a link that stays inside is fine
+    plan = load_plan(folder / "plan.yaml")
+    engine = make_engine(tmp_path)
+    register(engine, plan, moment("2027-01-01 00:00"))
+    # ...then swapped for links out of the folder before the bundle is built.
+    (docs / "passwd.md").unlink()
+    (docs / "passwd.md").symlink_to(outside / "shadow")
+    for name in ("hostname", "shadow"):
+        (docs / "etc" / name).unlink()
+    (docs / "etc").rmdir()
+    (docs / "etc").symlink_to(outside, target_is_directory=True)
 
-    files = bundle_files(tmp_path, folder)
+    files = unzip(handover.build_bundle(engine, plan, BUILT))
 
     everything = b"".join(files.values())
     assert b"SECRET-HASH" not in everything and b"server-name" not in everything
