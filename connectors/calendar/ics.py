@@ -69,6 +69,7 @@ SIGNIFICANT = frozenset(
         "DESCRIPTION",
         "RRULE",
         "EXDATE",
+        "RDATE",
         "ATTENDEE",
         "STATUS",
     }
@@ -214,6 +215,17 @@ def _owner_line(plan: Plan, milestone: Milestone) -> str | None:
     return _line(plan, "owner", plan.person(milestone.owner).name if milestone.owner else None)
 
 
+def in_clock_change(moment: datetime) -> bool:
+    """Whether ``moment``'s wall time is missing (spring gap) or repeated in its zone."""
+    first, second = moment.replace(fold=0), moment.replace(fold=1)
+    return first.utcoffset() != second.utcoffset()
+
+
+def unambiguous(moment: datetime) -> datetime:
+    """``moment`` itself, or its UTC instant when its wall time is in a clock change."""
+    return moment.astimezone(UTC) if in_clock_change(moment) else moment
+
+
 # -- one event each ---------------------------------------------------------------
 
 
@@ -224,8 +236,8 @@ def meeting_event(plan: Plan, milestone: Milestone, stamping: Stamping | None = 
     stamping = stamping or Stamping.of()
     event = _new_event(plan, f"milestone/{milestone.id}", milestone.title, stamping)
     start = milestone.at.replace(tzinfo=plan.zone)
-    event.add("dtstart", start)
-    event.add("dtend", milestone.length.after(start))
+    event.add("dtstart", unambiguous(start))
+    event.add("dtend", unambiguous(milestone.length.after(start)))
     lines = (milestone.description, _owner_line(plan, milestone))
     _add_details(event, milestone.location, lines)
     _add_people(event, plan, plan.attendees(milestone), stamping)
@@ -284,8 +296,8 @@ def handover_event(plan: Plan, stamping: Stamping | None = None) -> Event:
     summary = _label(plan, "handover", title=plan.title)
     event = _new_event(plan, "handover", summary, stamping)
     start = handover.at.replace(tzinfo=plan.zone)
-    event.add("dtstart", start)
-    event.add("dtend", handover.duration.after(start))
+    event.add("dtstart", unambiguous(start))
+    event.add("dtend", unambiguous(handover.duration.after(start)))
     documents = ", ".join(handover.documents)
     _add_details(event, handover.location, (_line(plan, "documents", documents),))
     _add_people(event, plan, plan.handover_recipients(), stamping)
@@ -300,7 +312,9 @@ def checkin_series(plan: Plan, person: Person, stamping: Stamping | None = None)
 
     DTSTART is the first scheduled day at ``checkins.at``, the RRULE is the one
     ``timeline.checkin_rule`` gives, and every pause or away day is an EXDATE, so
-    the series expands to exactly the windows ``timeline.compile`` opens.
+    the series expands to exactly the windows ``timeline.compile`` opens. From the
+    first window whose wall time is missing or repeated (a clock change), the
+    windows are instants instead (``_add_cut_series``).
     """
     checkins, days = plan.checkins, checkin_days(plan)
     if checkins is None or not days:
@@ -309,14 +323,59 @@ def checkin_series(plan: Plan, person: Person, stamping: Stamping | None = None)
     zone = plan.zone_of(person)
     summary = _label(plan, "checkin", name=person.name)
     event = _new_event(plan, f"checkins/{person.id}", summary, stamping)
-    event.add("dtstart", datetime.combine(days[0], checkins.at, tzinfo=zone))
-    event.add("duration", CHECKIN_LENGTH)
-    event.add("rrule", _until(checkin_rule(checkins, plan.start), plan.end, person, plan))
-    for day in excused_days(plan, person):
-        event.add("exdate", datetime.combine(day, checkins.at, tzinfo=zone))
+    excused = excused_days(plan, person)
+    moments = [datetime.combine(day, checkins.at, tzinfo=zone) for day in days]
+    # The rule must not reach a clock change, not even on a day it excludes.
+    cut = next((m.date() for m in moments if in_clock_change(m)), None)
+    if cut is None:
+        event.add("dtstart", moments[0])
+        event.add("duration", CHECKIN_LENGTH)
+        event.add("rrule", _until(checkin_rule(checkins, plan.start), plan.end, person, plan))
+        for day in excused:
+            event.add("exdate", datetime.combine(day, checkins.at, tzinfo=zone))
+    else:
+        opens = [m for m in moments if m.date() not in excused]
+        if not opens:
+            return None
+        _add_cut_series(event, plan, person, opens, cut)
     _add_details(event, None, _checkin_text(plan))
     _add_people(event, plan, (person,), stamping)
     return event
+
+
+def _add_cut_series(
+    event: Event, plan: Plan, person: Person, opens: list[datetime], cut: date
+) -> None:
+    """The windows of a series whose wall time is in a clock change on the day ``cut``.
+
+    A rule whose wall time falls in a spring gap or the repeated autumn hour is
+    expanded differently by every client: ical.js takes the offset after a gap,
+    libical moves the week after a gap as well, and both take the second of a
+    repeated hour, where RFC 5545 and the timeline take the offset before the
+    change. An EXDATE cannot take such an occurrence out for an RDATE to add back:
+    the EXDATE means the very instant the RDATE adds (RFC 5545 §3.8.5.1), so
+    ``recurring-ical-events``, which follows the RFC, drops both; and libical still
+    moves the week after an excluded gap. So the rule ends at the last window
+    before ``cut`` and every window from then on is an RDATE in UTC, one per line
+    (lists are misread by some servers), which every client reads alike.
+    """
+    assert plan.checkins is not None
+    head = [moment for moment in opens if moment.date() < cut]
+    event.add("dtstart", head[0] if head else opens[0].astimezone(UTC))
+    event.add("duration", CHECKIN_LENGTH)
+    if head:
+        rule = vRecur(vRecur.from_ical(checkin_rule(plan.checkins, plan.start)))
+        rule["UNTIL"] = [head[-1].astimezone(UTC)]
+        event.add("rrule", rule)
+        for day in excused_days(plan, person):
+            if head[0].date() < day < head[-1].date():
+                event.add("exdate", datetime.combine(day, plan.checkins.at, tzinfo=head[0].tzinfo))
+    else:
+        # ical.js leaves out the DTSTART of an event with RDATEs and no RRULE, and
+        # libical counts a DTSTART that is also an RDATE twice: a rule of one it is.
+        event.add("rrule", {"FREQ": "DAILY", "COUNT": 1})
+    for moment in opens[len(head) + (0 if head else 1) :]:
+        event.add("rdate", moment.astimezone(UTC))
 
 
 def _checkin_text(plan: Plan) -> list[str]:
@@ -374,9 +433,9 @@ def events_for(
 
 
 def _zones(events: Iterable[Event]) -> list[str]:
-    """The TZIDs the events use; each event keeps all its times in its DTSTART's zone."""
-    starts = (event["DTSTART"].params for event in events)
-    return sorted({str(params["TZID"]) for params in starts if "TZID" in params})
+    """The TZIDs the events use: those of DTSTART and DTEND (one may be UTC, the other not)."""
+    times = (event[key].params for event in events for key in ("DTSTART", "DTEND") if key in event)
+    return sorted({str(params["TZID"]) for params in times if "TZID" in params})
 
 
 def calendar_of(
