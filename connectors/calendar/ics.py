@@ -46,6 +46,7 @@ from icalendar import Alarm, Calendar, Event, vCalAddress, vRecur
 
 from config.notation import Duration
 from config.plan import Milestone, Person, Plan
+from config.rhythm import series
 from config.settings import Settings
 from connectors.calendar.zones import vtimezone
 from worker.timeline import (
@@ -313,8 +314,8 @@ def checkin_series(plan: Plan, person: Person, stamping: Stamping | None = None)
     DTSTART is the first scheduled day at ``checkins.at``, the RRULE is the one
     ``timeline.checkin_rule`` gives, and every pause or away day is an EXDATE, so
     the series expands to exactly the windows ``timeline.compile`` opens. From the
-    first window whose wall time is missing or repeated (a clock change), the
-    windows are instants instead (``_add_cut_series``).
+    first scheduled day on which that wall time is missing or repeated (a clock
+    change), the windows are instants instead (``_add_cut_series``).
     """
     checkins, days = plan.checkins, checkin_days(plan)
     if checkins is None or not days:
@@ -325,28 +326,47 @@ def checkin_series(plan: Plan, person: Person, stamping: Stamping | None = None)
     event = _new_event(plan, f"checkins/{person.id}", summary, stamping)
     excused = excused_days(plan, person)
     moments = [datetime.combine(day, checkins.at, tzinfo=zone) for day in days]
-    # The rule must not reach a clock change, not even on a day it excludes.
-    cut = next((m.date() for m in moments if in_clock_change(m)), None)
+    # The rule must not reach a clock change, not even on a day it leaves out.
+    looked_at = (datetime.combine(day, checkins.at, tzinfo=zone) for day in _candidates(plan))
+    cut = next((moment.date() for moment in looked_at if in_clock_change(moment)), None)
     if cut is None:
-        event.add("dtstart", moments[0])
-        event.add("duration", CHECKIN_LENGTH)
-        event.add("rrule", _until(checkin_rule(checkins, plan.start), plan.end, person, plan))
-        for day in excused:
-            event.add("exdate", datetime.combine(day, checkins.at, tzinfo=zone))
+        rule = _until(checkin_rule(checkins, plan.start), plan.end, person, plan)
+        _add_rule(event, moments[0], rule, excused)
     else:
-        opens = [m for m in moments if m.date() not in excused]
-        if not opens:
-            return None
-        _add_cut_series(event, plan, person, opens, cut)
+        if all(day in excused for day in days):
+            return None  # no window opens: nothing to read in any client
+        _add_cut_series(event, plan, moments[0], excused, cut)
     _add_details(event, None, _checkin_text(plan))
     _add_people(event, plan, (person,), stamping)
     return event
 
 
+def _candidates(plan: Plan) -> tuple[date, ...]:
+    """The days a client's rule iterator looks at: with BYSETPOS, all it chooses from.
+
+    libical moves every later occurrence by the hour of a gap its iterator met,
+    also on a day BYSETPOS then leaves out (the last Sunday of a month passes the
+    first, the day Sydney's clocks go forward).
+    """
+    assert plan.checkins is not None
+    rule = checkin_rule(plan.checkins, plan.start)
+    parts = [part for part in rule.split(";") if not part.upper().startswith("BYSETPOS=")]
+    return series(";".join(parts), plan.start, plan.end)
+
+
+def _add_rule(event: Event, start: datetime, rule: vRecur, excused: Iterable[date]) -> None:
+    """DTSTART, the RRULE and an EXDATE at the start's wall time for every excused day."""
+    event.add("dtstart", start)
+    event.add("duration", CHECKIN_LENGTH)
+    event.add("rrule", rule)
+    for day in excused:
+        event.add("exdate", datetime.combine(day, start.timetz()))
+
+
 def _add_cut_series(
-    event: Event, plan: Plan, person: Person, opens: list[datetime], cut: date
+    event: Event, plan: Plan, start: datetime, excused: list[date], cut: date
 ) -> None:
-    """The windows of a series whose wall time is in a clock change on the day ``cut``.
+    """A series from ``start`` whose wall time is in a clock change on the day ``cut``.
 
     A rule whose wall time falls in a spring gap or the repeated autumn hour is
     expanded differently by every client: ical.js takes the offset after a gap,
@@ -355,26 +375,28 @@ def _add_cut_series(
     change. An EXDATE cannot take such an occurrence out for an RDATE to add back:
     the EXDATE means the very instant the RDATE adds (RFC 5545 §3.8.5.1), so
     ``recurring-ical-events``, which follows the RFC, drops both; and libical still
-    moves the week after an excluded gap. So the rule ends at the last window
-    before ``cut`` and every window from then on is an RDATE in UTC, one per line
-    (lists are misread by some servers), which every client reads alike.
+    moves the week after an excluded gap. So the rule (from ``start``, the first
+    scheduled day) ends at the last window before ``cut`` and every window from
+    there is an RDATE in UTC, one per line (some servers misread lists), which
+    every client reads alike.
     """
     assert plan.checkins is not None
+    days = [day for day in checkin_days(plan) if day not in excused]
+    opens = [datetime.combine(day, start.timetz()) for day in days]
     head = [moment for moment in opens if moment.date() < cut]
-    event.add("dtstart", head[0] if head else opens[0].astimezone(UTC))
-    event.add("duration", CHECKIN_LENGTH)
     if head:
         rule = vRecur(vRecur.from_ical(checkin_rule(plan.checkins, plan.start)))
         rule["UNTIL"] = [head[-1].astimezone(UTC)]
-        event.add("rrule", rule)
-        for day in excused_days(plan, person):
-            if head[0].date() < day < head[-1].date():
-                event.add("exdate", datetime.combine(day, plan.checkins.at, tzinfo=head[0].tzinfo))
+        _add_rule(event, start, rule, [day for day in excused if day < head[-1].date()])
+        tail = opens[len(head) :]
     else:
         # ical.js leaves out the DTSTART of an event with RDATEs and no RRULE, and
         # libical counts a DTSTART that is also an RDATE twice: a rule of one it is.
-        event.add("rrule", {"FREQ": "DAILY", "COUNT": 1})
-    for moment in opens[len(head) + (0 if head else 1) :]:
+        event.add("dtstart", opens[0].astimezone(UTC))
+        event.add("duration", CHECKIN_LENGTH)
+        event.add("rrule", vRecur(FREQ="DAILY", COUNT=1))
+        tail = opens[1:]
+    for moment in tail:
         event.add("rdate", moment.astimezone(UTC))
 
 
