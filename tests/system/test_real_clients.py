@@ -615,3 +615,35 @@ def test_a_checkin_series_in_a_clock_change_reads_the_same_in_every_client(
     """Sundays at 02:30: a gap or a repeated hour in each person's zone, also on a paused
     or away day; every occurrence, and the weeks after, is the timeline's window."""
     assert_every_client_agrees(corpus, SERIES_IN_A_CLOCK_CHANGE)
+
+
+def test_a_checkin_rule_that_passes_a_clock_change_it_leaves_out_reads_the_same_in_every_client(
+    tmp_path: Path, calendar_clients: tuple[Client, Client]
+) -> None:
+    """The last Sunday of each month at 02:30: to find it, a client's iterator passes the
+    first Sunday, which is Sydney's spring gap on 3 October (libical then read 31 October
+    an hour late). Every ``pactkeeper ics`` calendar of the plan, read by both clients."""
+    text = CLOCK_GAPS.replace(
+        "  every: weekly\n  on: sunday\n", '  every: "FREQ=MONTHLY;BYDAY=SU;BYSETPOS=-1"\n'
+    )
+    assert text != CLOCK_GAPS
+    path = tmp_path / "last-sundays.yaml"
+    path.write_text(text, encoding="utf-8")
+    plan = load_plan(path)
+    corpus = Corpus(plan)
+    command_calendars(
+        path, plan, Writer(corpus, tmp_path / "calendars"), expected_events(path, plan)
+    )
+    files = [produced.path for produced in corpus.calendars]
+    problems, compared = [], 0
+    for client in calendar_clients:
+        for produced, reading in zip(corpus.calendars, client.read(files), strict=True):
+            counted, differs = compare(produced, reading)
+            compared += counted
+            problems += [f"{client.name}: {problem}" for problem in differs]
+    assert problems == [], "\n".join(problems)
+    series = {
+        event_uid(plan.id, f"checkins/{p}", Settings(redis_url=None).uid_domain)
+        for p in ("tim", "una", "sol")
+    }
+    assert series <= set(corpus.calendars[0].expected) and compared > 0

@@ -204,3 +204,24 @@ def test_significant_hash_sees_a_changed_rdate() -> None:
         == len(lines(after.to_ical().decode(), "RDATE")) + 1
     )
     assert significant_hash(before) != significant_hash(after)
+
+
+def test_a_rule_is_cut_before_a_clock_change_it_only_passes_to_choose_a_day() -> None:
+    """The last Sunday of each month at 02:30 in Sydney: none is a change day, but the
+    first Sunday of October (the gap) is among the days BYSETPOS chooses from."""
+    people = minimal_data()["people"]
+    people[1]["timezone"] = "Australia/Sydney"
+    rule = "FREQ=MONTHLY;BYDAY=SU;BYSETPOS=-1"
+    checkins = {"every": rule, "at": "02:30", "who": "team"}
+    plan = plan_with(people=people, checkins=checkins, start="2027-05-01")
+    windows = checkin_windows(plan, plan.person("tim"))
+    assert not any(
+        in_clock_change(moment.astimezone(plan.zone_of(plan.person("tim")))) for moment in windows
+    )
+    text = ics_text(plan)
+    # 30 May to 26 September from the rule; 31 October and 28 November as instants.
+    assert lines(text, "RRULE") == [
+        "RRULE:FREQ=MONTHLY;UNTIL=20270925T163000Z;BYDAY=SU;BYSETPOS=-1"
+    ]
+    assert lines(text, "RDATE") == ["RDATE:20271030T153000Z", "RDATE:20271127T153000Z"]
+    assert series_instants(plan) == windows
