@@ -29,6 +29,13 @@ Decisions (where DESIGN.md is silent):
   ``deadline_time`` in the plan's zone: so a deadline's alarms are absolute
   (``TRIGGER;VALUE=DATE-TIME`` in UTC), the instants the timeline gives, for
   everyone, wherever they are.
+- A wall time that a clock change skips (the spring gap) or repeats (the autumn
+  hour) is read with the offset before the change by RFC 5545 and the timeline,
+  and otherwise by ical.js and libical. So a meeting's or the handover's DTSTART
+  or DTEND at such a time is written in UTC, the other keeps its TZID; and a
+  check-in series keeps its RRULE only up to the first day its rule meets such a
+  time, with every later window an RDATE in UTC (``_add_cut_series`` says why
+  not EXDATE plus RDATE). Calendars without such times are as before.
 - VALARMs do not count as a significant change: clients drop or replace the
   organiser's alarms, so a changed reminder is no reason for a new SEQUENCE.
 """
@@ -223,7 +230,12 @@ def in_clock_change(moment: datetime) -> bool:
 
 
 def unambiguous(moment: datetime) -> datetime:
-    """``moment`` itself, or its UTC instant when its wall time is in a clock change."""
+    """``moment`` itself, or its UTC instant when its wall time is in a clock change.
+
+    The instant is the one ``moment`` means: a wall time from the plan has fold=0
+    (the offset before the change, as in the timeline); an end counted from a start
+    in UTC knows which of two 02:30s it is.
+    """
     return moment.astimezone(UTC) if in_clock_change(moment) else moment
 
 
@@ -231,7 +243,8 @@ def unambiguous(moment: datetime) -> datetime:
 
 
 def meeting_event(plan: Plan, milestone: Milestone, stamping: Stamping | None = None) -> Event:
-    """A meeting milestone: DTSTART/DTEND with the plan's TZID, attendees, reminders."""
+    """A meeting milestone: DTSTART/DTEND with the plan's TZID (in UTC in a clock change),
+    attendees, reminders."""
     if milestone.at is None:
         raise ValueError(f"milestone '{milestone.id}' is a deadline, not a meeting")
     stamping = stamping or Stamping.of()
