@@ -29,6 +29,13 @@ Decisions (where DESIGN.md is silent):
   ``deadline_time`` in the plan's zone: so a deadline's alarms are absolute
   (``TRIGGER;VALUE=DATE-TIME`` in UTC), the instants the timeline gives, for
   everyone, wherever they are.
+- A wall time that a clock change skips (the spring gap) or repeats (the autumn
+  hour) is read with the offset before the change by RFC 5545 and the timeline,
+  and otherwise by ical.js and libical. So a meeting's or the handover's DTSTART
+  or DTEND at such a time is written in UTC, the other keeps its TZID; and a
+  check-in series keeps its RRULE only up to the first day its rule meets such a
+  time, with every later window an RDATE in UTC (``_add_cut_series`` says why
+  not EXDATE plus RDATE). Calendars without such times are as before.
 - VALARMs do not count as a significant change: clients drop or replace the
   organiser's alarms, so a changed reminder is no reason for a new SEQUENCE.
 """
@@ -46,6 +53,7 @@ from icalendar import Alarm, Calendar, Event, vCalAddress, vRecur
 
 from config.notation import Duration
 from config.plan import Milestone, Person, Plan
+from config.rhythm import series
 from config.settings import Settings
 from connectors.calendar.zones import vtimezone
 from worker.timeline import (
@@ -69,6 +77,7 @@ SIGNIFICANT = frozenset(
         "DESCRIPTION",
         "RRULE",
         "EXDATE",
+        "RDATE",
         "ATTENDEE",
         "STATUS",
     }
@@ -214,18 +223,35 @@ def _owner_line(plan: Plan, milestone: Milestone) -> str | None:
     return _line(plan, "owner", plan.person(milestone.owner).name if milestone.owner else None)
 
 
+def in_clock_change(moment: datetime) -> bool:
+    """Whether ``moment``'s wall time is missing (spring gap) or repeated in its zone."""
+    first, second = moment.replace(fold=0), moment.replace(fold=1)
+    return first.utcoffset() != second.utcoffset()
+
+
+def unambiguous(moment: datetime) -> datetime:
+    """``moment`` itself, or its UTC instant when its wall time is in a clock change.
+
+    The instant is the one ``moment`` means: a wall time from the plan has fold=0
+    (the offset before the change, as in the timeline); an end counted from a start
+    in UTC knows which of two 02:30s it is.
+    """
+    return moment.astimezone(UTC) if in_clock_change(moment) else moment
+
+
 # -- one event each ---------------------------------------------------------------
 
 
 def meeting_event(plan: Plan, milestone: Milestone, stamping: Stamping | None = None) -> Event:
-    """A meeting milestone: DTSTART/DTEND with the plan's TZID, attendees, reminders."""
+    """A meeting milestone: DTSTART/DTEND with the plan's TZID (in UTC in a clock change),
+    attendees, reminders."""
     if milestone.at is None:
         raise ValueError(f"milestone '{milestone.id}' is a deadline, not a meeting")
     stamping = stamping or Stamping.of()
     event = _new_event(plan, f"milestone/{milestone.id}", milestone.title, stamping)
     start = milestone.at.replace(tzinfo=plan.zone)
-    event.add("dtstart", start)
-    event.add("dtend", milestone.length.after(start))
+    event.add("dtstart", unambiguous(start))
+    event.add("dtend", unambiguous(milestone.length.after(start)))
     lines = (milestone.description, _owner_line(plan, milestone))
     _add_details(event, milestone.location, lines)
     _add_people(event, plan, plan.attendees(milestone), stamping)
@@ -284,8 +310,8 @@ def handover_event(plan: Plan, stamping: Stamping | None = None) -> Event:
     summary = _label(plan, "handover", title=plan.title)
     event = _new_event(plan, "handover", summary, stamping)
     start = handover.at.replace(tzinfo=plan.zone)
-    event.add("dtstart", start)
-    event.add("dtend", handover.duration.after(start))
+    event.add("dtstart", unambiguous(start))
+    event.add("dtend", unambiguous(handover.duration.after(start)))
     documents = ", ".join(handover.documents)
     _add_details(event, handover.location, (_line(plan, "documents", documents),))
     _add_people(event, plan, plan.handover_recipients(), stamping)
@@ -300,7 +326,9 @@ def checkin_series(plan: Plan, person: Person, stamping: Stamping | None = None)
 
     DTSTART is the first scheduled day at ``checkins.at``, the RRULE is the one
     ``timeline.checkin_rule`` gives, and every pause or away day is an EXDATE, so
-    the series expands to exactly the windows ``timeline.compile`` opens.
+    the series expands to exactly the windows ``timeline.compile`` opens. From the
+    first scheduled day on which that wall time is missing or repeated (a clock
+    change), the windows are instants instead (``_add_cut_series``).
     """
     checkins, days = plan.checkins, checkin_days(plan)
     if checkins is None or not days:
@@ -309,14 +337,80 @@ def checkin_series(plan: Plan, person: Person, stamping: Stamping | None = None)
     zone = plan.zone_of(person)
     summary = _label(plan, "checkin", name=person.name)
     event = _new_event(plan, f"checkins/{person.id}", summary, stamping)
-    event.add("dtstart", datetime.combine(days[0], checkins.at, tzinfo=zone))
-    event.add("duration", CHECKIN_LENGTH)
-    event.add("rrule", _until(checkin_rule(checkins, plan.start), plan.end, person, plan))
-    for day in excused_days(plan, person):
-        event.add("exdate", datetime.combine(day, checkins.at, tzinfo=zone))
+    excused = excused_days(plan, person)
+    moments = [datetime.combine(day, checkins.at, tzinfo=zone) for day in days]
+    # The rule must not reach a clock change, not even on a day it leaves out.
+    looked_at = (datetime.combine(day, checkins.at, tzinfo=zone) for day in _candidates(plan))
+    cut = next((moment.date() for moment in looked_at if in_clock_change(moment)), None)
+    if cut is None:
+        rule = _until(checkin_rule(checkins, plan.start), plan.end, person, plan)
+        _add_rule(event, moments[0], rule, excused)
+    else:
+        if all(day in excused for day in days):
+            return None  # no window opens: nothing to read in any client
+        _add_cut_series(event, plan, moments[0], excused, cut)
     _add_details(event, None, _checkin_text(plan))
     _add_people(event, plan, (person,), stamping)
     return event
+
+
+def _candidates(plan: Plan) -> tuple[date, ...]:
+    """The days a client's rule iterator looks at: with BYSETPOS, all it chooses from.
+
+    libical moves every later occurrence by the hour of a gap its iterator met,
+    also on a day BYSETPOS then leaves out (the last Sunday of a month passes the
+    first, the day Sydney's clocks go forward).
+    """
+    assert plan.checkins is not None
+    rule = checkin_rule(plan.checkins, plan.start)
+    parts = [part for part in rule.split(";") if not part.upper().startswith("BYSETPOS=")]
+    return series(";".join(parts), plan.start, plan.end)
+
+
+def _add_rule(event: Event, start: datetime, rule: vRecur, excused: Iterable[date]) -> None:
+    """DTSTART, the RRULE and an EXDATE at the start's wall time for every excused day."""
+    event.add("dtstart", start)
+    event.add("duration", CHECKIN_LENGTH)
+    event.add("rrule", rule)
+    for day in excused:
+        event.add("exdate", datetime.combine(day, start.timetz()))
+
+
+def _add_cut_series(
+    event: Event, plan: Plan, start: datetime, excused: list[date], cut: date
+) -> None:
+    """A series from ``start`` whose wall time is in a clock change on the day ``cut``.
+
+    A rule whose wall time falls in a spring gap or the repeated autumn hour is
+    expanded differently by every client: ical.js takes the offset after a gap,
+    libical moves the week after a gap as well, and both take the second of a
+    repeated hour, where RFC 5545 and the timeline take the offset before the
+    change. An EXDATE cannot take such an occurrence out for an RDATE to add back:
+    the EXDATE means the very instant the RDATE adds (RFC 5545 §3.8.5.1), so
+    ``recurring-ical-events``, which follows the RFC, drops both; and libical still
+    moves the week after an excluded gap. So the rule (from ``start``, the first
+    scheduled day) ends at the last window before ``cut`` and every window from
+    there is an RDATE in UTC, one per line (some servers misread lists), which
+    every client reads alike.
+    """
+    assert plan.checkins is not None
+    days = [day for day in checkin_days(plan) if day not in excused]
+    opens = [datetime.combine(day, start.timetz()) for day in days]
+    head = [moment for moment in opens if moment.date() < cut]
+    if head:
+        rule = vRecur(vRecur.from_ical(checkin_rule(plan.checkins, plan.start)))
+        rule["UNTIL"] = [head[-1].astimezone(UTC)]
+        _add_rule(event, start, rule, [day for day in excused if day < head[-1].date()])
+        tail = opens[len(head) :]
+    else:
+        # ical.js leaves out the DTSTART of an event with RDATEs and no RRULE, and
+        # libical counts a DTSTART that is also an RDATE twice: a rule of one it is.
+        event.add("dtstart", opens[0].astimezone(UTC))
+        event.add("duration", CHECKIN_LENGTH)
+        event.add("rrule", vRecur(FREQ="DAILY", COUNT=1))
+        tail = opens[1:]
+    for moment in tail:
+        event.add("rdate", moment.astimezone(UTC))
 
 
 def _checkin_text(plan: Plan) -> list[str]:
@@ -374,9 +468,9 @@ def events_for(
 
 
 def _zones(events: Iterable[Event]) -> list[str]:
-    """The TZIDs the events use; each event keeps all its times in its DTSTART's zone."""
-    starts = (event["DTSTART"].params for event in events)
-    return sorted({str(params["TZID"]) for params in starts if "TZID" in params})
+    """The TZIDs the events use: those of DTSTART and DTEND (one may be UTC, the other not)."""
+    times = (event[key].params for event in events for key in ("DTSTART", "DTEND") if key in event)
+    return sorted({str(params["TZID"]) for params in times if "TZID" in params})
 
 
 def calendar_of(

@@ -2,7 +2,8 @@
 libical (Evolution), each expanding what it reads to instants compared with
 ``pactkeeper timeline --json``.
 
-For both examples and a plan full of clock changes, the calendars as a user meets them:
+For both examples, a plan full of clock changes and one whose times fall in them, the
+calendars as a user meets them:
 
 - ``pactkeeper ics PLAN`` and ``ics PLAN --for PERSON`` for every person;
 - the feeds (the plan's and each person's) as ``web.app`` serves them on loopback,
@@ -33,7 +34,7 @@ import sys
 import zipfile
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -66,7 +67,7 @@ KEY = "test-signing-key-for-real-clients"
 # Sunday, the day of every change, at 03:00: the first wall time after the spring gap.
 # Meetings span the gap and the repeated hour, one lasts a day across a change,
 # deadlines fall on change days. No time here is missing or ambiguous on the wall clock:
-# what a calendar makes of such times differs per client (see the report of this test).
+# those are in CLOCK_GAPS.
 CLOCK_CHANGES = """\
 version: 1
 id: clock-changes
@@ -111,6 +112,67 @@ handover:
   recipients: [pia, tim, una]
 """
 
+# Times that do fall in a clock change: a meeting starting in the spring gap (02:30 on
+# 28 March does not exist in Amsterdam) and one lasting a day into it, meetings starting
+# or ending in the repeated hour of 31 October, the handover starting in its first and
+# ending in its second 02:30, and check-ins at 02:30 on Sundays, which is in a gap or a
+# repeated hour in every zone here (New York's gap on 14 March is paused, Tim is away on
+# the repeated 31 October). RFC 5545 and the timeline take the offset before the change.
+CLOCK_GAPS = """\
+version: 1
+id: clock-gaps
+title: Clock gaps
+language: en
+timezone: Europe/Amsterdam
+start: 2027-03-01
+end: 2027-11-30
+partner: {name: Partner, contact: pia}
+team: {name: Team, lead: tim}
+people:
+  - {id: pia, name: Pia, side: partner, email: pia@partner.example}
+  - {id: tim, name: Tim, side: team, email: tim@team.example,
+     away: [{from: 2027-10-30, to: 2027-10-31}]}
+  - {id: una, name: Una, side: team, email: una@team.example, timezone: America/New_York}
+  - {id: sol, name: Sol, side: team, email: sol@team.example, timezone: Australia/Sydney}
+challenge: {need: Calendars that keep times that fall in a clock change}
+goal: {end_result: Every client agrees, success_criteria: [No hour off]}
+milestones:
+  - {id: in-the-gap, title: Starts in the spring gap, at: "2027-03-28 02:30", duration: 1h,
+     attendees: [pia, tim, una, sol]}
+  - {id: day-into-the-gap, title: A day into the spring gap, at: "2027-03-27 02:30",
+     duration: 1d, attendees: [pia, tim]}
+  - {id: ends-repeated, title: Ends in the repeated hour, at: "2027-10-31 01:30", duration: 1h,
+     attendees: [pia, tim]}
+  - {id: in-repeated, title: Within the repeated hour, at: "2027-10-31 02:10", duration: 30m,
+     attendees: [pia, sol]}
+  - {id: day-into-repeated, title: A day into the repeated hour, at: "2027-10-30 02:30",
+     duration: 1d, attendees: [pia, tim]}
+  - {id: due-on-change, title: Due on the autumn change, due: 2027-10-31, owner: una}
+communication:
+  remind_before: [1d, 2h]
+  deadline_time: "09:00"
+  channels: {email: {}}
+checkins:
+  every: weekly
+  on: sunday
+  at: "02:30"
+  who: team
+  pauses: [{from: 2027-03-13, to: 2027-03-14}]
+handover:
+  at: 2027-10-31 02:30
+  duration: 1h
+  recipients: [pia, tim, una]
+"""
+SPRING_GAP = ("milestone/in-the-gap", "milestone/day-into-the-gap")
+REPEATED_HOUR = (
+    "milestone/ends-repeated",
+    "milestone/in-repeated",
+    "milestone/in-repeated-2",  # its new id after the edit
+    "milestone/day-into-repeated",
+    "handover",
+)
+SERIES_IN_A_CLOCK_CHANGE = ("checkins/tim", "checkins/una", "checkins/sol")
+
 # A meeting moved and a meeting renamed (so cancelled, and a new one invited), made
 # after the invitations and before the first meeting: updates and cancellations.
 EDITS = {
@@ -127,6 +189,10 @@ EDITS = {
     "clock-changes.yaml": [
         ('at: "2027-03-28 01:30"', 'at: "2027-03-28 01:45"'),
         ("{id: us-change,", "{id: us-change-2,"),
+    ],
+    "clock-gaps.yaml": [
+        ('at: "2027-03-28 02:30"', 'at: "2027-03-28 02:45"'),  # still in the gap
+        ("{id: in-repeated,", "{id: in-repeated-2,"),
     ],
 }
 # Hours after the plan's first midnight: the invitations and kickoffs are out by then,
@@ -225,10 +291,11 @@ def expected_events(path: Path, plan: Plan) -> dict[str, Expected]:
 
 
 def plan_file(name: str, folder: Path) -> Path:
-    if name == "clock-changes.yaml":
+    written = {"clock-changes.yaml": CLOCK_CHANGES, "clock-gaps.yaml": CLOCK_GAPS}
+    if name in written:
         path = folder / "plan" / name
         path.parent.mkdir()
-        path.write_text(CLOCK_CHANGES, encoding="utf-8")
+        path.write_text(written[name], encoding="utf-8")
         return path
     return {"voedselbank.yaml": DUTCH, "reading-club.yaml": ENGLISH}[name]
 
@@ -386,8 +453,14 @@ def produce(name: str, folder: Path) -> Corpus:
     return corpus
 
 
+# The tests of one plan (below: clock-gaps) ask for its corpus apart, and pytest would
+# set it up again: each corpus is made once.
+MADE: dict[str, Corpus] = {}
+
+
 @pytest.fixture(
-    scope="module", params=["voedselbank.yaml", "reading-club.yaml", "clock-changes.yaml"]
+    scope="module",
+    params=["voedselbank.yaml", "reading-club.yaml", "clock-changes.yaml", "clock-gaps.yaml"],
 )
 def corpus(
     request: pytest.FixtureRequest,
@@ -395,11 +468,13 @@ def corpus(
     calendar_clients: tuple[Client, Client],
 ) -> Iterator[Corpus]:
     name: str = request.param
-    produced = produce(name, tmp_path_factory.mktemp(name.removesuffix(".yaml")))
-    files = [c.path for c in produced.calendars]
-    for client in calendar_clients:
-        produced.readings[client.name] = {Path(r.file): r for r in client.read(files)}
-    yield produced
+    if name not in MADE:
+        produced = produce(name, tmp_path_factory.mktemp(name.removesuffix(".yaml")))
+        files = [c.path for c in produced.calendars]
+        for client in calendar_clients:
+            produced.readings[client.name] = {Path(r.file): r for r in client.read(files)}
+        MADE[name] = produced
+    yield MADE[name]
 
 
 # -- the tests ----------------------------------------------------------------------
@@ -486,3 +561,89 @@ def test_published_calendars_pass_libicals_itip_restrictions(corpus: Corpus) -> 
     checked, failed = restriction_errors(corpus, {"PUBLISH"})
     assert checked > 0
     assert failed == {}, listing(failed)
+
+
+# -- times in a clock change (the plan CLOCK_GAPS) ------------------------------------
+
+
+def agreement(corpus: Corpus, items: tuple[str, ...]) -> tuple[Counter[str], list[str]]:
+    """(readings per client and item, what differs from the timeline) for these items."""
+    domain = Settings(redis_url=None).uid_domain
+    uids = {event_uid(corpus.plan.id, item, domain): item for item in items}
+    seen: Counter[str] = Counter()
+    problems: list[str] = []
+    for client, readings in corpus.readings.items():
+        for produced in corpus.calendars:
+            reading = readings[produced.path]
+            events = tuple(event for event in reading.events if event.uid in uids)
+            part = Produced(produced.name, produced.path, produced.expected)
+            _, differs = compare(part, replace(reading, events=events))
+            problems += [f"{client}: {problem}" for problem in differs]
+            seen.update(f"{client} {uids[event.uid]}" for event in events)
+    return seen, problems
+
+
+def assert_every_client_agrees(corpus: Corpus, items: tuple[str, ...]) -> None:
+    seen, problems = agreement(corpus, items)
+    assert problems == [], "\n".join(problems)
+    # The edit renames one meeting: each item is read in some calendar, before or after it.
+    present = {name.split(" ", 1)[1] for name in seen}
+    assert present == set(items), present
+    assert {name.split(" ", 1)[0] for name in seen} == {"ical.js", "libical"}
+
+
+GAPS = pytest.mark.parametrize("corpus", ["clock-gaps.yaml"], indirect=True)
+
+
+@GAPS
+def test_a_meeting_in_the_repeated_hour_reads_the_same_in_every_client(corpus: Corpus) -> None:
+    """A start or end in the repeated hour (the handover starts in the first 02:30 and
+    ends in the second) is read as the timeline's instant, not the second occurrence."""
+    assert_every_client_agrees(corpus, REPEATED_HOUR)
+
+
+@GAPS
+def test_a_meeting_in_the_spring_gap_reads_the_same_in_every_client(corpus: Corpus) -> None:
+    """A start at a wall time that does not exist is read with the offset before the gap."""
+    assert_every_client_agrees(corpus, SPRING_GAP)
+
+
+@GAPS
+def test_a_checkin_series_in_a_clock_change_reads_the_same_in_every_client(
+    corpus: Corpus,
+) -> None:
+    """Sundays at 02:30: a gap or a repeated hour in each person's zone, also on a paused
+    or away day; every occurrence, and the weeks after, is the timeline's window."""
+    assert_every_client_agrees(corpus, SERIES_IN_A_CLOCK_CHANGE)
+
+
+def test_a_checkin_rule_that_passes_a_clock_change_it_leaves_out_reads_the_same_in_every_client(
+    tmp_path: Path, calendar_clients: tuple[Client, Client]
+) -> None:
+    """The last Sunday of each month at 02:30: to find it, a client's iterator passes the
+    first Sunday, which is Sydney's spring gap on 3 October (libical then read 31 October
+    an hour late). Every ``pactkeeper ics`` calendar of the plan, read by both clients."""
+    text = CLOCK_GAPS.replace(
+        "  every: weekly\n  on: sunday\n", '  every: "FREQ=MONTHLY;BYDAY=SU;BYSETPOS=-1"\n'
+    )
+    assert text != CLOCK_GAPS
+    path = tmp_path / "last-sundays.yaml"
+    path.write_text(text, encoding="utf-8")
+    plan = load_plan(path)
+    corpus = Corpus(plan)
+    command_calendars(
+        path, plan, Writer(corpus, tmp_path / "calendars"), expected_events(path, plan)
+    )
+    files = [produced.path for produced in corpus.calendars]
+    problems, compared = [], 0
+    for client in calendar_clients:
+        for produced, reading in zip(corpus.calendars, client.read(files), strict=True):
+            counted, differs = compare(produced, reading)
+            compared += counted
+            problems += [f"{client.name}: {problem}" for problem in differs]
+    assert problems == [], "\n".join(problems)
+    series = {
+        event_uid(plan.id, f"checkins/{p}", Settings(redis_url=None).uid_domain)
+        for p in ("tim", "una", "sol")
+    }
+    assert series <= set(corpus.calendars[0].expected) and compared > 0
