@@ -34,6 +34,7 @@ SWEEP_ROUNDS = 10
 MAX_ATTEMPTS = 8
 BACKOFF_BASE = 30.0
 BACKOFF_CAP = 3600.0
+PLAN_WAIT = 300.0  # how often an item whose stored plan does not read tries again
 RESEND_DELAY = 5.0
 # Raised while a message is composed or built from the plan's values (a header that
 # refuses a line break, a calendar line that refuses one): the same every time.
@@ -275,11 +276,13 @@ def _wait_for_plan(
 ) -> Delivery:
     """The stored plan no longer reads (a stricter rule after an upgrade, a damaged
     store): nothing can be sent, and nothing may be lost. The item waits with backoff,
-    however long, and goes out once the plan is fixed; ``Engine.plan`` logs the alert."""
-    due = now + backoff(item.attempts, None)
+    however long, and goes out once the plan is fixed; ``Engine.plan`` logs the alert.
+    The wait counts no attempt: the channel was never tried, and a plan fixed after a
+    long wait must still get every retry a send is allowed."""
+    due = now + PLAN_WAIT
     reason = str(error).splitlines()[0]
     detail = f"waiting: the plan cannot be read ({reason})"
-    engine.store.retry(claim, due, detail, item.channel)
+    engine.store.retry(claim, due, detail, item.channel, counted=False)
     return _done(
         engine, item, now, "retry", detail=f"{detail}; again at {utc(due):%Y-%m-%d %H:%M:%S}Z"
     )

@@ -151,6 +151,17 @@ def test_retry_puts_the_key_back_later_with_one_more_attempt(store: Store) -> No
     assert retried is not None and retried.attempts == 1 and retried.detail.startswith("trans")
 
 
+def test_a_retry_that_is_not_counted_keeps_the_attempts(store: Store) -> None:
+    """Waiting for an unreadable plan is no attempt: a fixed plan still gets every retry."""
+    sync(store, item("a"))
+    (claim,) = store.claim(NOW, 10, 60)
+    store.begin(claim, NOW, 60)
+    assert store.retry(claim, NOW + 300, "waiting: the plan cannot be read", counted=False)
+    (again,) = store.claim(NOW + 300, 10, 60)
+    waited = store.begin(again, NOW + 300, 60)
+    assert waited is not None and waited.attempts == 0 and waited.detail.startswith("waiting")
+
+
 def test_release_returns_a_claim_unused(store: Store) -> None:
     sync(store, item("a"))
     (claim,) = store.claim(NOW, 10, 60)

@@ -94,6 +94,8 @@ def test_an_unreadable_stored_plan_keeps_its_items_due_until_it_reads_again(
     alerts = [r for r in caplog.records if "the stored plan test-plan cannot be read" in r.message]
     assert len(alerts) == 1  # once per revision, not once per item
     assert set(engine.store.counts(plan.id)) == {"due"}
+    # Waiting counts no attempt: once the plan reads, every retry a send has is still there.
+    assert all(engine.store.get(d.item.key).attempts == 0 for d in waiting)  # type: ignore[union-attr]
 
     register_file(engine, path, moment("2027-01-04 09:30"))  # the plan file synced again
     later = run_until(make_engine(tmp_path, store=engine.store), moment("2027-01-04 12:00"))

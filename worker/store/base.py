@@ -187,8 +187,17 @@ class Store(ABC):
         """
 
     @abstractmethod
-    def retry(self, claim: Claim, due: float, detail: str, channel: str | None = None) -> bool:
-        """``sending -> due`` at ``due`` (a backoff), one more attempt counted."""
+    def retry(
+        self,
+        claim: Claim,
+        due: float,
+        detail: str,
+        channel: str | None = None,
+        *,
+        counted: bool = True,
+    ) -> bool:
+        """``sending -> due`` at ``due`` (a backoff), one more attempt counted unless
+        ``counted`` is false (waiting for something else than the channel to work)."""
 
     @abstractmethod
     def settle(self, claims: list[Claim], now: float, details: dict[str, str]) -> list[str]:

@@ -94,7 +94,7 @@ local now = redis.call('HMGET', KEYS[1], 'state', 'token')
 if now[1] ~= 'sending' or now[2] ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'state', 'due', 'due', ARGV[2], 'detail', ARGV[3], 'token', '',
            'lease', '')
-redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+redis.call('HINCRBY', KEYS[1], 'attempts', tonumber(ARGV[6]))
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'channel', ARGV[4]) end
 redis.call('ZREM', KEYS[2], ARGV[5])
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[5])
@@ -411,9 +411,18 @@ class RedisStore(Store):
             )
         )
 
-    def retry(self, claim: Claim, due: float, detail: str, channel: str | None = None) -> bool:
+    def retry(
+        self,
+        claim: Claim,
+        due: float,
+        detail: str,
+        channel: str | None = None,
+        *,
+        counted: bool = True,
+    ) -> bool:
         keys = [self._item(claim.key), self._key("lease"), self._key("due")]
-        return bool(self._run("retry", keys, [claim.token, due, detail, channel, claim.key]))
+        args = [claim.token, due, detail, channel, claim.key, int(counted)]
+        return bool(self._run("retry", keys, args))
 
     def release(self, claim: Claim) -> bool:
         keys = [self._item(claim.key), self._key("lease"), self._key("due")]

@@ -258,13 +258,21 @@ class SqliteStore(Store):
                 _mark(db, claim.key, follow_up)
         return bool(cursor.rowcount)
 
-    def retry(self, claim: Claim, due: float, detail: str, channel: str | None = None) -> bool:
+    def retry(
+        self,
+        claim: Claim,
+        due: float,
+        detail: str,
+        channel: str | None = None,
+        *,
+        counted: bool = True,
+    ) -> bool:
         with self._write() as db:
             cursor = db.execute(
-                "UPDATE items SET state = 'due', due = ?, detail = ?, attempts = attempts + 1, "
+                "UPDATE items SET state = 'due', due = ?, detail = ?, attempts = attempts + ?, "
                 "channel = COALESCE(?, channel), token = NULL, lease = NULL "
                 "WHERE key = ? AND state = 'sending' AND token = ?",
-                (due, detail, channel, claim.key, claim.token),
+                (due, detail, int(counted), channel, claim.key, claim.token),
             )
         return bool(cursor.rowcount)
 
