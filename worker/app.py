@@ -1,10 +1,12 @@
 """The Celery app, built from Settings.
 
-Broker: Redis when ``PACTKEEPER_REDIS_URL`` is set, otherwise Celery's
-``filesystem://`` transport under the data folder (the embedded default: no
-server to install). Workers acknowledge late and take one task at a time, and a
-task whose worker was killed goes back to the queue; the ledger makes a second
-run of the same delivery a no-op. Beat runs the sweep every ``SWEEP_INTERVAL``
+Broker: Redis when ``PACTKEEPER_REDIS_URL`` is set, otherwise a filesystem
+transport under the data folder (the embedded default: no server to install;
+``worker.broker`` says why it is not kombu's own). Workers acknowledge late and
+take one task at a time. A task whose worker was killed goes back to the Redis
+queue; the embedded broker forgets it, and the claims it carried come back when
+their lease ends. Either way the ledger makes a second run of a delivery a no-op.
+Beat runs the sweep every ``SWEEP_INTERVAL``
 seconds, the reaper, and (under ``pactkeeper run``) the plan-folder watcher.
 Nothing is ever scheduled with an ETA or countdown (DESIGN.md §4).
 """
@@ -16,6 +18,7 @@ from typing import Any
 from celery import Celery
 
 from config.settings import Settings
+from worker import broker
 
 TASK_TIME_LIMIT = 300  # no delivery may hold a worker longer; every call out has a timeout
 
@@ -26,20 +29,18 @@ def broker_url(settings: Settings) -> str:
     return "filesystem://"
 
 
+def broker_transport(settings: Settings) -> str | None:
+    """The transport class for the embedded broker, named explicitly (None: from the URL)."""
+    return None if settings.redis_url is not None else broker.NAME
+
+
 def transport_options(settings: Settings) -> dict[str, Any]:
     if settings.redis_url is not None:
         # Only short tasks are queued, so a task older than this is a lost one.
         return {"visibility_timeout": 3600}
-    queue = settings.data_dir / "broker" / "queue"
-    processed = settings.data_dir / "broker" / "processed"
-    for folder in (queue, processed):
-        folder.mkdir(parents=True, exist_ok=True)
-    return {
-        "data_folder_in": str(queue),
-        "data_folder_out": str(queue),
-        "processed_folder": str(processed),
-        "store_processed": False,
-    }
+    # Each worker looks for new messages this often when idle or busy: kombu's default of
+    # 1 s let a worker take about one task a second while its prefetch was full.
+    return {**broker.transport_options(settings.data_dir / "broker"), "polling_interval": 0.1}
 
 
 def beat_schedule(settings: Settings) -> dict[str, Any]:
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None) -> Celery:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     celery.conf.update(
         broker_url=broker_url(settings),
+        broker_transport=broker_transport(settings),
         broker_transport_options=transport_options(settings),
         broker_connection_retry_on_startup=True,
         task_acks_late=True,
