@@ -27,11 +27,12 @@ def outbox(data_dir: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
 
-def start_run(cwd: Path, *arguments: str) -> subprocess.Popen[bytes]:
+def start_run(cwd: Path, *arguments: str, **extra: str) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PACTKEEPER_")}
     env.update(
         PACTKEEPER_SWEEP_INTERVAL="1", PACTKEEPER_WEB_PORT=str(_free_port()), PYTHONPATH=str(cwd)
     )
+    env.update(extra)
     log = (cwd / "run.log").open("ab")
     return subprocess.Popen(
         [sys.executable, "-m", "worker.cli", "run", *arguments],
