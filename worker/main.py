@@ -32,6 +32,7 @@ from worker.watch import plan_files
 
 STOP_SECONDS = 30
 REHEARSAL = "rehearsal"  # the rehearsal's folder, inside DATA_DIR
+FUTURE_SLACK = 3600.0  # leases and clocks differ by seconds, not by an hour
 # Celery's and uvicorn's own lines (banner, every task received and done) come back with
 # PACTKEEPER_VERBOSE=1 (``run -v``); by default the log has start-up lines, one line per
 # delivery and warnings.
@@ -129,6 +130,8 @@ def run_main(
     verbose = os.environ.get(VERBOSE_ENV) == "1" if verbose is None else verbose
     if verbose:
         env[VERBOSE_ENV] = "1"
+    if as_of is None:
+        _warn_of_the_future(settings, clock.now())
     if plans_dir is not None:
         register_folder(settings, plans_dir)
         env["PACTKEEPER_PLANS_DIR"] = str(plans_dir.resolve())
@@ -190,6 +193,29 @@ def _rehearsal(settings: Settings, as_of: float) -> tuple[Settings, dict[str, st
     )
     print(f"pactkeeper: every message of the rehearsal goes to its outbox, {rehearsal.outbox_dir}")
     return rehearsal, env
+
+
+def _warn_of_the_future(settings: Settings, now: float) -> None:
+    """A ledger sent or leased into the future was written on another clock (a rehearsal
+    before rehearsals kept to their own folder): those deliveries will not go out."""
+    engine = Engine(settings)
+    try:
+        future = [
+            item
+            for plan_id in engine.store.plan_ids()
+            for item in engine.store.items(plan_id, ("sent", "claimed", "sending"))
+            if max(item.sent_at or 0.0, item.lease or 0.0) > now + FUTURE_SLACK
+        ]
+    finally:
+        engine.close()
+    if future:
+        latest = max(max(item.sent_at or 0.0, item.lease or 0.0) for item in future)
+        print(
+            f"pactkeeper: warning: {len(future)} deliveries in {settings.data_dir} are recorded "
+            f"as sent or taken up to {_iso(latest)}, after now: a rehearsal on this folder used "
+            "them up, and they will not go out on real time; start from a new data folder",
+            file=sys.stderr,
+        )
 
 
 def _iso(moment: float) -> str:

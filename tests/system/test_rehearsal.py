@@ -152,3 +152,27 @@ def test_a_folder_of_one_clock_is_refused_by_the_other(tmp_path: Path) -> None:
     refused = pactkeeper(tmp_path, "run", "--as-of", "2027-01-11T07:59:30Z")
     assert refused.returncode == 2 and "holds real-time data" in refused.stderr
     assert (real / "rehearsal" / "clock").exists()
+
+
+def test_real_time_warns_of_deliveries_an_old_rehearsal_used_up(tmp_path: Path) -> None:
+    """A folder a rehearsal wrote into before rehearsals kept apart: run says what is lost."""
+    from config.load import load_text
+    from tests.engine import make_engine, registered, run_due
+
+    data = tmp_path / "pactkeeper-data"
+    data.mkdir()
+    store = SqliteStore(data / "pactkeeper.sqlite3")
+    engine = registered(
+        make_engine(tmp_path, store, data_dir=data),
+        load_text(plan_starting(datetime(2027, 1, 11, 8, 0, tzinfo=UTC))),
+        datetime(2027, 1, 11, 7, 59, tzinfo=UTC).timestamp(),
+    )
+    assert run_due(engine, datetime(2027, 1, 11, 8, 0, tzinfo=UTC).timestamp())
+    engine.close()
+    process = start_run(tmp_path)
+    try:
+        assert wait_until(lambda: "press Ctrl-C" in run_log(tmp_path), 60), run_log(tmp_path)
+    finally:
+        assert stop_run(process) == 0
+    warning = [line for line in run_log(tmp_path).splitlines() if "after now" in line]
+    assert len(warning) == 1 and "up to 2027-01-11 08:00:00Z" in warning[0], warning
