@@ -21,7 +21,7 @@ from typing import Literal
 Clock = Literal["real", "virtual"]
 MARKER = "clock"
 REHEARSAL_ENV = "PACTKEEPER_REHEARSAL"
-# A folder from before the marker existed that holds a ledger: real time's.
+# An unmarked folder (from before the marks) that holds one is taken for real time's.
 LEDGERS = ("pactkeeper.sqlite3",)
 
 
@@ -35,11 +35,11 @@ def rehearsing() -> bool:
 
 
 def clock_of(folder: Path) -> Clock | None:
-    """The clock the folder belongs to, or None when it is new (absent or holding nothing)."""
+    """The clock the folder is marked with, or None when it has no mark yet."""
     try:
         text = (folder / MARKER).read_text(encoding="utf-8").strip()
     except FileNotFoundError:
-        return "real" if any((folder / name).exists() for name in LEDGERS) else None
+        return None
     except OSError as error:
         raise WrongClock(f"cannot read {folder / MARKER}: {error.strerror}") from None
     if text not in ("real", "virtual"):
@@ -56,6 +56,15 @@ def claim(folder: Path, virtual: bool) -> None:
         found = clock_of(folder)  # another process may have marked it first
     if found != wanted:
         raise WrongClock(refusal(folder, wanted))
+
+
+def claim_to_reset(folder: Path) -> None:
+    """Claim a folder for a virtual clock that is about to empty it (a simulation, a
+    rehearsal): never real time's, marked or, from before the marks, holding a ledger."""
+    found = clock_of(folder)
+    if found == "real" or (found is None and any((folder / n).exists() for n in LEDGERS)):
+        raise WrongClock(refusal(folder, "virtual"))
+    claim(folder, virtual=True)
 
 
 def refusal(folder: Path, wanted: Clock) -> str:

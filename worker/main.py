@@ -168,8 +168,7 @@ def _rehearsal(settings: Settings, as_of: float) -> tuple[Settings, dict[str, st
     """A rehearsal's settings and environment: its own folder, reset now, on a clock that
     starts at ``as_of``; the embedded store and broker; its own signing key."""
     folder = (settings.data_dir / REHEARSAL).resolve()
-    if datafolder.clock_of(folder) == "real":
-        raise datafolder.WrongClock(datafolder.refusal(folder, "virtual"))
+    datafolder.claim_to_reset(folder)
     shutil.rmtree(folder, ignore_errors=True)
     # Every process shares one offset, so the clock runs at normal speed from as_of on.
     offset = (as_of - time.time()) or 1e-6  # 0 would read as real time

@@ -110,7 +110,7 @@ def prepare(out: Path) -> None:
     """Start from a clean folder: remove what an earlier simulation wrote there. The folder
     is marked as a virtual clock's: never a real-time data folder, which it would wipe."""
     try:
-        datafolder.claim(out, virtual=True)
+        datafolder.claim_to_reset(out)
     except datafolder.WrongClock as error:
         raise SimulationError(f"--out: {error}") from None
     for name in ("outbox", "broker", "handover"):
