@@ -176,3 +176,26 @@ def test_real_time_warns_of_deliveries_an_old_rehearsal_used_up(tmp_path: Path) 
         assert stop_run(process) == 0
     warning = [line for line in run_log(tmp_path).splitlines() if "after now" in line]
     assert len(warning) == 1 and "up to 2027-01-11 08:00:00Z" in warning[0], warning
+
+
+def test_a_worker_on_real_time_refuses_a_virtual_folder(tmp_path: Path) -> None:
+    from tests import processes
+
+    folder = tmp_path / "sim"
+    folder.mkdir()
+    (folder / "clock").write_text("virtual\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PACTKEEPER_")}
+    env.update(PACTKEEPER_DATA_DIR=str(folder), PYTHONPATH=str(ROOT))
+    log = tmp_path / "worker.log"
+    worker = processes.worker(env, "refusing", log)
+    try:
+        code = worker.wait(timeout=60)
+    finally:
+        processes.stop(worker)
+    assert code != 0
+    lines = [line for line in log.read_text().splitlines() if "belongs to a rehearsal" in line]
+    assert lines == [
+        f"pactkeeper: {folder} belongs to a rehearsal or a simulation (a virtual clock); "
+        "a real-time command does not use it: set PACTKEEPER_DATA_DIR to the real data folder"
+    ]
+    assert "Traceback" not in log.read_text()
