@@ -48,6 +48,8 @@ class IdTaken(PlanError):
         )
         super().__init__(str(plan.path), [Problem(line, column, "id", message)])
         self.other = other
+        # Said once per version of the refused file, whichever process reads it.
+        self.once_key = f"id-taken:{plan.id}:{plan.path}:{digest_of(plan.text)}"
 
 
 @dataclass

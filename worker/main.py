@@ -27,7 +27,7 @@ from typing import IO
 from config.load import PlanError
 from config.settings import Settings
 from worker import clock, datafolder
-from worker.engine import Engine, register_file
+from worker.engine import Engine, IdTaken, register_file
 from worker.watch import plan_files
 
 STOP_SECONDS = 30
@@ -92,6 +92,11 @@ def register_folder(settings: Settings, folder: Path) -> int:
         for path in plan_files(folder):
             try:
                 result = register_file(engine, path, clock.now()).result
+            except IdTaken as error:
+                engine.store.once(error.once_key)  # said here: the watcher need not repeat it
+                print(error.report(), file=sys.stderr)
+                bad += 1
+                continue
             except PlanError as error:
                 print(error.report(), file=sys.stderr)
                 bad += 1

@@ -52,7 +52,7 @@ def _resync(engine: Engine, path: Path, now: float) -> str | None:
         result = register(engine, plan, now).result
     except IdTaken as error:
         # Every worker process has its own memory of what it read: the store says once.
-        if engine.store.once(f"id-taken:{plan.id}:{error.source}:{digest_of(plan.text)}"):
+        if engine.store.once(error.once_key):
             log.error("%s", error.report())
         return None
     log.info(

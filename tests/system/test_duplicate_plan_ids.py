@@ -71,6 +71,26 @@ def test_two_plan_files_with_the_same_id_in_the_plans_folder(tmp_path: Path) -> 
     assert "re-synced" not in log
 
 
+@pytest.mark.slow
+def test_two_files_with_one_id_at_the_start_of_run_are_reported_once(tmp_path: Path) -> None:
+    plans = tmp_path / "plans"
+    plans.mkdir()
+    (plans / "a-partnership.yaml").write_text(dump(base_plan()))
+    (plans / "b-copy.yaml").write_text(dump(base_plan("Copy", "2027-01-06 11:00")))
+    outbox = tmp_path / "pactkeeper-data" / "outbox"
+    process = start_run(tmp_path, str(plans))
+    try:
+        sent = wait_until(lambda: len(subjects(outbox)) == 2, 60)
+        assert sent, (tmp_path / "run.log").read_text()
+        time.sleep(12)  # the watcher reads both files at least twice
+    finally:
+        assert stop_run(process) == 0
+    log = (tmp_path / "run.log").read_text()
+    refusals = [line for line in log.splitlines() if "is already registered from" in line]
+    assert len(refusals) == 1 and "b-copy.yaml" in refusals[0], log[-3000:]
+    assert [s.split(",")[0] for s in subjects(outbox)] == ["Invitation: Meeting"] * 2
+
+
 def test_sync_of_a_second_file_with_a_registered_id_is_refused(tmp_path: Path) -> None:
     first, second = tmp_path / "partnership.yaml", tmp_path / "copy.yaml"
     first.write_text(dump(base_plan()))
