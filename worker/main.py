@@ -181,6 +181,7 @@ def _rehearsal(settings: Settings, as_of: float) -> tuple[Settings, dict[str, st
     rehearsal = settings.model_copy(
         update={"data_dir": folder, "clock_offset": offset, "redis_url": None, "secret_key": None}
     )
+    vars(rehearsal).pop("signing_key", None)  # a copy keeps a key already read: not this one
     clock.use(clock.OffsetClock(offset))
     hidden = {"PACTKEEPER_REDIS_URL", "PACTKEEPER_REDIS_URL_FILE", "PACTKEEPER_SECRET_KEY_FILE"}
     env = {name: value for name, value in os.environ.items() if name not in hidden}
