@@ -1,45 +1,57 @@
 """The Celery app, built from Settings.
 
-Broker: Redis when ``PACTKEEPER_REDIS_URL`` is set, otherwise Celery's
-``filesystem://`` transport under the data folder (the embedded default: no
-server to install). Workers acknowledge late and take one task at a time, and a
-task whose worker was killed goes back to the queue; the ledger makes a second
-run of the same delivery a no-op. Beat runs the sweep every ``SWEEP_INTERVAL``
+Broker: Redis when ``PACTKEEPER_REDIS_URL`` is set, otherwise a filesystem
+transport under the data folder (the embedded default: no server to install;
+``worker.broker`` says why it is not kombu's own). Workers acknowledge late and
+take one task at a time. A task whose worker was killed goes back to the Redis
+queue; the embedded broker forgets it, and the claims it carried come back when
+their lease ends. Either way the ledger makes a second run of a delivery a no-op.
+Beat runs the sweep every ``SWEEP_INTERVAL``
 seconds, the reaper, and (under ``pactkeeper run``) the plan-folder watcher.
-Nothing is ever scheduled with an ETA or countdown (DESIGN.md §4).
+Nothing is ever scheduled with an ETA or countdown.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
+import warnings
+from datetime import UTC, datetime
 from typing import Any
 
-from celery import Celery
+from celery import Celery, signals
+from celery.exceptions import SecurityWarning
 
 from config.settings import Settings
+from worker import broker, datafolder
 
 TASK_TIME_LIMIT = 300  # no delivery may hold a worker longer; every call out has a timeout
 
 
+def redis_url(settings: Settings) -> str | None:
+    """The Redis broker's URL; None for the embedded broker (always in a rehearsal)."""
+    if settings.redis_url is None or datafolder.rehearsing():
+        return None
+    return settings.redis_url.get_secret_value()
+
+
 def broker_url(settings: Settings) -> str:
-    if settings.redis_url is not None:
-        return settings.redis_url.get_secret_value()
-    return "filesystem://"
+    return redis_url(settings) or "filesystem://"
+
+
+def broker_transport(settings: Settings) -> str | None:
+    """The transport class for the embedded broker, named explicitly (None: from the URL)."""
+    return None if redis_url(settings) else broker.NAME
 
 
 def transport_options(settings: Settings) -> dict[str, Any]:
-    if settings.redis_url is not None:
+    if redis_url(settings):
         # Only short tasks are queued, so a task older than this is a lost one.
         return {"visibility_timeout": 3600}
-    queue = settings.data_dir / "broker" / "queue"
-    processed = settings.data_dir / "broker" / "processed"
-    for folder in (queue, processed):
-        folder.mkdir(parents=True, exist_ok=True)
-    return {
-        "data_folder_in": str(queue),
-        "data_folder_out": str(queue),
-        "processed_folder": str(processed),
-        "store_processed": False,
-    }
+    # Each worker looks for new messages this often when idle or busy: kombu's default of
+    # 1 s let a worker take about one task a second while its prefetch was full.
+    return {**broker.transport_options(settings.data_dir / "broker"), "polling_interval": 0.1}
 
 
 def beat_schedule(settings: Settings) -> dict[str, Any]:
@@ -72,6 +84,7 @@ def create_app(settings: Settings | None = None) -> Celery:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     celery.conf.update(
         broker_url=broker_url(settings),
+        broker_transport=broker_transport(settings),
         broker_transport_options=transport_options(settings),
         broker_connection_retry_on_startup=True,
         task_acks_late=True,
@@ -92,5 +105,65 @@ def create_app(settings: Settings | None = None) -> Celery:
     )
     return celery
 
+
+class ReadableFormatter(logging.Formatter):
+    """``2027-01-11 08:00:01Z sent kickoff ...``: the time on the engine's clock (a
+    rehearsal's lines carry the rehearsed moment), warnings and errors named as such."""
+
+    def __init__(self, offset: float) -> None:
+        super().__init__("%(message)s")
+        self.offset = offset
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        moment = datetime.fromtimestamp(record.created + self.offset, UTC)
+        return moment.strftime("%Y-%m-%d %H:%M:%SZ")
+
+    def format(self, record: logging.LogRecord) -> str:
+        level = "" if record.levelno < logging.WARNING else f"{record.levelname.lower()}: "
+        return f"{self.formatTime(record)} {level}{super().format(record)}"
+
+
+def readable_logging(offset: float) -> None:
+    """pactkeeper's own lines (deliveries, plan changes) and every warning; not Celery's
+    lines about each task received and done."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(ReadableFormatter(offset))
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(logging.WARNING)
+    logging.getLogger("pactkeeper").setLevel(logging.INFO)
+
+
+def verbose() -> bool:
+    return os.environ.get("PACTKEEPER_VERBOSE") == "1"
+
+
+def _setup_logging(**_: Any) -> None:
+    readable_logging(Settings().clock_offset)
+
+
+def _worker_starts(**_: Any) -> None:
+    """Before the worker takes a task: the folder must be this clock's (one clear line if
+    not), and running as root is said once, plainly."""
+    settings = Settings()
+    try:
+        datafolder.claim(settings.data_dir, virtual=settings.clock_offset != 0)
+    except datafolder.WrongClock as error:
+        print(f"pactkeeper: {error}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and not verbose():
+        print(
+            "pactkeeper: warning: the worker runs as root; better run pactkeeper as an "
+            "ordinary user",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+if not verbose():
+    # Celery's own multi-line warning about root; _worker_starts says it in one line.
+    warnings.filterwarnings("ignore", category=SecurityWarning)
+    signals.setup_logging.connect(_setup_logging, weak=False)
+signals.worker_init.connect(_worker_starts, weak=False)
 
 app = create_app()

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from config.load import PlanError, load_plan, load_text
+from config.load import PlanError, Problem, load_plan, load_text, read_yaml
 from config.plan import Person, Plan
 from config.settings import Settings
 from connectors.base import Connector
@@ -35,6 +35,21 @@ SYNC_GRACE = 15 * 60.0
 
 class PlanGone(LookupError):
     """An item refers to a plan the store no longer has."""
+
+
+class IdTaken(PlanError):
+    """The plan's id is registered from another file that still holds that id."""
+
+    def __init__(self, plan: Plan, other: str) -> None:
+        line, column = _id_mark(plan.text)
+        message = (
+            f"the id '{plan.id}' is already registered from {other}; "
+            "give this plan its own id (this file was not registered)"
+        )
+        super().__init__(str(plan.path), [Problem(line, column, "id", message)])
+        self.other = other
+        # Said once per version of the refused file, whichever process reads it.
+        self.once_key = f"id-taken:{plan.id}:{plan.path}:{digest_of(plan.text)}"
 
 
 @dataclass
@@ -206,9 +221,11 @@ def register(engine: Engine, plan: Plan, now: float) -> Registration:
     the calendar changes (invites, cancellations, the CalDAV push) it makes."""
     from connectors.calendar.sync import queue_changes
 
-    record = PlanRecord(
-        plan.id, plan.text, digest_of(plan.text), now, str(plan.path.resolve()) if plan.path else ""
-    )
+    source = str(plan.path.resolve()) if plan.path else ""
+    other = _registered_elsewhere(engine, plan.id, source)
+    if other is not None:
+        raise IdTaken(plan, other)
+    record = PlanRecord(plan.id, plan.text, digest_of(plan.text), now, source)
     items = items_for(plan)
     closed = engine.store.get_record("closed", plan.id)
     if closed is not None:
@@ -218,6 +235,36 @@ def register(engine: Engine, plan: Plan, now: float) -> Registration:
     result = engine.store.sync(record, items, now, grace)
     _late_kickoffs(engine, plan, result, now)
     return Registration(plan, result, queue_changes(engine, plan, now))
+
+
+def _registered_elsewhere(engine: Engine, plan_id: str, source: str) -> str | None:
+    """The other plan file this id is registered from, when that file still holds it.
+
+    A copied plan whose id was not changed must not replace the live partnership. A
+    plan file that was moved or renamed, or whose id changed, gives the id up."""
+    stored = engine.store.plan(plan_id)
+    if stored is None or not stored.source or not source or stored.source == source:
+        return None
+    return stored.source if _file_id(Path(stored.source)) == plan_id else None
+
+
+def _file_id(path: Path) -> str | None:
+    """The top-level ``id`` written in a plan file, valid plan or not; None if unreadable."""
+    try:
+        data = read_yaml(path.read_text(encoding="utf-8-sig"), str(path)).data
+    except (OSError, UnicodeDecodeError, PlanError):
+        return None
+    found = data.get("id") if isinstance(data, dict) else None
+    return found.strip() if isinstance(found, str) else None
+
+
+def _id_mark(text: str) -> tuple[int, int]:
+    """Line and column of the plan's ``id`` key (1, 1 when it cannot be found)."""
+    try:
+        marks = read_yaml(text, "<plan>").key_marks
+    except PlanError:
+        return 1, 1
+    return marks.get(("id",), (1, 1))
 
 
 def _late_kickoffs(engine: Engine, plan: Plan, result: SyncResult, now: float) -> None:

@@ -26,7 +26,7 @@ from config.load import load_plan
 from config.notation import parse_datetime
 from config.plan import Plan
 from config.settings import Settings
-from worker import clock
+from worker import clock, datafolder
 from worker.engine import Delivery, Engine, register
 from worker.handover import bundle_path
 from worker.store.sqlite import SqliteStore
@@ -107,8 +107,12 @@ def _row(
 
 
 def prepare(out: Path) -> None:
-    """Start from a clean folder: remove what an earlier simulation wrote there."""
-    out.mkdir(parents=True, exist_ok=True)
+    """Start from a clean folder: remove what an earlier simulation wrote there. The folder
+    is marked as a virtual clock's: never a real-time data folder, which it would wipe."""
+    try:
+        datafolder.claim_to_reset(out)
+    except datafolder.WrongClock as error:
+        raise SimulationError(f"--out: {error}") from None
     for name in ("outbox", "broker", "handover"):
         shutil.rmtree(out / name, ignore_errors=True)
     for name in (

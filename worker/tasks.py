@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from config.settings import Settings
-from worker import clock, dispatch
+from worker import clock, datafolder, dispatch
 from worker.app import app
 from worker.engine import Engine
 from worker.store import Claim
@@ -17,7 +17,8 @@ def engine() -> Engine:
     if _engine is None:
         settings = Settings()
         clock.from_settings(settings.clock_offset)
-        _engine = Engine(settings)
+        # A rehearsal's messages speak of days that have not come: they stay in its outbox.
+        _engine = Engine(settings, outbox_only=datafolder.rehearsing())
     return _engine
 
 

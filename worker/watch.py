@@ -2,7 +2,9 @@
 
 A file is read again only when its size or modification time changed; a plan
 that no longer validates is reported once per version and changes nothing, so
-the previous version stays in force.
+the previous version stays in force. A second file with an id that another file
+already holds is refused, and reported once per version whichever worker process
+reads it.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import logging
 from pathlib import Path
 
 from config.load import PlanError, load_plan
-from worker.engine import Engine, digest_of, register
+from worker.engine import Engine, IdTaken, digest_of, register
 
 log = logging.getLogger("pactkeeper.watch")
 
@@ -46,7 +48,13 @@ def _resync(engine: Engine, path: Path, now: float) -> str | None:
     stored = engine.store.plan(plan.id)
     if stored is not None and stored.digest == digest_of(plan.text):
         return None
-    result = register(engine, plan, now).result
+    try:
+        result = register(engine, plan, now).result
+    except IdTaken as error:
+        # Every worker process has its own memory of what it read: the store says once.
+        if engine.store.once(error.once_key):
+            log.error("%s", error.report())
+        return None
     log.info(
         "plan %s re-synced from %s: %d added, %d removed, %d kept",
         plan.id,

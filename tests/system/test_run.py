@@ -1,7 +1,7 @@
 """``pactkeeper run`` as a user runs it: the embedded default, a plan folder, edits on the fly.
 
-The clock is set with ``--as-of`` (a rehearsal: it then runs at normal speed),
-so reminders fall due seconds after the start.
+The clock is set with ``--as-of`` (a rehearsal: it then runs at normal speed, in
+its own folder DATA_DIR/rehearsal), so reminders fall due seconds after the start.
 """
 
 from __future__ import annotations
@@ -27,11 +27,12 @@ def outbox(data_dir: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
 
-def start_run(cwd: Path, *arguments: str) -> subprocess.Popen[bytes]:
+def start_run(cwd: Path, *arguments: str, **extra: str) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PACTKEEPER_")}
     env.update(
         PACTKEEPER_SWEEP_INTERVAL="1", PACTKEEPER_WEB_PORT=str(_free_port()), PYTHONPATH=str(cwd)
     )
+    env.update(extra)
     log = (cwd / "run.log").open("ab")
     return subprocess.Popen(
         [sys.executable, "-m", "worker.cli", "run", *arguments],
@@ -83,7 +84,7 @@ def test_editing_a_plan_while_run_is_running(tmp_path: Path) -> None:
     plan_file.write_text(dump(data))
     # 09:59:50 in Amsterdam: a's 2h reminder is due in 10 s, b's in 70 s, c's in 130 s.
     process = start_run(tmp_path, str(plans), "--as-of", "2027-03-10T08:59:50Z")
-    data_dir = tmp_path / "pactkeeper-data"
+    data_dir = tmp_path / "pactkeeper-data" / "rehearsal"
     try:
         assert wait_until(lambda: any("_reminder_" in n for n in outbox(data_dir)), 60), (
             tmp_path / "run.log"
@@ -128,7 +129,7 @@ def test_readme_first_command_on_a_fresh_clone(tmp_path: Path) -> None:
     wanted = ("_kickoff_ana_whatsapp_", "_checkin_request_bram_slack_")
 
     def arrived() -> bool:
-        names = outbox(clone / "pactkeeper-data")
+        names = outbox(clone / "pactkeeper-data" / "rehearsal")
         return all(any(part in n for n in names) for part in wanted)
 
     process = start_run(clone, *run_part[2:])
@@ -136,7 +137,8 @@ def test_readme_first_command_on_a_fresh_clone(tmp_path: Path) -> None:
         assert wait_until(arrived, 120), (clone / "run.log").read_text()[-3000:]
     finally:
         stop_run(process)
-    names = outbox(clone / "pactkeeper-data")
+    names = outbox(clone / "pactkeeper-data" / "rehearsal")
     assert any("_invite_" in n and n.endswith(".eml") for n in names)  # meetings, on the sync
     log = (clone / "run.log").read_text()
-    assert "go to the outbox" in log and "sent kickoff" in log
+    assert "goes to its outbox" in log and "sent kickoff" in log
+    assert not (clone / "pactkeeper-data" / "outbox").exists()  # real time's is untouched
