@@ -35,6 +35,7 @@ from web.access import engine_of
 from web.limits import BodyLimit
 from web.pages import SECURITY_HEADERS, Refused, language, problem, refusal
 from worker import clock
+from worker.datafolder import WrongClock
 from worker.engine import Engine
 
 log = logging.getLogger("pactkeeper.web")
@@ -146,7 +147,7 @@ def _app_or_exit() -> FastAPI:
     """uvicorn imports this module: a setting or a store it cannot use is one line, no traceback."""
     try:
         return create_app()
-    except (SettingsError, sqlite3.DatabaseError) as error:
+    except (SettingsError, WrongClock, sqlite3.DatabaseError) as error:
         raise SystemExit(f"pactkeeper web: {error}") from None
 
 

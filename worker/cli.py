@@ -281,12 +281,19 @@ def run(
             "(e.g. 2027-01-11T07:59:30Z); it then runs at normal speed",
         ),
     ] = None,
+    verbose: Annotated[
+        bool, typer.Option("-v", "--verbose", help="Celery's and uvicorn's own log lines too")
+    ] = False,
 ) -> None:
     """The main job on one machine: worker, beat and web, until Ctrl-C."""
     from worker.main import run_main
 
     start = _instant(as_of)
-    raise typer.Exit(run_main(_checked_store(), plans_dir, concurrency, start))
+    # A rehearsal works in a folder of its own, made afresh by run_main: real time's store
+    # is neither checked nor created for it.
+    settings = _settings() if start is not None else _checked_store()
+    # None, not False: PACTKEEPER_VERBOSE=1 in the environment still counts.
+    raise typer.Exit(run_main(settings, plans_dir, concurrency, start, verbose or None))
 
 
 def _checked_store() -> Settings:
@@ -537,6 +544,7 @@ def main() -> None:
     """Entry point: runs the app and turns every failure into a clear message."""
     from config.load import PlanError, printable
     from config.settings import SettingsError
+    from worker.datafolder import WrongClock
 
     try:
         app()
@@ -546,7 +554,7 @@ def main() -> None:
     except UserError as error:
         print(f"pactkeeper: {printable(str(error))}", file=sys.stderr)
         sys.exit(error.code)
-    except SettingsError as error:
+    except (SettingsError, WrongClock) as error:
         print(f"pactkeeper: {printable(str(error))}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:

@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.system, pytest.mark.slow]
 
 def outbox(data_dir: Path) -> list[str]:
     folder = data_dir / "outbox"
-    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+    return sorted(p.name for p in folder.iterdir() if p.is_file()) if folder.exists() else []
 
 
 def start_run(cwd: Path, *arguments: str, **extra: str) -> subprocess.Popen[bytes]:
