@@ -88,9 +88,15 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 
 
 def sync(served: Served, plan_file: Path) -> dict[str, str]:
-    """``pactkeeper sync``; the feed addresses it prints, by whom they are for."""
+    """``pactkeeper sync``; the feed addresses it prints, by whom they are for.
+
+    The plan is copied over one file beside the served data folder first: that file is
+    edited in place, as a coordinator does (a second file with the same id is refused)."""
+    served_plans = served.data_dir.parent / "plans"
+    shutil.copytree(plan_file.parent, served_plans, dirs_exist_ok=True)
+    shutil.copyfile(plan_file, served_plans / "plan.yaml")
     result = subprocess.run(
-        [sys.executable, "-m", "worker.cli", "sync", str(plan_file)],
+        [sys.executable, "-m", "worker.cli", "sync", str(served_plans / "plan.yaml")],
         env=served.env,
         cwd=ROOT,
         capture_output=True,
