@@ -440,6 +440,10 @@ def produce(name: str, folder: Path) -> Corpus:
         mail_calendars(list(smtp.messages()), writer, before)
         sent = len(smtp.messages())
         edit_at = start + EDIT_AFTER_HOURS * 3600
+        # The coordinator edits the registered file itself (another file with the same id
+        # would be refused): the edited text goes over it.
+        path.write_text(edited_path.read_text(encoding="utf-8"), encoding="utf-8")
+        changed = load_plan(path)
         register(engine, changed, edit_at)
         run_due(engine, edit_at)
         feed_calendars(engine, changed, web.base, writer, after)
