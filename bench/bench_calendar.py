@@ -1,4 +1,4 @@
-"""How much the calendar builder costs over icalendar itself (DESIGN.md §5).
+"""How much the calendar builder costs over icalendar itself (docs/architecture.md §5).
 
 Builds a 1,000-event calendar (500 meetings, 500 deadlines, each with attendees
 and reminders) twice per round: with ``connectors.calendar.ics.build_calendar``

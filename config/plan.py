@@ -1,4 +1,4 @@
-"""The plan: one partnership's agreement, plan file format v1 (DESIGN.md §2).
+"""The plan: one partnership's agreement, plan file format v1 (docs/architecture.md §2).
 
 These models check the shape of each value: types, formats, unknown keys. The
 rules that relate one part of a plan to another (references, dates inside the

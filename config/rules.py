@@ -1,4 +1,4 @@
-"""The rules that relate one part of a plan to another (DESIGN.md §2).
+"""The rules that relate one part of a plan to another (docs/architecture.md §2).
 
 They read the plan as the YAML gave it, not the validated models, so that a
 plan with a malformed e-mail address and a dangling reference reports both at

@@ -1,6 +1,6 @@
 """What every connector shares: the message it sends and the one error it raises.
 
-A connector is a small class (STYLE.md): build the payload, hand it to
+A connector is a small class (docs/architecture.md §6): build the payload, hand it to
 ``connectors.http`` (or SMTP), classify the answer. It returns nothing when the
 service accepted the message and raises ``ConnectorError`` otherwise:
 

@@ -1,4 +1,4 @@
-"""Channel name -> connector class, explicit and imported lazily (STYLE.md rule 3).
+"""Channel name -> connector class, explicit and imported lazily (docs/architecture.md §1).
 
 No folder scanning: a connector exists when it is listed here. The engine asks
 ``connector_for`` for a plan's channel; where the deployment has not configured

@@ -1,4 +1,4 @@
-"""Subscribable calendar feeds: ``GET /feeds/{plan}/{token}.ics`` (DESIGN.md §5).
+"""Subscribable calendar feeds: ``GET /feeds/{plan}/{token}.ics`` (docs/architecture.md §5).
 
 One feed per plan and one per person, each behind its own secret token (signed,
 purpose ``feed``, bound to the plan and the person; ``pactkeeper sync`` prints the

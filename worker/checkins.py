@@ -1,4 +1,4 @@
-"""Check-in windows, answers, misses, the escalation ladder and overdue deadlines (DESIGN.md §7).
+"""Check-in windows, answers, misses, escalation and overdue deadlines (docs/architecture §7).
 
 **Windows.** The timeline says when each person's windows open and close
 (``checkin_open`` / ``checkin_close`` items, ref = the local date it opens).
@@ -993,7 +993,7 @@ def _overdue_item(plan: Plan, late: Overdue, person: Person, now: float) -> Item
         recipient=person.id,
         channel=person.channels[0],
         origin="engine",
-        # simulate's log.jsonl knows overdue reminders as reminders (DESIGN.md §3).
+        # simulate's log.jsonl knows overdue reminders as reminders (docs/architecture.md §3).
         data={
             "milestone": late.milestone.id,
             "due": late.due.isoformat(),

@@ -1,4 +1,4 @@
-"""The ``pactkeeper`` command (DESIGN.md §3).
+"""The ``pactkeeper`` command (docs/architecture.md §3).
 
 Imports are lazy: ``validate`` must not pay for Celery, the web framework or
 the calendar library. Errors meant for people are printed as one clear line

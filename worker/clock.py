@@ -1,7 +1,7 @@
 """The engine's clock: the system clock in ``run``, a virtual one that jumps in ``simulate``.
 
 Tasks read ``now()`` here and pass it on; the plain functions below them take
-``now`` as an argument (STYLE.md rule 4), so tests freeze time at the edges.
+``now`` as an argument (docs/architecture.md §1), so tests freeze time at the edges.
 """
 
 from __future__ import annotations

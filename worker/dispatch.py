@@ -1,4 +1,4 @@
-"""Sweep, deliver, reap: exactly what is due, once (DESIGN.md §4).
+"""Sweep, deliver, reap: exactly what is due, once (docs/architecture.md §4).
 
 - ``sweep(now)`` claims due items with a lease; the Celery task enqueues one
   ``deliver`` per claim. Its cost follows the number due, not the number scheduled.

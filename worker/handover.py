@@ -1,4 +1,4 @@
-"""The handover bundle at project close (DESIGN.md §8).
+"""The handover bundle at project close (docs/architecture.md §8).
 
 ``build_bundle`` makes the bundle: a BagIt bag (SHA-256 manifests) zipped by
 ``handover_bag``, holding the report (``handover.md`` and ``handover.html`` with

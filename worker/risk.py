@@ -1,4 +1,4 @@
-"""Risk per person and per plan, explainable (DESIGN.md §7). Pure: windows in, levels out.
+"""Risk per person and per plan, explainable (docs/architecture §7). Pure: windows in, levels out.
 
 Every level comes with the reasons that raised it, each a code, a level and the
 numbers behind it, so ``status --json``, the status page and every warning

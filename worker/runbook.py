@@ -1,4 +1,4 @@
-"""The runbook ("draaiboek") every participant gets at the kickoff (DESIGN.md §8).
+"""The runbook ("draaiboek") every participant gets at the kickoff (docs/architecture.md §8).
 
 One Markdown text per language (``templates/<lang>/runbook.md.j2``); the HTML
 page is that Markdown rendered by ``to_html`` inside ``runbook.html.j2``, so the

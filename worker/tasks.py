@@ -1,4 +1,4 @@
-"""Thin Celery tasks: ids in, one plain function with ``now``, nothing else (STYLE.md rule 4)."""
+"""Thin Celery tasks: ids in, a plain function with ``now``, nothing else (docs/architecture §1)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Plan -> occurrences: everything a plan schedules, when, for whom, on which channel.
 
-Pure and deterministic: no clock, no I/O. The timing rules are DESIGN.md §4:
+Pure and deterministic: no clock, no I/O. The timing rules are docs/architecture.md §4:
 
 - every time is computed in the recipient's own zone and kept in UTC;
 - a reminder is due at its anchor minus the offset; day and week offsets are

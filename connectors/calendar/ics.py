@@ -1,4 +1,4 @@
-"""The one calendar builder: a plan as iCalendar events (DESIGN.md §5).
+"""The one calendar builder: a plan as iCalendar events (docs/architecture.md §5).
 
 The feed, the e-mailed invites and CalDAV all start here. Each event has a
 builder of its own (``meeting_event``, ``deadline_event``, ``handover_event``,
@@ -6,7 +6,7 @@ builder of its own (``meeting_event``, ``deadline_event``, ``handover_event``,
 ``events_for`` lists the events of a plan or of one person and ``calendar_of``
 wraps events into a VCALENDAR with the VTIMEZONEs their TZIDs need.
 
-Decisions (where DESIGN.md is silent):
+Decisions (where the design record is silent):
 
 - Texts are in the plan's language, also in one person's calendar, so an event
   reads the same for everyone it concerns and has one significant hash.

@@ -1,4 +1,4 @@
-"""Keeping every calendar in step with the plan (DESIGN.md §5): revisions, invites, feeds.
+"""Keeping every calendar in step with the plan (docs/architecture §5): revisions, invites, feeds.
 
 ``queue_changes`` runs in ``worker.engine.register`` right after the store applied
 the plan's timeline. It builds every event of the plan with the one builder

@@ -1,4 +1,4 @@
-"""VTIMEZONE components built from yearly RRULEs (DESIGN.md §5).
+"""VTIMEZONE components built from yearly RRULEs (docs/architecture.md §5).
 
 icalendar can write a VTIMEZONE itself, but it lists every transition as
 comma-separated RDATEs, which some servers and Outlook misread. Here the

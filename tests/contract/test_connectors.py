@@ -2,8 +2,8 @@
 
 The matrix: each connector x each server answer (success, 400, 403, 404, 410, 429
 with Retry-After in seconds and as an HTTP date, 500, 503, an answer slower than
-the read timeout, a refused connection) must end in the kind of error DESIGN.md
-§6 promises, and no secret may show in the error, its chain, a log record
+the read timeout, a refused connection) must end in the kind of error
+docs/architecture.md §6 promises, and no secret may show in the error, its chain, a log record
 (urllib3, requests and root at DEBUG) or the rendered payload. Then each
 service's payload as the server received it, each service's own error bodies,
 readiness, and the webhook signature checked with the receiver in docs/webhook.md.

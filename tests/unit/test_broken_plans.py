@@ -48,7 +48,7 @@ FIELD = r'(?:[\w.\[\]-]|\["(?:[^"\\]|\\.)*"\])+'
 
 
 def problem_line(path: Path) -> re.Pattern[str]:
-    """``PATH:LINE:COL: field.path: message``, the contract of DESIGN.md §2."""
+    """``PATH:LINE:COL: field.path: message``, the contract of docs/architecture.md §2."""
     return re.compile(rf"^{re.escape(str(path))}:\d+:\d+: {FIELD}: .+$")
 
 

@@ -1,4 +1,4 @@
-"""Check-ins, misses, the escalation ladder and risk (DESIGN.md §7), on an explicit clock.
+"""Check-ins, misses, the escalation ladder and risk (docs/architecture §7), on an explicit clock.
 
 Each scenario registers a small plan, then plays it forward: the engine's own
 sweep and deliver run every item up to each answer and to the end, exactly as

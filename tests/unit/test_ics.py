@@ -1,4 +1,4 @@
-"""The calendar builder (DESIGN.md §5): what `pactkeeper ics` writes and what readers make of it.
+"""The calendar builder (docs/architecture §5): what `pactkeeper ics` writes, as readers see it.
 
 Every calendar is read back by icalendar, recurring-ical-events and vobject.
 Instants below are worked out by hand from the 2027 clock changes: the US moves

@@ -1,4 +1,4 @@
-"""Quiet hours (DESIGN.md §4): announcements move back, reactions move forward.
+"""Quiet hours (docs/architecture.md §4): announcements move back, reactions move forward.
 
 A person reachable 09:00-17:00: a reminder due at 22:00 goes at 17:00 that day; a
 nudge due at 22:00 goes at 09:00 on the next reachable day. A team member in

@@ -1,4 +1,4 @@
-"""The runbook (DESIGN.md §8): both examples, both formats, both languages.
+"""The runbook (docs/architecture.md §8): both examples, both formats, both languages.
 
 Every expected string is written out by hand from the example plans, so a test
 fails when a contact, a date or a rule of the check-in ladder goes missing.

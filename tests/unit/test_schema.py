@@ -1,4 +1,4 @@
-"""`pactkeeper schema` is a JSON Schema that editors can use (DESIGN.md §2, issue 2 point 6).
+"""`pactkeeper schema` is a JSON Schema that editors can use (docs/architecture §2).
 
 The schema describes the file as written, so the plans are read the way an
 editor's YAML support reads them for checking: plain values, dates and times as

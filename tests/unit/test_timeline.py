@@ -1,4 +1,4 @@
-"""The timing rules of DESIGN.md §4, to the minute.
+"""The timing rules (docs/architecture.md §4), to the minute.
 
 Every expected instant below is worked out by hand from the rule and written in
 UTC. 2027 clock changes: the EU moves forward on Sunday 28 March and back on

@@ -1,6 +1,6 @@
 """The store contract: one interface, two backends (Redis for production, SQLite embedded).
 
-What it holds (DESIGN.md §4):
+What it holds (docs/architecture.md §4):
 
 - **plans**: the text of each registered plan and its digest;
 - **the due index and the ledger**: one item per occurrence key, moving
