@@ -30,6 +30,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from config.errors import SettingsError
+
 PREFIX = "PACTKEEPER_"
 # An empty key (a truncated file, a blank line in .env) makes every link forgeable, and a
 # short one can be guessed from a single link. 16 bytes is 128 bits, above the 112 that
@@ -38,10 +40,6 @@ MIN_KEY_BYTES = 16
 KEY_FILE = "secret_key"
 SQLITE_STORE = "pactkeeper.sqlite3"  # the embedded store, in DATA_DIR
 NEW_KEY = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
-
-
-class SettingsError(ValueError):
-    """A setting that cannot be used; the message is one line naming it and what is expected."""
 
 
 class SecretMissing(LookupError):

@@ -29,7 +29,8 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
-from config.settings import Settings, SettingsError
+from config.errors import SettingsError
+from config.settings import Settings
 from web import bundles, checkin, feeds, status
 from web.access import engine_of
 from web.limits import BodyLimit

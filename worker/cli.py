@@ -542,8 +542,8 @@ def _sqlite_file(settings: Settings) -> Path:
 
 def main() -> None:
     """Entry point: runs the app and turns every failure into a clear message."""
+    from config.errors import SettingsError
     from config.load import PlanError, printable
-    from config.settings import SettingsError
     from worker.datafolder import WrongClock
 
     try:
