@@ -109,7 +109,6 @@ def direct_calendar(plan: Plan) -> bytes:
             event.add("dtstart", start)
             event.add("dtend", start + timedelta(minutes=90))
             lines = [item.description, owner]
-            people = plan.attendees(item)
             triggers = [timedelta(days=-7), timedelta(days=-1), timedelta(hours=-2)]
         else:
             assert item.due is not None
@@ -123,26 +122,26 @@ def direct_calendar(plan: Plan) -> bytes:
                 f"Accepted when: {item.acceptance}",
                 owner,
             ]
-            people = plan.reminded(item)
-            nine = timedelta(hours=9)
+            # Absolute alarms at the engine's reminder instants (09:00 in the plan's zone):
+            # calendar days keep the wall-clock time, hours are exact.
+            nine = datetime(item.due.year, item.due.month, item.due.day, 9, tzinfo=plan.zone)
             triggers = [
-                nine - timedelta(days=7),
-                nine - timedelta(days=1),
-                nine - timedelta(hours=2),
+                (nine - timedelta(days=7)).astimezone(UTC),
+                (nine - timedelta(days=1)).astimezone(UTC),
+                nine.astimezone(UTC) - timedelta(hours=2),
             ]
         if item.location:
             event.add("location", item.location)
         event.add("description", "\n".join(line for line in lines if line))
-        event.add("organizer", organizer)
-        for someone in people:
-            assert someone.email is not None
-            attendee = vCalAddress.new(someone.email, cn=someone.name, role="REQ-PARTICIPANT")
-            event.add("attendee", attendee)
+        event.add("organizer", organizer)  # a published calendar names no attendees
         for trigger in triggers:
             alarm = Alarm()
             alarm.add("action", "DISPLAY")
             alarm.add("description", f"Reminder: {item.title}")
-            alarm.add("trigger", trigger)
+            if isinstance(trigger, datetime):  # RFC 5545: a DATE-TIME trigger says so
+                alarm.add("trigger", trigger, parameters={"VALUE": "DATE-TIME"})
+            else:
+                alarm.add("trigger", trigger)
             event.add_component(alarm)
         calendar.add_component(event)
     data: bytes = calendar.to_ical()
