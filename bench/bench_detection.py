@@ -92,13 +92,29 @@ class Setup:
         self.engine = Engine(settings, self.store, outbox_only=True)
         self.closes: list[Item] = []
         self.plans: list[Plan] = []
-        registered = moment(CLOSED_AT) - 60  # earlier items expire: only the closes are due
+        # Registered before the first windows open, so their requests were due and count:
+        # a window whose request never went is no miss (and would raise no warning).
+        registered = moment("2027-01-04 08:00")
         for number in range(plans):
             one = plan(number, HOURS[0] if number < closing else HOURS[1 + number % 4])
             register(self.engine, one, registered)
             self.plans.append(one)
             self.closes += [i for i in items_for(one) if i.kind == "checkin_close" and i.due <= NOW]
+        self._sent_before_the_closes(registered)
         self.open_windows = self.store.redis.zcard(self.store._key("due"))
+
+    def _sent_before_the_closes(self, registered: float) -> None:
+        """Everything due before the closes (the requests, the kickoffs) went out: only
+        the closes are left in the due index, as on a running deployment."""
+        redis = self.store.redis
+        due = self.store._key("due")
+        closes = {item.key for item in self.closes}
+        pipe = redis.pipeline(transaction=False)
+        for key in redis.zrangebyscore(due, "-inf", NOW):
+            if key not in closes:
+                pipe.zrem(due, key)
+                pipe.hset(self.store._item(key), mapping={"state": "sent", "sent_at": registered})
+        pipe.execute()
 
     def answer(self, share: float) -> None:
         """Seed answers for ``share`` of the closed windows; remove every other row."""
