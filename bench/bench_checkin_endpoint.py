@@ -39,7 +39,7 @@ from worker.engine import Engine, register
 from worker.store import open_store
 
 ROOT = Path(__file__).resolve().parent.parent
-KEY = "bench-key"
+KEY = "bench-signing-key-0123456789"
 NOW = "2027-01-05 12:00"  # Tuesday: every Monday window is open
 STATUSES = ("on_track", "need_help", "blocked", "on_track")
 

@@ -190,7 +190,7 @@ def _settings(folder: Path, url: str, prefix: str) -> Any:
         data_dir=folder / "data",
         redis_url=url,
         redis_prefix=prefix,
-        secret_key="bench",
+        secret_key="bench-signing-key-0123456789",
         plans_dir=None,
     )
 

@@ -77,7 +77,7 @@ def engine_for(folder: Path, port: int, the_plan: Plan, name: str) -> Engine:
         smtp_host="127.0.0.1",
         smtp_port=port,
         smtp_tls="none",
-        secret_key="bench",
+        secret_key="bench-signing-key-0123456789",
         plans_dir=None,
     )
     engine = Engine(settings, SqliteStore(folder / name / "store.sqlite3"))
