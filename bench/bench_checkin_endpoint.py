@@ -142,7 +142,11 @@ def main() -> None:
 def run(folder: Path, args: argparse.Namespace) -> None:
     redis = RedisServer(folder / "redis").start() if args.store == "redis" else None
     redis_url = redis.url if redis else None
+    # The web app runs on the plan's clock (an offset: a virtual clock), so the folder is
+    # registered on that clock too: a data folder belongs to one clock.
+    offset = moment(NOW) - time.time()
     settings = Settings(
+        clock_offset=offset,
         data_dir=folder / "data",
         redis_url=redis_url,
         redis_prefix="bench-web:",
@@ -154,7 +158,6 @@ def run(folder: Path, args: argparse.Namespace) -> None:
     plan = bench_plan(args.people)
     register(engine, plan, moment("2027-01-01 00:00"))
     engine.close()
-    offset = moment(NOW) - time.time()
     process, base = start_server(folder / "data", redis_url, offset, args.workers)
     try:
         bodies = request_bodies(plan.id, args.people, args.requests)
