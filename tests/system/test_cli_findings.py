@@ -217,6 +217,29 @@ def test_an_unreachable_redis_is_one_line_with_exit_1(tmp_path: Path) -> None:
     assert "password" not in line
 
 
+def test_a_lost_signing_key_next_to_a_redis_store_is_refused_not_replaced(tmp_path: Path) -> None:
+    """Redis keeps the ledger apart from DATA_DIR: a second folder (a lost volume, another
+    container) makes a new key, which the store's fingerprint of the first key refuses."""
+    from tests.servers import RedisServer
+
+    server = RedisServer(tmp_path / "redis").start()
+    try:
+        redis = {"PACTKEEPER_REDIS_URL": server.url}
+        first = tmp_path / "first"
+        assert cli(first, "sync", str(plan_file(tmp_path)), **redis).returncode == 0
+        assert cli(first, "status", **redis).returncode == 0  # the same key: fine
+        line = one_line(cli(tmp_path / "second", "status", **redis), 1)
+        assert "the signing key is not the one that signed the links" in line
+        assert "redis-cli -u URL HDEL pk:rec:deployment signing-key" in line
+        key = (first / "secret_key").read_text()
+        assert key not in line  # neither the key nor its fingerprint is shown
+        # The old key, given as a setting, is accepted again from any folder.
+        again = cli(tmp_path / "second", "status", PACTKEEPER_SECRET_KEY=key, **redis)
+        assert again.returncode == 0, again.stderr
+    finally:
+        server.stop()
+
+
 @pytest.mark.parametrize("damage", ["header", "middle"])
 def test_a_damaged_store_is_named_and_run_starts_nothing(damage: str, tmp_path: Path) -> None:
     data = synced(tmp_path)
