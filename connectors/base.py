@@ -135,6 +135,7 @@ class Connector:
     def __init__(self, config: Any, settings: Settings) -> None:
         self.config = config  # the plan's section under communication.channels
         self.settings = settings
+        self._prepared: tuple[Message, tuple[str, bytes]] | None = None
 
     def unready(self) -> str | None:
         """Why this connector cannot send for real here (a missing secret), or None."""
@@ -146,6 +147,19 @@ class Connector:
     def render(self, message: Message) -> tuple[str, bytes]:
         """What would go over the wire, as (file extension, bytes): for the outbox."""
         raise NotImplementedError
+
+    def prepare(self, message: Message) -> None:
+        """Build what ``send`` puts on the wire before anything goes out, so an error in it
+        is local and certain (the message fails for good), never an unknown outcome. What
+        was built is kept for the ``send`` of this same message: it is built once."""
+        self._prepared = (message, self.render(message))
+
+    def rendered(self, message: Message) -> tuple[str, bytes]:
+        """``render(message)``, reusing what ``prepare`` built for this very message."""
+        prepared = self._prepared
+        if prepared is not None and prepared[0] is message:
+            return prepared[1]
+        return self.render(message)
 
     def close(self) -> None:
         """Release connections kept open across a batch."""

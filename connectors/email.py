@@ -116,6 +116,7 @@ class EmailConnector(Connector):
         super().__init__(config, settings)
         self._smtp: smtplib.SMTP | None = None
         self._used = 0.0
+        self._prepared_mail: tuple[Message, EmailMessage] | None = None
 
     def unready(self) -> str | None:
         return None if self.settings.smtp_host else "PACTKEEPER_SMTP_HOST is not set"
@@ -127,8 +128,13 @@ class EmailConnector(Connector):
         reply_to = getattr(self.config, "reply_to", None)
         return build_email(message, self.settings, str(reply_to) if reply_to else None)
 
+    def prepare(self, message: Message) -> None:
+        # The mail itself is kept, not its bytes: smtplib serialises it once, in send.
+        self._prepared_mail = (message, self._build(message))
+
     def send(self, message: Message) -> None:
-        mail = self._build(message)
+        prepared = self._prepared_mail
+        mail = prepared[1] if prepared and prepared[0] is message else self._build(message)
         address = str(message.recipient.email)
         try:
             refused = self._connection().send_message(mail, to_addrs=[address])

@@ -315,7 +315,7 @@ class IncomingWebhook(Connector):
         post(
             read_secret(self.config.webhook),
             service=self.service,
-            data=self.render(message)[1],
+            data=self.rendered(message)[1],
             headers=JSON_HEADERS,
             timeout=timeouts(self.settings),
         )

@@ -33,7 +33,7 @@ class OutboxConnector(Connector):
         return self.inner.render(message)
 
     def send(self, message: Message) -> None:
-        extension, data = self.inner.render(message)
+        extension, data = self.rendered(message)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             path = self.folder / self._name(message, extension)

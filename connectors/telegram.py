@@ -74,7 +74,7 @@ class TelegramConnector(Connector):
         http.post(
             f"{api}/bot{read_secret(self.config.token)}/sendMessage",
             service="Telegram",
-            data=self.render(message)[1],
+            data=self.rendered(message)[1],
             headers=http.JSON_HEADERS,
             timeout=http.timeouts(self.settings),
             classify_with=classify,

@@ -60,7 +60,7 @@ class WebhookConnector(Connector):
         return "json", http.encode_json(self.payload(message))
 
     def send(self, message: Message) -> None:
-        body = self.render(message)[1]
+        body = self.rendered(message)[1]
         timestamp = str(int(time.time()))  # the real clock: receivers check freshness
         headers = {
             **http.JSON_HEADERS,

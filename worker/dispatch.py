@@ -246,7 +246,7 @@ def _send(engine: Engine, claim: Claim, item: Item, now: float) -> Delivery:
         message = compose(engine, plan, item, person, channel, now)
         # What send would put on the wire, built here: an error in it is local and
         # certain (nothing went out), not an "unknown" from the middle of a send.
-        connector.render(message)
+        connector.prepare(message)
     except ConnectorError as error:
         return _failed(engine, claim, item, plan, person, channel, error, now)
     except BUILD_ERRORS as error:  # this message cannot be built: trying again cannot help
