@@ -344,6 +344,11 @@ def simulate(
     kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(result.by_kind.items()))
     print(f"{result.deliveries} deliveries ({kinds or 'none'}) -> {out / 'log.jsonl'}")
     print(f"outbox: {out / 'outbox'}")
+    if result.skipped:
+        from config.load import printable
+
+        for skipped in result.skipped:
+            print(f"pactkeeper: {checkins}, {printable(skipped)}; row skipped", file=sys.stderr)
     if result.bundle:
         print(f"handover bundle: {result.bundle}")
 

@@ -55,6 +55,9 @@ class Simulation:
     by_kind: dict[str, int] = field(default_factory=dict)
     closed: bool = False
     bundle: Path | None = None
+    # Check-ins of the CSV that could not be recorded (after the close, before any
+    # window...), each "line N: why"; the simulation goes on without them.
+    skipped: list[str] = field(default_factory=list)
 
 
 def read_checkins(path: Path, plan: Plan) -> list[CheckinRow]:
@@ -159,7 +162,7 @@ def simulate(plan_path: Path, until: date, out: Path, checkins: Path | None = No
     with (out / "log.jsonl").open("w", encoding="utf-8") as log, eager(engine, virtual):
         engine.listeners.append(lambda d: _log(log, d, summary))
         register(engine, plan, start)
-        _run(engine, plan, rows, end, virtual)
+        _run(engine, plan, rows, end, virtual, summary)
     summary.closed = engine.store.get_record("closed", plan.id) is not None
     kept = bundle_path(settings, plan.id)
     if summary.closed and kept.exists():
@@ -170,7 +173,12 @@ def simulate(plan_path: Path, until: date, out: Path, checkins: Path | None = No
 
 
 def _run(
-    engine: Engine, plan: Plan, rows: list[CheckinRow], end: float, virtual: clock.VirtualClock
+    engine: Engine,
+    plan: Plan,
+    rows: list[CheckinRow],
+    end: float,
+    virtual: clock.VirtualClock,
+    summary: Simulation,
 ) -> None:
     from worker import tasks
 
@@ -184,15 +192,18 @@ def _run(
         moment = min(moments)
         virtual.set(moment)
         if answer is not None and answer == moment:
-            _answer(engine, plan, pending.pop(0), moment)
+            _answer(engine, plan, pending.pop(0), moment, summary)
         else:
             tasks.sweep.delay()
 
 
-def _answer(engine: Engine, plan: Plan, row: CheckinRow, now: float) -> None:
-    from worker.checkins import record_checkin
+def _answer(engine: Engine, plan: Plan, row: CheckinRow, now: float, summary: Simulation) -> None:
+    from worker.checkins import CheckinError, record_checkin
 
-    record_checkin(engine, plan, row.person, now, row.status, row.note, row.done, source="csv")
+    try:
+        record_checkin(engine, plan, row.person, now, row.status, row.note, row.done, source="csv")
+    except CheckinError as error:  # as the web form or the CLI would refuse it: said, not fatal
+        summary.skipped.append(f"line {row.line}: {error}")
 
 
 def _log(handle: IO[str], delivery: Delivery, summary: Simulation) -> None:

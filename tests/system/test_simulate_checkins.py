@@ -225,3 +225,21 @@ def test_bad_command_line_input_is_one_clear_line(
     assert len(result.stderr.strip().splitlines()) == 1
     report = json.loads(pactkeeper("status", "voedselbank-aanmelden", "--json", data=data).stdout)
     assert not any(w.get("status") for rows in report["checkins"].values() for w in rows)
+
+
+def test_a_csv_checkin_the_plan_cannot_take_is_skipped_with_one_clear_line(tmp_path: Path) -> None:
+    """A row after the close (as the web form and the CLI refuse it): said, not a crash."""
+    rows = tmp_path / "late.csv"
+    rows.write_text("person,at,status,note\nbram,2027-06-01 10:00,stopping,too late\n")
+    out = tmp_path / "sim"
+    done = pactkeeper(
+        "simulate", str(DUTCH), "--until", "2027-06-10", "--checkins", str(rows), "--out", str(out)
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [
+        f"pactkeeper: {rows}, line 2: the plan 'voedselbank-aanmelden' was closed on 2027-05-01: "
+        "check-ins are no longer recorded; row skipped"
+    ]
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert not [line for line in log if line["at"] >= "2027-06-01"]  # nothing raised by it
+    assert (out / "handover.zip").exists()
