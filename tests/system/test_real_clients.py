@@ -297,7 +297,12 @@ def plan_file(name: str, folder: Path) -> Path:
         path.parent.mkdir()
         path.write_text(written[name], encoding="utf-8")
         return path
-    return {"voedselbank.yaml": DUTCH, "reading-club.yaml": ENGLISH}[name]
+    # A copy of the example with its documents: the test edits its plan file in place.
+    example = {"voedselbank.yaml": DUTCH, "reading-club.yaml": ENGLISH}[name]
+    shutil.copytree(example.parent, folder / "plan", ignore=shutil.ignore_patterns("*.yaml"))
+    path = folder / "plan" / name
+    shutil.copyfile(example, path)
+    return path
 
 
 def edited_file(path: Path, folder: Path) -> Path:
