@@ -91,8 +91,8 @@ def has_published(log: Path, count: int) -> bool:
     return len(lines(log)) >= count
 
 
-def test_publishers_killed_mid_write_never_stop_the_worker(tmp_path: Path) -> None:
-    rng = random.Random(1551)
+def worker_env(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """The folder where the worker records what it consumed, and the worker's environment."""
     recorded = tmp_path / "recorded"
     recorded.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PACTKEEPER_")}
@@ -101,6 +101,12 @@ def test_publishers_killed_mid_write_never_stop_the_worker(tmp_path: Path) -> No
         PYTHONPATH=str(processes.ROOT),
         **{RECORDED: str(recorded)},
     )
+    return recorded, env
+
+
+def test_publishers_killed_mid_write_never_stop_the_worker(tmp_path: Path) -> None:
+    rng = random.Random(1551)
+    recorded, env = worker_env(tmp_path)
     log = tmp_path / "worker.log"
     worker = start_worker(env, log)
     restarts, killed = 0, 0
@@ -145,14 +151,7 @@ def test_publishers_killed_mid_write_never_stop_the_worker(tmp_path: Path) -> No
 def test_an_unreadable_message_is_set_aside_and_the_worker_keeps_running(
     tmp_path: Path,
 ) -> None:
-    recorded = tmp_path / "recorded"
-    recorded.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PACTKEEPER_")}
-    env.update(
-        PACTKEEPER_DATA_DIR=str(tmp_path / "data"),
-        PYTHONPATH=str(processes.ROOT),
-        **{RECORDED: str(recorded)},
-    )
+    recorded, env = worker_env(tmp_path)
     log = tmp_path / "worker.log"
     worker = start_worker(env, log)
     queue = tmp_path / "data" / "broker" / "queue"
