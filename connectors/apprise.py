@@ -30,7 +30,7 @@ from types import ModuleType
 from typing import Any, ClassVar
 
 from config.plan import AppriseChannel
-from connectors import http
+from connectors import http, markup
 from connectors.base import (
     Connector,
     ConnectorError,
@@ -80,6 +80,11 @@ def _guarded_logs(url: str) -> Iterator[None]:
         logger.removeFilter(guard)
 
 
+def _md(value: str) -> str:
+    """A fact is plan text: escaped, so it shows as written in Apprise's Markdown."""
+    return markup.text(value, "markdown")
+
+
 class AppriseConnector(Connector):
     channel: ClassVar[str] = "apprise"
     config: AppriseChannel
@@ -111,7 +116,8 @@ class AppriseConnector(Connector):
         """What Apprise is handed: a title and a Markdown body."""
         parts = [message.text]
         if message.facts:
-            parts.append("\n".join(f"- **{label}:** {value}" for label, value in message.facts))
+            facts = (f"- **{_md(label)}:** {_md(value)}" for label, value in message.facts)
+            parts.append("\n".join(facts))
         if message.link:
             parts.append(f"[{action_label(message)}]({message.link})")
         return {"title": message.subject, "body": "\n\n".join(parts), "format": "markdown"}

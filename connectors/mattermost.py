@@ -9,6 +9,10 @@ Mattermost answers 403 (permanent). Posts are limited to 16383 characters
 (the server's default ``MaxPostSize``). Errors are classified by
 ``connectors.http.classify``. No idempotency key: the channel does not
 de-duplicate.
+
+The body is CommonMark, written again by ``connectors.markup`` from the message's
+Markdown, so an ``@name``, ``@channel`` or ``:emoji:`` in plan text is stopped and
+shows as words (Mattermost would otherwise notify or draw it).
 """
 
 from __future__ import annotations
@@ -16,11 +20,14 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from config.plan import MattermostChannel
-from connectors import http
+from connectors import http, markup
 from connectors.base import Message, action_label
-from worker.messages import markdown_text
 
 MAX_TEXT = 16000  # below MaxPostSize, leaving room for the title and the link
+
+
+def _text(value: str) -> str:
+    return markup.text(value, "mattermost")
 
 
 class MattermostConnector(http.IncomingWebhook):
@@ -29,17 +36,15 @@ class MattermostConnector(http.IncomingWebhook):
     config: MattermostChannel
 
     def payload(self, message: Message) -> dict[str, Any]:
-        text = message.text if len(message.text) <= MAX_TEXT else message.text[:MAX_TEXT] + "…"
+        body = markup.render(message.text, "mattermost", [message.link])
+        text = body if len(body) <= MAX_TEXT else body[:MAX_TEXT] + "…"
         # The subject and the facts are plan text, not Markdown: escaped, so a title cannot
         # become a link or an image (the body was escaped when its template was rendered).
-        lines = [f"#### {markdown_text(message.subject)}", "", text]
+        lines = [f"#### {_text(message.subject)}", "", text]
         if message.facts:
             lines += [
                 "",
-                *(
-                    f"- **{markdown_text(label)}:** {markdown_text(value)}"
-                    for label, value in message.facts
-                ),
+                *(f"- **{_text(label)}:** {_text(value)}" for label, value in message.facts),
             ]
         if message.link:
             lines += ["", f"[{action_label(message)}]({message.link})"]

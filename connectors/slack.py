@@ -5,6 +5,11 @@
 - Escaping ``&``, ``<``, ``>`` in mrkdwn: https://api.slack.com/reference/surfaces/formatting#escaping
 - Errors: https://api.slack.com/messaging/webhooks#handling_errors
 
+The message body is written in mrkdwn by ``connectors.markup`` (``*bold*``, lists as
+``• ``, plan text literal: ``&<>`` escaped, mentions, emoji shortcodes and formatting
+characters stopped); plain-text blocks are sent with ``emoji: false`` so a ``:tada:``
+in a title stays words.
+
 The webhook URL is the secret (``env:NAME`` in the plan). Slack answers 200
 ``ok``; 400 ``invalid_payload``, 403 ``action_prohibited``, 404 ``no_service``
 or ``channel_not_found`` and 410 ``channel_is_archived`` are permanent, 429
@@ -16,18 +21,32 @@ for legacy webhooks; app webhooks post where they were installed.
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
 
 from config.plan import SlackChannel
-from connectors import http
+from connectors import http, markup
 from connectors.base import Message, action_label
 
 MAX_FIELDS = 10  # a section holds at most 10 fields
 
 
-def _mrkdwn(text: str, limit: int = 3000) -> str:
-    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return escaped if len(escaped) <= limit else escaped[: limit - 1] + "…"
+_BROKEN_ENTITY = re.compile(r"&[a-z]*$")  # what a cut leaves of an &amp; or &lt;
+
+
+def _cut(mrkdwn: str, limit: int = 3000) -> str:
+    """Slack's limit for a text object, never cutting an entity in two."""
+    if len(mrkdwn) <= limit:
+        return mrkdwn
+    return _BROKEN_ENTITY.sub("", mrkdwn[: limit - 1]) + "…"
+
+
+def _text(value: str) -> str:
+    return markup.text(value, "slack")
+
+
+def _plain(text: str, limit: int) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text[:limit], "emoji": False}
 
 
 class SlackConnector(http.IncomingWebhook):
@@ -36,25 +55,26 @@ class SlackConnector(http.IncomingWebhook):
     config: SlackChannel
 
     def payload(self, message: Message) -> dict[str, Any]:
+        body = markup.render(message.text, "slack", [message.link])
         blocks: list[dict[str, Any]] = [
-            {"type": "header", "text": {"type": "plain_text", "text": message.subject[:150]}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": _mrkdwn(message.text)}},
+            {"type": "header", "text": _plain(message.subject, 150)},
+            {"type": "section", "text": {"type": "mrkdwn", "text": _cut(body)}},
         ]
         if message.facts:
             fields = [
-                {"type": "mrkdwn", "text": _mrkdwn(f"*{label}*\n{value}", 2000)}
+                {"type": "mrkdwn", "text": _cut(f"*{_text(label)}*\n{_text(value)}", 2000)}
                 for label, value in message.facts[:MAX_FIELDS]
             ]
             blocks.append({"type": "section", "fields": fields})
         if message.link:
             button = {
                 "type": "button",
-                "text": {"type": "plain_text", "text": action_label(message)[:75]},
+                "text": _plain(action_label(message), 75),
                 "url": message.link,
             }
             blocks.append({"type": "actions", "elements": [button]})
         # The top-level text is what notifications and screen readers show.
-        payload: dict[str, Any] = {"text": _mrkdwn(message.subject), "blocks": blocks}
+        payload: dict[str, Any] = {"text": _cut(_text(message.subject)), "blocks": blocks}
         if self.config.channel:
             payload["channel"] = self.config.channel
         return payload

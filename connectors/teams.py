@@ -12,6 +12,10 @@ string. The flow "Post to a channel when a webhook request is received" answers
 visible only in the flow's run history. Errors are classified by
 ``connectors.http.classify``. Workflows have no idempotency key, so the channel
 does not de-duplicate.
+
+TextBlocks read a subset of Markdown (bold, italic, lists, links); the body is written
+in it by ``connectors.markup``, and the subject and facts, plain text, are escaped for
+it, so plan text never becomes a link or bold.
 """
 
 from __future__ import annotations
@@ -19,9 +23,8 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from config.plan import TeamsChannel
-from connectors import http
+from connectors import http, markup
 from connectors.base import Message, action_label
-from worker.messages import markdown_text
 
 CARD_TYPE = "application/vnd.microsoft.card.adaptive"
 CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
@@ -36,16 +39,21 @@ class TeamsConnector(http.IncomingWebhook):
         body: list[dict[str, Any]] = [
             {
                 "type": "TextBlock",
-                "text": markdown_text(message.subject),  # plan text; TextBlocks read Markdown
+                # Plan text, and TextBlocks read Markdown: escaped.
+                "text": markup.text(message.subject, "teams"),
                 "size": "Large",
                 "weight": "Bolder",
                 "wrap": True,
             },
-            {"type": "TextBlock", "text": message.text, "wrap": True},
+            {
+                "type": "TextBlock",
+                "text": markup.render(message.text, "teams", [message.link]),
+                "wrap": True,
+            },
         ]
         if message.facts:
             facts = [
-                {"title": markdown_text(label), "value": markdown_text(value)}
+                {"title": markup.text(label, "teams"), "value": markup.text(value, "teams")}
                 for label, value in message.facts
             ]
             body.append({"type": "FactSet", "facts": facts})

@@ -15,6 +15,10 @@ errors in a JSON body, ``{"ok": false, "error_code": 403, "description":
 token), 403 (blocked, kicked) and 404 are permanent; 429 is transient and gives
 its wait in ``parameters.retry_after``, usually without a Retry-After header.
 No idempotency key: the channel does not de-duplicate.
+
+The body is written in Telegram's HTML by ``connectors.markup`` (``<b>``, ``<i>``,
+``<a href>`` only where the template has them; every text node html-escaped and an
+``@name`` from plan text stopped).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import html
 from typing import Any, ClassVar
 
 from config.plan import TelegramChannel
-from connectors import http
+from connectors import http, markup
 from connectors.base import (
     Connector,
     ConnectorError,
@@ -59,6 +63,10 @@ def classify(response: http.Response, service: str) -> None:
     http.classify(response, service, hint=description or None)
 
 
+def _text(value: str) -> str:
+    return markup.text(value, "telegram")
+
+
 class TelegramConnector(Connector):
     channel: ClassVar[str] = "telegram"
     config: TelegramChannel
@@ -82,13 +90,12 @@ class TelegramConnector(Connector):
 
     def payload(self, message: Message) -> dict[str, Any]:
         text = message.text if len(message.text) <= MAX_TEXT else message.text[:MAX_TEXT] + "…"
-        parts = [f"<b>{html.escape(message.subject[:200])}</b>", html.escape(text)]
+        body = markup.render(text, "telegram", [message.link])
+        parts = [f"<b>{_text(message.subject[:200])}</b>", body]
         if message.facts:
-            parts.append(
-                "\n".join(f"<b>{html.escape(k)}:</b> {html.escape(v)}" for k, v in message.facts)
-            )
+            parts.append("\n".join(f"<b>{_text(k)}:</b> {_text(v)}" for k, v in message.facts))
         if message.link:
-            label = html.escape(action_label(message))
+            label = _text(action_label(message))
             parts.append(f'<a href="{html.escape(message.link)}">{label}</a>')
         return {
             "chat_id": self.config.chat_id,

@@ -27,6 +27,10 @@ template may use, in this order:
 - ``{{2}}`` the subject (on one line)
 - ``{{3}}`` the link (the deployment's base URL when the message has none)
 
+The text is made for each by ``connectors.markup``: plain on SMS (no markup at all,
+links as ``label: url``), WhatsApp's own on WhatsApp (``*bold*``, ``_italic_``; plan
+text literal, its formatting characters stopped).
+
 Twilio has no idempotency key for sending: neither channel de-duplicates.
 """
 
@@ -35,7 +39,7 @@ from __future__ import annotations
 import json
 from typing import ClassVar
 
-from connectors import http
+from connectors import http, markup
 from connectors.base import Connector, ConnectorError, Message
 
 MAX_BODY = 1600  # Twilio's limit for one message's Body
@@ -74,6 +78,10 @@ def _fit(head: str, link: str | None) -> str:
     if len(head) > room:
         head = head[: room - 1].rstrip() + "…"
     return f"{head}\n{link}" if link else head
+
+
+def _text(value: str) -> str:
+    return markup.text(value, "whatsapp")
 
 
 class TwilioConnector(Connector):
@@ -128,7 +136,7 @@ class TwilioConnector(Connector):
     def content(self, message: Message) -> dict[str, str]:
         if message.link:
             return {"Body": _fit(message.subject, message.link)}
-        return {"Body": _fit(f"{message.subject}\n\n{message.text}", None)}
+        return {"Body": _fit(f"{message.subject}\n\n{markup.render(message.text, 'plain')}", None)}
 
 
 class SmsConnector(TwilioConnector):
@@ -153,5 +161,7 @@ class WhatsAppConnector(TwilioConnector):
             # WhatsApp rejects variables with new lines, tabs or runs of spaces.
             variables = {str(n): " ".join(v.split()) for n, v in enumerate(values, start=1)}
             return {"ContentSid": template, "ContentVariables": json.dumps(variables)}
-        facts = "".join(f"\n{label}: {value}" for label, value in message.facts)
-        return {"Body": _fit(f"*{message.subject}*\n\n{message.text}{facts}", message.link)}
+        facts = "".join(f"\n{_text(label)}: {_text(value)}" for label, value in message.facts)
+        subject = _text(message.subject)
+        body = markup.render(message.text, "whatsapp", [message.link])
+        return {"Body": _fit(f"*{subject}*\n\n{body}{facts}", message.link)}
