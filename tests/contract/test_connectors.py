@@ -38,7 +38,7 @@ from config.plan import (
     WebhookChannel,
 )
 from config.settings import Settings
-from connectors import registry
+from connectors import markup, registry
 from connectors.apprise import NOT_INSTALLED, AppriseConnector
 from connectors.base import Connector, ConnectorError, Message, Recipient
 from connectors.mattermost import MattermostConnector
@@ -48,7 +48,6 @@ from connectors.telegram import TelegramConnector
 from connectors.twilio import SmsConnector, WhatsAppConnector
 from connectors.webhook import WebhookConnector
 from tests.http_sink import SinkProcess, refusing_url, start_sink
-from worker.messages import markdown_text
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -365,14 +364,17 @@ def test_slack_blocks(sink: Wire, monkeypatch: pytest.MonkeyPatch) -> None:
     assert payload["channel"] == "#partners"
     assert payload["text"] == "Intakegesprek morgen &lt;10:00&gt; &amp; koffie"
     header, section, facts, actions = payload["blocks"]
-    assert header == {"type": "header", "text": {"type": "plain_text", "text": note.subject}}
+    assert header == {
+        "type": "header",
+        "text": {"type": "plain_text", "text": note.subject, "emoji": False},
+    }
     assert section["text"]["type"] == "mrkdwn"
-    assert section["text"]["text"] == note.text
+    assert section["text"]["text"] == note.text  # plain words: nothing to change in mrkdwn
     assert [f["text"] for f in facts["fields"]] == ["*Waar*\nUtrecht", "*Wanneer*\nma 11 jan 10:00"]
     (button,) = actions["elements"]
     assert button == {
         "type": "button",
-        "text": {"type": "plain_text", "text": "Inchecken"},
+        "text": {"type": "plain_text", "text": "Inchecken", "emoji": False},
         "url": note.link,
     }
 
@@ -399,7 +401,7 @@ def test_teams_adaptive_card(sink: Wire, monkeypatch: pytest.MonkeyPatch) -> Non
     title, text, facts = card["body"]
     assert (title["type"], title["text"], title["wrap"]) == (
         "TextBlock",
-        markdown_text(note.subject),
+        r"Intakegesprek morgen \<10:00> & koffie",
         True,
     )
     assert (text["type"], text["text"]) == ("TextBlock", note.text)
@@ -419,7 +421,8 @@ def test_mattermost_markdown(sink: Wire, monkeypatch: pytest.MonkeyPatch) -> Non
     payload = json.loads(request["body"])
     assert payload["channel"] == "partners"
     assert payload["username"] == "pactkeeper"
-    assert payload["text"].startswith(f"#### {markdown_text(note.subject)}\n\n{note.text}\n")
+    subject = r"Intakegesprek morgen \<10:00> & koffie"
+    assert payload["text"].startswith(f"#### {subject}\n\n{note.text}\n")
     assert "- **Waar:** Utrecht" in payload["text"]
     assert payload["text"].endswith(f"[Inchecken]({note.link})")
 
@@ -784,3 +787,45 @@ def test_registry_names_each_connector(
     assert registry.connector_class(channel) is cls
     assert cls.channel == channel
     assert cls.deduplicates is deduplicates
+
+
+# -- each service's own markup ---------------------------------------------------------
+
+MARKDOWN_BODY = (
+    "Hallo \\*Ana\\*,\n\nDe **mijlpaal** is [morgen](https://pactkeeper.example/s).\n\n"
+    "- een\n- twee\n"
+)
+
+
+def test_each_service_gets_its_own_markup_from_the_one_markdown_body(
+    sink: Wire, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The message's Markdown arrives as each service writes it; the escaped \\* as a *."""
+    brk = markup.BREAK
+    _, _, request = deliver("slack", sink, monkeypatch, text=MARKDOWN_BODY)
+    section = json.loads(request["body"])["blocks"][1]["text"]["text"]
+    assert section == (
+        f"Hallo *{brk}Ana*{brk},\n\nDe *mijlpaal* is <https://pactkeeper.example/s|morgen>.\n\n"
+        "• een\n• twee\n"
+    )
+    sink.start = len(sink.sink.requests())
+    _, _, request = deliver("telegram", sink, monkeypatch, text=MARKDOWN_BODY)
+    text = json.loads(request["body"])["text"]
+    assert "Hallo *Ana*,\n\nDe <b>mijlpaal</b> is " in text
+    assert '<a href="https://pactkeeper.example/s">morgen</a>.\n\n• een\n• twee\n' in text
+    sink.start = len(sink.sink.requests())
+    _, _, request = deliver("whatsapp", sink, monkeypatch, text=MARKDOWN_BODY)
+    body = _form(request)["Body"]
+    assert body.startswith(f"*Intakegesprek morgen <10:00> & koffie*\n\nHallo *{brk}Ana*{brk},")
+    assert "De *mijlpaal* is morgen: https://pactkeeper.example/s.\n\n" in body
+    assert "- een\n- twee\n" in body and "**" not in body and "\\" not in body
+    sink.start = len(sink.sink.requests())
+    _, _, request = deliver("sms", sink, monkeypatch, text=MARKDOWN_BODY, link=None)
+    assert _form(request)["Body"] == (
+        "Intakegesprek morgen <10:00> & koffie\n\n"
+        "Hallo *Ana*,\n\nDe mijlpaal is morgen: https://pactkeeper.example/s.\n\n- een\n- twee\n"
+    )
+    sink.start = len(sink.sink.requests())
+    _, _, request = deliver("teams", sink, monkeypatch, text=MARKDOWN_BODY)
+    card = json.loads(request["body"])["attachments"][0]["content"]
+    assert card["body"][1]["text"] == MARKDOWN_BODY
