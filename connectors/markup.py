@@ -111,7 +111,7 @@ def _slack(text: str) -> str:
 
 
 def _whatsapp(text: str) -> str:
-    return _QUOTE_START.sub(BREAK + ">", _after(_CHAT_MARKS, text))
+    return _after(_QUOTE_START, _after(_CHAT_MARKS, text))
 
 
 def _telegram(text: str) -> str:

@@ -192,7 +192,7 @@ def test_a_value_that_would_start_a_block_stays_in_its_line() -> None:
                 "inline",
                 "paragraph_close",
             ], (value, target)
-    assert render(markdown_text("> not a quote"), "whatsapp") == f"{BREAK}> not a quote"
+    assert render(markdown_text("> not a quote"), "whatsapp") == f">{BREAK} not a quote"
 
 
 def test_markdown_text_and_plain_text_are_each_others_inverse_on_one_line() -> None:
