@@ -301,8 +301,12 @@ _MENTION = re.compile(rf"(?<![\w@])@(?!{BREAK})[\w.-]")
 _SHORTCODE = re.compile(rf":(?!{BREAK})[\w+-]+:")
 
 
-def skeleton(channel: str, payload: Any) -> list[str]:
-    """The markup of a payload without its words: what must not depend on plan text."""
+def skeleton(channel: str, payload: Any, own: str | None = None) -> list[str]:
+    """The markup of a payload without its words: what must not depend on plan text.
+
+    ``own`` is the message's own link: it stands in the text as it is (its token holds
+    underscores and dashes), so it is taken out before the marks are counted.
+    """
     pieces = texts(channel, payload)
     if channel == "email":
         parsed = read_html(pieces[1])
@@ -319,6 +323,7 @@ def skeleton(channel: str, payload: Any) -> list[str]:
         return marks
     if channel == "slack":  # the header and the button are plain_text: not read as markup
         pieces = [payload["text"], *_slack_texts(payload["blocks"], only="mrkdwn")]
+    pieces = [piece.replace(own, "LINK") for piece in pieces] if own else pieces
     marks = {"slack": _SLACK_MARKS, "whatsapp": _WHATSAPP_MARKS}.get(channel)
     return [found[0] for piece in pieces for found in marks.finditer(piece)] if marks else []
 
