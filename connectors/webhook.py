@@ -16,6 +16,10 @@ The headers:
   reject timestamps more than 5 minutes off, which stops replays);
 - ``Idempotency-Key``: the ledger key, the same on every attempt of one message.
 
+``text`` is the message's body as drafted: CommonMark in which plan text is escaped
+(docs/channels.md), for a receiver that renders Markdown; ``subject`` and the facts
+are plain text.
+
 Verification and a receiver in Python: ``docs/webhook.md``. The scheme follows
 Stripe's and Slack's request signing:
 https://docs.stripe.com/webhooks#verify-manually and
