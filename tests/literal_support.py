@@ -323,9 +323,18 @@ def skeleton(channel: str, payload: Any, own: str | None = None) -> list[str]:
         return marks
     if channel == "slack":  # the header and the button are plain_text: not read as markup
         pieces = [payload["text"], *_slack_texts(payload["blocks"], only="mrkdwn")]
-    pieces = [piece.replace(own, "LINK") for piece in pieces] if own else pieces
+    pieces = [_without(piece, own) for piece in pieces] if own else pieces
     marks = {"slack": _SLACK_MARKS, "whatsapp": _WHATSAPP_MARKS}.get(channel)
     return [found[0] for piece in pieces for found in marks.finditer(piece)] if marks else []
+
+
+def _without(piece: str, own: str) -> str:
+    """``piece`` without the message's own link, whole or cut short by a length limit."""
+    piece = piece.replace(own, "LINK")
+    cut = re.search(r"\S+…$", piece)
+    if cut and own.startswith(cut[0][:-1]):
+        piece = piece[: cut.start()] + "LINK…"
+    return piece
 
 
 def _commonmark_skeleton(text: str) -> list[str]:

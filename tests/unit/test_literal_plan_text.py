@@ -82,6 +82,13 @@ def literal(value: str) -> str:
     return " ".join(value.split())
 
 
+def calendar_quotes(text: str) -> str:
+    """An invitation names its attendees as the calendar object does, and an iCalendar
+    parameter cannot hold a straight double quote (RFC 5545 §3.1, CN=): the calendar
+    code writes typographic quotes there. The only change a calendar message makes."""
+    return re.sub('["“”]', '"', text)
+
+
 NEUTRAL = "Plain words"
 
 
@@ -147,13 +154,19 @@ def test_any_plan_text_comes_out_literally_in_every_channel_of_every_message(
         assert set(built.messages) == set(SHOWN)
         for name, message in built.messages.items():
             for channel, payload in renderings(message, built.engine.settings):
-                seen = shown(channel, payload)
+                seen = literal(shown(channel, payload))  # facts keep a value's own spaces
                 for field in SHOWN[name]:
-                    if channel == "email" and field not in in_body(lang, name):
-                        continue
+                    if channel in ("email", "sms") and field not in in_body(lang, name):
+                        continue  # neither shows facts
                     expected = literal(values[field])
-                    if channel == "sms" and message.link and expected not in message.subject:
+                    if (
+                        channel == "sms"
+                        and message.link
+                        and expected not in literal(message.subject)
+                    ):
                         continue  # an SMS with a link carries the subject and the link only
+                    if name in ("invite", "cancel"):
+                        expected, seen = calendar_quotes(expected), calendar_quotes(seen)
                     assert expected in seen, (name, channel, field, seen)
 
 
@@ -215,7 +228,8 @@ def test_the_known_attacks_are_words_everywhere(text: str, tmp_path: Path) -> No
             )
             if channel != "sms":
                 for field in SHOWN[name] if channel != "email" else in_body("en", name):
-                    assert literal(values[field]) in shown(channel, payload), (name, channel)
+                    seen = literal(shown(channel, payload))
+                    assert literal(values[field]) in seen, (name, channel)
 
 
 @pytest.mark.xfail(
