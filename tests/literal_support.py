@@ -24,7 +24,6 @@ from dataclasses import dataclass, replace
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
 
 from markdown_it import MarkdownIt
 
@@ -127,7 +126,7 @@ class Built:
     messages: dict[str, Message]  # by a name for the kind: "reminder", "warning-nudge", ...
 
 
-WARNINGS = {
+WARNINGS: dict[str, dict[str, Any]] = {
     "warning-lead": {"template": "lead_warning", "count": 2},
     "warning-dropout": {"template": "dropout_warning", "count": 3, "dropout": True},
     "warning-nudge": {"template": "nudge", "count": 1},
@@ -324,8 +323,8 @@ def skeleton(channel: str, payload: Any, own: str | None = None) -> list[str]:
     if channel == "slack":  # the header and the button are plain_text: not read as markup
         pieces = [payload["text"], *_slack_texts(payload["blocks"], only="mrkdwn")]
     pieces = [_without(piece, own) for piece in pieces] if own else pieces
-    marks = {"slack": _SLACK_MARKS, "whatsapp": _WHATSAPP_MARKS}.get(channel)
-    return [found[0] for piece in pieces for found in marks.finditer(piece)] if marks else []
+    chat = {"slack": _SLACK_MARKS, "whatsapp": _WHATSAPP_MARKS}.get(channel)
+    return [found[0] for piece in pieces for found in chat.finditer(piece)] if chat else []
 
 
 def _without(piece: str, own: str) -> str:
@@ -354,6 +353,3 @@ def _where(address: str) -> str:
         return ""
     return " -> pactkeeper" if address.startswith(BASE_URL + "/") else f" -> {address}"
 
-
-def form(payload: Any) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(payload, strict_parsing=True).items()}
