@@ -352,4 +352,3 @@ def _where(address: str) -> str:
     if not address:
         return ""
     return " -> pactkeeper" if address.startswith(BASE_URL + "/") else f" -> {address}"
-
