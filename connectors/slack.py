@@ -31,14 +31,16 @@ from connectors.base import Message, action_label
 MAX_FIELDS = 10  # a section holds at most 10 fields
 
 
-_BROKEN_ENTITY = re.compile(r"&[a-z]*$")  # what a cut leaves of an &amp; or &lt;
+# What a cut can leave half: an &amp; or &lt;, or a formatting mark without the break
+# that follows it (connectors.markup), which would start bold or italic.
+_HALF_AT_END = re.compile(r"&[a-z]*$|[*_~`]$")
 
 
 def _cut(mrkdwn: str, limit: int = 3000) -> str:
-    """Slack's limit for a text object, never cutting an entity in two."""
+    """Slack's limit for a text object, never cutting an entity or a stopped mark in two."""
     if len(mrkdwn) <= limit:
         return mrkdwn
-    return _BROKEN_ENTITY.sub("", mrkdwn[: limit - 1]) + "…"
+    return _HALF_AT_END.sub("", mrkdwn[: limit - 1]) + "…"
 
 
 def _text(value: str) -> str:

@@ -255,3 +255,11 @@ def test_an_empty_body_is_an_empty_text(target: markup.Target) -> None:
     assert render("", target) == ""
     assert render("\n", target) == ""
     assert markup.text("", target) == ""
+
+
+def test_slack_cuts_a_long_text_without_leaving_half_an_entity_or_a_working_mark() -> None:
+    from connectors.slack import _cut
+
+    assert _cut("a" * 2998 + "&amp;", 3000) == "a" * 2998 + "…"
+    assert _cut("a" * 2998 + "*" + BREAK + "b", 3000) == "a" * 2998 + "…"
+    assert _cut("short", 3000) == "short"
