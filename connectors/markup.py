@@ -16,13 +16,15 @@ off) and writes it again in the target's markup:
 The contract: a text node is always written as literal text escaped for the target, so
 what a plan says (``*``, ``[x](y)``, ``<https://...>``, ``@channel``, ``<!here>``,
 ``&lt;``, ``:tada:``) is shown as exactly those characters, never as a link, image,
-mention, emoji, bold or heading. Targets without an escape character (Slack, WhatsApp)
-get a zero-width space (``BREAK``, U+200B) after a character that would start
-formatting, a mention or an emoji shortcode; the reader sees the characters and nothing
-happens. Only the links a connector names as its own (``links``: the check-in or status
-link the message carries) are written as links where they stand in the text; every
-other address stays words. ``text(value, target)`` escapes one plain-text value (a
-subject, a fact) the same way. docs/channels.md lists what each channel gets.
+mention, emoji, bold or heading. Where a service has no escape for it (formatting on
+Slack and WhatsApp, mentions on Slack, Mattermost and Telegram, emoji shortcodes on
+Slack and Mattermost) a zero-width space (``BREAK``, U+200B) follows the character that
+would start it; the reader sees the characters and nothing happens. Only the links a
+connector names as its own (``links``: the check-in, status or bundle link the message
+carries) are written whole and unescaped where they stand in the text, so the service
+makes them clickable; every other address is escaped like any text.
+``text(value, target)`` escapes one plain-text value (a subject, a fact) the same way.
+docs/channels.md lists what each channel gets.
 
 This module formats and does nothing else: it imports only the standard library and
 markdown-it, never ``worker`` or ``web`` (docs/architecture.md §6).
