@@ -1,7 +1,8 @@
 """Rendering pages and refusals, in the plan's language (Jinja2, autoescape on).
 
-Templates live in ``web/templates/<lang>/`` with whole sentences per language,
-around one language-neutral layout (``base.html.j2``: inline CSS, no scripts,
+One template per page in ``web/templates/`` with English msgids in ``{% trans %}``
+blocks; the words of each language come from the catalogs of ``worker.messages``
+(docs/translations.md), around one layout (``base.html.j2``: inline CSS, no scripts,
 no external resources). Every page goes out with headers that keep the secret
 links in its URL private: no referrer, no caching, no indexing, no framing.
 """
@@ -19,7 +20,7 @@ from pydantic import BaseModel
 from worker import messages
 
 TEMPLATES = Path(__file__).parent / "templates"
-LANGUAGES = ("nl", "en")
+LANGUAGES = messages.LANGUAGES
 
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
@@ -147,22 +148,25 @@ def language(accept: str | None) -> str:
 
 
 @cache
-def environment() -> jinja2.Environment:
+def environment(lang: str = "en") -> jinja2.Environment:
+    """The pages' environment in ``lang``: autoescaped, with its catalog installed."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,
+        extensions=["jinja2.ext.i18n"],
     )
-    env.filters["day"] = lambda value, lang, fmt="full": messages.format_day(value, lang, fmt)
-    env.filters["moment"] = messages.format_moment
+    messages.add_filters(env)
+    messages.install_translations(env, lang)
     return env
 
 
 def page(name: str, lang: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     chosen = lang if lang in LANGUAGES else "en"
-    html = environment().get_template(f"{chosen}/{name}.html.j2").render(lang=chosen, **context)
+    html = environment(chosen).get_template(f"{name}.html.j2").render(lang=chosen, **context)
     return HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
 
 
