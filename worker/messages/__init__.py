@@ -102,7 +102,7 @@ def _compile(po: Path, lang: str) -> Translations:
     return Translations(buffer, domain=DOMAIN)
 
 
-def N_(message: str) -> str:  # noqa: N802 (the gettext idiom's name)
+def N_(message: str) -> str:
     """Mark ``message`` for extraction; it is translated where it is used."""
     return message
 
@@ -234,10 +234,13 @@ def _shown(context: jinja2.runtime.Context, value: Any) -> Any:
 _as_text = jinja2.pass_context(_shown)
 
 
-def _escaping(translate: Callable[..., str]) -> Callable[..., str]:
+def _escaping(translate: Callable[..., str], plural: bool = False) -> Callable[..., str]:
     # The catalog's sentence is template markup; only the values in it are plan text.
+    # Jinja calls a plural with the count last among the strings and expects it as %(num)s.
     @jinja2.pass_context
     def translated(context: jinja2.runtime.Context, *args: Any, **variables: Any) -> str:
+        if plural:
+            variables.setdefault("num", args[-1])
         shown = {name: _shown(context, value) for name, value in variables.items()}
         return _Translated(translate(*args) % shown)
 
@@ -247,30 +250,23 @@ def _escaping(translate: Callable[..., str]) -> Callable[..., str]:
 def _install_escaping(env: jinja2.Environment, lang: str) -> None:
     catalog = translations(lang)
 
-    def plural(singular: str, plural: str, num: int) -> str:
+    def single(message: str) -> str:
+        return str(catalog.gettext(message))
+
+    def in_context(context: str, message: str) -> str:
+        return str(catalog.pgettext(context, message))
+
+    def counted(singular: str, plural: str, num: int) -> str:
         return str(catalog.ngettext(singular, plural, num))
 
-    def context_plural(context: str, singular: str, plural: str, num: int) -> str:
+    def counted_in_context(context: str, singular: str, plural: str, num: int) -> str:
         return str(catalog.npgettext(context, singular, plural, num))
 
-    plain_plural = _escaping(plural)
-    plain_context_plural = _escaping(context_plural)
-
-    @jinja2.pass_context
-    def ngettext_(ctx: jinja2.runtime.Context, s: str, p: str, num: int, **v: Any) -> str:
-        return plain_plural(ctx, s, p, num, **{"num": num, **v})  # type: ignore[call-arg]
-
-    @jinja2.pass_context
-    def npgettext_(
-        ctx: jinja2.runtime.Context, c: str, s: str, p: str, num: int, **v: Any
-    ) -> str:
-        return plain_context_plural(ctx, c, s, p, num, **{"num": num, **v})  # type: ignore[call-arg]
-
     env.globals.update(
-        gettext=_escaping(catalog.gettext),
-        pgettext=_escaping(catalog.pgettext),
-        ngettext=ngettext_,
-        npgettext=npgettext_,
+        gettext=_escaping(single),
+        pgettext=_escaping(in_context),
+        ngettext=_escaping(counted, plural=True),
+        npgettext=_escaping(counted_in_context, plural=True),
     )
 
 
@@ -290,9 +286,7 @@ def render(name: str, lang: str, **context: Any) -> str:
     return env.get_template(name).render(lang=lang, **context)
 
 
-def render_block(
-    template: str, lang: str, block: str, plain: bool, context: dict[str, Any]
-) -> str:
+def render_block(template: str, lang: str, block: str, plain: bool, context: dict[str, Any]) -> str:
     """One block (``subject``, ``body``) of the message ``templates/<template>.md.j2``.
 
     ``plain``: values as plain text (a subject); else as escaped Markdown (a body).
