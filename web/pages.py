@@ -139,7 +139,7 @@ def environment(lang: str = "en") -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         auto_reload=False,
-        extensions=["jinja2.ext.i18n"],
+        extensions=[messages.CompiledTranslations],
     )
     messages.add_filters(env)
     messages.install_translations(env, lang)

@@ -40,13 +40,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import date, datetime, time
-from functools import cache
+from functools import cache, lru_cache
 from io import BytesIO
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
+import jinja2.ext
+import jinja2.nodes
 from babel.support import Translations
 
 # The one list of languages: each needs locale/<lang>/LC_MESSAGES/pactkeeper.po.
@@ -153,6 +155,54 @@ def format_moment(value: datetime, lang: str, zone: str | None = None) -> str:
 # -- environments -----------------------------------------------------------------------
 
 
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s|%%")
+
+
+class CompiledTranslations(jinja2.ext.InternationalizationExtension):
+    """``jinja2.ext.i18n`` that translates a ``{% trans %}`` block when the template compiles.
+
+    Each environment has one language (``env.pactkeeper_catalog``), so the catalog's sentence
+    becomes template text and its ``%(name)s`` the value's own output node: values are then
+    escaped exactly as a plain ``{{ value }}`` is (autoescape, the messages' ``finalize``), and
+    rendering costs what it did with one template per language. Plural blocks, ``_()`` and
+    ``pgettext()`` calls stay run-time gettext (``install_translations``).
+    """
+
+    def _make_node(
+        self,
+        singular: str,
+        plural: str | None,
+        context: str | None,
+        variables: dict[str, jinja2.nodes.Expr],
+        plural_expr: jinja2.nodes.Expr | None,
+        vars_referenced: bool,
+        num_called_num: bool,
+    ) -> jinja2.nodes.Output:
+        catalog: Translations | None = getattr(self.environment, "pactkeeper_catalog", None)
+        if catalog is None or plural_expr is not None:
+            return super()._make_node(
+                singular, plural, context, variables, plural_expr, vars_referenced, num_called_num
+            )
+        text = catalog.pgettext(context, singular) if context else catalog.gettext(singular)
+        return jinja2.nodes.Output(_output_nodes(str(text), variables))
+
+
+def _output_nodes(text: str, variables: dict[str, jinja2.nodes.Expr]) -> list[jinja2.nodes.Node]:
+    found: list[jinja2.nodes.Node] = []
+    start = 0
+    for placeholder in _PLACEHOLDER.finditer(text):
+        literal = text[start : placeholder.start()] + ("%" if placeholder[0] == "%%" else "")
+        if literal:
+            found.append(jinja2.nodes.TemplateData(literal))
+        if placeholder[1]:
+            name = placeholder[1]
+            found.append(variables[name] if name in variables else jinja2.nodes.Name(name, "load"))
+        start = placeholder.end()
+    if text[start:]:
+        found.append(jinja2.nodes.TemplateData(text[start:]))
+    return found
+
+
 def _base_environment(autoescape: bool, **options: Any) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
@@ -164,7 +214,7 @@ def _base_environment(autoescape: bool, **options: Any) -> jinja2.Environment:
         keep_trailing_newline=True,
         # Templates are package data: checking their mtime on every render costs time.
         auto_reload=False,
-        extensions=["jinja2.ext.i18n"],
+        extensions=[CompiledTranslations],
         **options,
     )
     add_filters(env)
@@ -181,6 +231,7 @@ def add_filters(env: jinja2.Environment) -> None:
 def install_translations(env: jinja2.Environment, lang: str) -> None:
     """Newstyle gettext of ``lang`` in ``env`` (``{% trans %}``, ``_``, ``pgettext``)."""
     env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
+    env.pactkeeper_catalog = translations(lang)  # type: ignore[attr-defined]
 
 
 @cache
@@ -201,6 +252,8 @@ _ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 PLAIN_TEXT = "_plain_text"  # in a template's context: render values as plain text
 
 
+# Plan text repeats (names, titles, dates in every message): escaping it once is enough.
+@lru_cache(maxsize=4096)
 def markdown_text(text: str) -> str:
     """Text as Markdown that shows exactly that text, on one line: ``md`` that never doubles.
 
@@ -214,6 +267,7 @@ def markdown_text(text: str) -> str:
     return _BLOCK_MARK.sub(r"\\\1", escaped)
 
 
+@lru_cache(maxsize=4096)
 def plain_text(text: str) -> str:
     """Markdown-escaped text back as it was written (for a subject line)."""
     return _ESCAPE.sub(r"\1", text)
@@ -282,8 +336,19 @@ def markdown_environment(lang: str = "en") -> jinja2.Environment:
 
 def render(name: str, lang: str, **context: Any) -> str:
     """Render ``templates/<name>`` in ``lang``; ``.html`` templates are autoescaped."""
-    env = environment(lang, name.endswith(".html.j2"))
-    return env.get_template(name).render(lang=lang, **context)
+    loaded, template_globals = _template(name, lang)
+    values = {**template_globals, "lang": lang, **context}
+    try:
+        return "".join(loaded.root_render_func(loaded.new_context(values, shared=True)))
+    except Exception:
+        # Jinja's own traceback rewriting, as Template.render does it.
+        return str(loaded.environment.handle_exception())
+
+
+@cache
+def _template(name: str, lang: str) -> tuple[jinja2.Template, dict[str, Any]]:
+    loaded = environment(lang, name.endswith(".html.j2")).get_template(name)
+    return loaded, dict(loaded.globals)
 
 
 def render_block(template: str, lang: str, block: str, plain: bool, context: dict[str, Any]) -> str:
@@ -291,9 +356,17 @@ def render_block(template: str, lang: str, block: str, plain: bool, context: dic
 
     ``plain``: values as plain text (a subject); else as escaped Markdown (a body).
     """
+    loaded, template_globals = _message_template(template, lang)
+    values = {**template_globals, "lang": lang, **context, PLAIN_TEXT: plain}
+    # shared: the values are the whole context (globals included, merged once per template),
+    # which spares Jinja merging its globals into every new context.
+    return "".join(loaded.blocks[block](loaded.new_context(values, shared=True)))
+
+
+@cache
+def _message_template(template: str, lang: str) -> tuple[jinja2.Template, dict[str, Any]]:
     loaded = markdown_environment(lang).get_template(f"{template}.md.j2")
-    values = {"lang": lang, **context, PLAIN_TEXT: plain}
-    return "".join(loaded.blocks[block](loaded.new_context(values)))
+    return loaded, dict(loaded.globals)
 
 
 def render_parts(template: str, lang: str, **context: Any) -> tuple[str, str]:
