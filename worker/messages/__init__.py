@@ -17,7 +17,8 @@ Contract:
 - Catalogs are read once per process: the compiled ``.mo`` (built at install by
   ``setup.py``) when it is newer than its ``.po``, else the ``.po`` itself, compiled in
   memory, so a checkout run with ``PYTHONPATH`` needs no build step.
-- Jinja environments and compiled templates are cached per language.
+- Jinja environments and compiled templates are cached per language; a ``{% trans %}``
+  block is translated when its template compiles (``CompiledTranslations``).
 
 Markdown templates are rendered to HTML by ``to_html`` (markdown-it with raw HTML
 off, so plan text can never inject markup); HTML templates are autoescaped. Dates
