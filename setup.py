@@ -20,10 +20,15 @@ LOCALE = Path("worker") / "messages" / "locale"
 class build_py_with_catalogs(build_py):
     def run(self) -> None:
         super().run()
-        compile_catalogs(Path(self.build_lib) / LOCALE)
+        compile_catalogs(Path(self.build_lib) / LOCALE, keep_sources=False)
 
 
-def compile_catalogs(folder: Path) -> None:
+def compile_catalogs(folder: Path, keep_sources: bool = True) -> None:
+    """Every ``<lang>/LC_MESSAGES/*.po`` under ``folder`` compiled to the ``.mo`` next to it.
+
+    A built package carries only the ``.mo``: installers do not keep file times, so a ``.po``
+    beside it could look newer and be compiled again at every start.
+    """
     from babel.messages.mofile import write_mo
     from babel.messages.pofile import read_po
 
@@ -32,6 +37,8 @@ def compile_catalogs(folder: Path) -> None:
             catalog = read_po(source, locale=po.parent.parent.name)
         with po.with_suffix(".mo").open("wb") as compiled:
             write_mo(compiled, catalog, use_fuzzy=False)
+        if not keep_sources:
+            po.unlink()
 
 
 # setuptools runs this file as __main__; tests import it for compile_catalogs.

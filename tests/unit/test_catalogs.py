@@ -182,6 +182,26 @@ def test_a_po_without_an_up_to_date_mo_is_compiled_at_run_time(tmp_path: Path) -
     assert built.pgettext("check-in answer", "On track") == "Op schema"
 
 
+def test_an_installed_package_reads_the_mo_it_was_built_with(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = importlib.util.spec_from_file_location("pactkeeper_setup", ROOT / "setup.py")
+    assert spec and spec.loader
+    setup_module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(setup_module)
+    folder = tmp_path / "nl" / "LC_MESSAGES"
+    folder.mkdir(parents=True)
+    (folder / "pactkeeper.po").write_bytes(messages.catalog_path("nl").read_bytes())
+    setup_module.compile_catalogs(tmp_path, keep_sources=False)
+    assert [path.name for path in folder.iterdir()] == ["pactkeeper.mo"]
+    monkeypatch.setattr(messages, "LOCALE_DIR", tmp_path)
+    messages.translations.cache_clear()
+    try:
+        assert messages.translations("nl").gettext("Page not found") == "Pagina niet gevonden"
+    finally:
+        messages.translations.cache_clear()
+
+
 def test_an_older_mo_is_ignored_for_its_po(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = tmp_path / "nl" / "LC_MESSAGES"
     folder.mkdir(parents=True)
