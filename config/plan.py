@@ -248,6 +248,16 @@ class Person(Section):
     timezone: Zone | None = None
     away: list[DateRange] = Field(default_factory=list)
     language: Literal["nl", "en"] | None = None
+    # How a greeting addresses the person ("Hoi Ana"); optional, see ``called``.
+    call_name: LineText | None = None
+
+    @property
+    def called(self) -> str:
+        """The name a greeting uses: ``call_name``, else the first word of ``name``."""
+        if self.call_name:
+            return self.call_name
+        words = self.name.split()
+        return words[0] if words else self.name
 
     def is_away(self, day: date) -> bool:
         if not self.away:

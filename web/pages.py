@@ -1,7 +1,8 @@
 """Rendering pages and refusals, in the plan's language (Jinja2, autoescape on).
 
-Templates live in ``web/templates/<lang>/`` with whole sentences per language,
-around one language-neutral layout (``base.html.j2``: inline CSS, no scripts,
+One template per page in ``web/templates/`` with English msgids in ``{% trans %}``
+blocks; the words of each language come from the catalogs of ``worker.messages``
+(docs/translations.md), around one layout (``base.html.j2``: inline CSS, no scripts,
 no external resources). Every page goes out with headers that keep the secret
 links in its URL private: no referrer, no caching, no indexing, no framing.
 """
@@ -17,9 +18,10 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel
 
 from worker import messages
+from worker.messages import N_
 
 TEMPLATES = Path(__file__).parent / "templates"
-LANGUAGES = ("nl", "en")
+LANGUAGES = messages.LANGUAGES
 
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
@@ -33,48 +35,27 @@ SECURITY_HEADERS = {
     ),
 }
 
-# Why a link or a request was refused, as a code the pages and the API share.
+# Why a link or a request was refused, as a code the pages and the API share (English
+# msgids, translated when used: the catalogs of worker.messages hold the other languages).
 REASONS = {
-    "en": {
-        "incomplete": "This link is incomplete.",
-        "invalid": "This link is not valid.",
-        "wrong_page": "This link is not meant for this page.",
-        "expired": "This link has expired.",
-        "other_plan": "This link belongs to another plan.",
-        "other_person": "This link belongs to someone else.",
-        "unknown_plan": "This link is for a plan that is not kept here.",
-        "not_checking": "This link is not for anyone who checks in on this plan.",
-        "bad_status": "Choose one of the four answers: on track, need help, blocked or stopping.",
-        "bad_milestone": "One of the milestones you ticked is not one of yours.",
-        "no_window": "There is no check-in window for you yet.",
-        "window_gone": "The plan no longer has the check-in this link was for.",
-        "closed": "This partnership has been closed: check-ins are no longer recorded.",
-        "not_found": "There is no page at this address.",
-        "bad_request": "This request could not be read.",
-        "too_large": "This request is larger than any check-in can be.",
-        "method": "This address does not take this kind of request.",
-        "unavailable": "pactkeeper cannot read its data right now. Please try again later.",
-    },
-    "nl": {
-        "incomplete": "Deze link is niet compleet.",
-        "invalid": "Deze link is niet geldig.",
-        "wrong_page": "Deze link is niet bedoeld voor deze pagina.",
-        "expired": "Deze link is verlopen.",
-        "other_plan": "Deze link hoort bij een ander plan.",
-        "other_person": "Deze link is van iemand anders.",
-        "unknown_plan": "Deze link hoort bij een plan dat hier niet (meer) wordt bijgehouden.",
-        "not_checking": "Deze link is niet van iemand die bij dit plan incheckt.",
-        "bad_status": "Kies een van de vier antwoorden: op schema, hulp nodig, vast of stoppen.",
-        "bad_milestone": "Een van de aangevinkte mijlpalen is niet van jou.",
-        "no_window": "Er is nog geen check-in voor je geopend.",
-        "window_gone": "Het plan heeft de check-in van deze link niet meer.",
-        "closed": "Deze samenwerking is afgesloten: check-ins worden niet meer bijgehouden.",
-        "not_found": "Op dit adres staat geen pagina.",
-        "bad_request": "Dit verzoek kon niet worden gelezen.",
-        "too_large": "Dit verzoek is groter dan een check-in ooit kan zijn.",
-        "method": "Dit adres accepteert dit soort verzoek niet.",
-        "unavailable": "pactkeeper kan zijn gegevens nu niet lezen. Probeer het later nog eens.",
-    },
+    "incomplete": N_("This link is incomplete."),
+    "invalid": N_("This link is not valid."),
+    "wrong_page": N_("This link is not meant for this page."),
+    "expired": N_("This link has expired."),
+    "other_plan": N_("This link belongs to another plan."),
+    "other_person": N_("This link belongs to someone else."),
+    "unknown_plan": N_("This link is for a plan that is not kept here."),
+    "not_checking": N_("This link is not for anyone who checks in on this plan."),
+    "bad_status": N_("Choose one of the four answers: on track, need help, blocked or stopping."),
+    "bad_milestone": N_("One of the milestones you ticked is not one of yours."),
+    "no_window": N_("There is no check-in window for you yet."),
+    "window_gone": N_("The plan no longer has the check-in this link was for."),
+    "closed": N_("This partnership has been closed: check-ins are no longer recorded."),
+    "not_found": N_("There is no page at this address."),
+    "bad_request": N_("This request could not be read."),
+    "too_large": N_("This request is larger than any check-in can be."),
+    "method": N_("This address does not take this kind of request."),
+    "unavailable": N_("pactkeeper cannot read its data right now. Please try again later."),
 }
 
 TOKEN_REASONS = {
@@ -117,7 +98,9 @@ ERRORS = {
 
 
 def reason(code: str, lang: str) -> str:
-    return REASONS[lang if lang in LANGUAGES else "en"].get(code, REASONS["en"]["bad_request"])
+    """Why a request was refused, in ``lang`` (English for a language pactkeeper lacks)."""
+    chosen = lang if lang in LANGUAGES else "en"
+    return messages.gettext_in(chosen, REASONS.get(code, REASONS["bad_request"]))
 
 
 def problem(status: int, code: str, problems: list[str] | None = None) -> JSONResponse:
@@ -147,22 +130,25 @@ def language(accept: str | None) -> str:
 
 
 @cache
-def environment() -> jinja2.Environment:
+def environment(lang: str = "en") -> jinja2.Environment:
+    """The pages' environment in ``lang``: autoescaped, with its catalog installed."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,
+        extensions=[messages.CompiledTranslations],
     )
-    env.filters["day"] = lambda value, lang, fmt="full": messages.format_day(value, lang, fmt)
-    env.filters["moment"] = messages.format_moment
+    messages.add_filters(env)
+    messages.install_translations(env, lang)
     return env
 
 
 def page(name: str, lang: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     chosen = lang if lang in LANGUAGES else "en"
-    html = environment().get_template(f"{chosen}/{name}.html.j2").render(lang=chosen, **context)
+    html = environment(chosen).get_template(f"{name}.html.j2").render(lang=chosen, **context)
     return HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
 
 

@@ -157,7 +157,7 @@ def test_kills_and_a_redis_restart_lose_nothing(
 
 def _text(item: Any, plan: Any) -> tuple[str, str]:
     """The identity of a sent item as the sink saw it, from the ledger's subject."""
-    return str(item.subject), f"Hello {plan.person(item.recipient).name},"
+    return str(item.subject), f"Hello {plan.person(item.recipient).called},"
 
 
 def _reported(store: RedisStore, plan_id: str, keys: set[str]) -> int:

@@ -358,7 +358,13 @@ def hostile_plan(tmp_path: Path) -> Path:
     data["team"]["name"] = "T ![t](https://tracker.example/t.gif)"
     data["people"][1]["name"] = HOSTILE_LEAD
     data["people"].append(
-        {"id": "ida", "name": HOSTILE_MEMBER, "side": "team", "email": "ida@t.example"}
+        {
+            "id": "ida",
+            "name": HOSTILE_MEMBER,
+            "call_name": HOSTILE_MEMBER,
+            "side": "team",
+            "email": "ida@t.example",
+        }
     )
     data["milestones"] = [
         {

@@ -228,7 +228,7 @@ def test_dutch_runbook_marks_only_the_last_step_as_the_dropout_warning(dutch: st
     [
         "1. Laat het zo snel mogelijk weten aan het aanspreekpunt, **Ana de Vries**, en aan de "
         "teamleider, **Bram Bakker**.",
-        "Check dan in met de status **ik stop** (`stopping`). Dan gaat meteen de "
+        "Check dan in met de status **moet stoppen** (`stopping`). Dan gaat meteen de "
         "uitvalwaarschuwing naar de teamleider (Bram Bakker) en het aanspreekpunt",
         "Het tweede IT-team van Acme kan het beheer overnemen.",
         "De opvolger die de draad oppakt is **Dirk Jansen**.",

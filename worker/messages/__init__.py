@@ -1,40 +1,129 @@
-"""Rendering what people read, in Dutch or English.
+"""Rendering what people read, in Dutch or English: one template per text, gettext catalogs.
 
-Templates live in ``templates/<lang>/``, one file per text, so a translator
-reads whole sentences. Markdown templates are rendered to HTML by ``to_html``
-(markdown-it with raw HTML off, so plan text can never inject markup); HTML
-templates are autoescaped. Dates are written by Babel, the way a Dutch or
-English reader expects ("maandag 11 januari 2027 om 10:00" /
-"Monday 11 January 2027 at 10:00").
+Each message, page and document is ONE template in ``templates/<name>`` with English
+msgids (``{% trans trimmed %}`` per paragraph, ``{% pluralize %}`` for counts,
+``pgettext`` where one English word has two meanings). The words of each language
+come from the catalog ``locale/<lang>/LC_MESSAGES/pactkeeper.po`` (made and kept up
+to date with Babel: ``babel.cfg``, ``pybabel extract/update/compile``, see
+docs/translations.md). A language is one catalog plus its name in ``LANGUAGES``.
+
+Contract:
+
+- ``render(name, lang, **context)`` renders ``templates/<name>`` in ``lang``; a
+  language without a catalog is a ``ValueError`` that names it. ``.html`` templates
+  are autoescaped.
+- ``gettext_in``, ``pgettext_in``, ``ngettext_in`` (``lang`` first) translate Python
+  strings; ``N_`` marks a module-level string for extraction, translated when used.
+- Catalogs are read once per process: the compiled ``.mo`` (built at install by
+  ``setup.py``) when it is newer than its ``.po``, else the ``.po`` itself, compiled in
+  memory, so a checkout run with ``PYTHONPATH`` needs no build step.
+- Jinja environments and compiled templates are cached per language; a ``{% trans %}``
+  block is translated when its template compiles (``CompiledTranslations``).
+
+Markdown templates are rendered to HTML by ``to_html`` (markdown-it with raw HTML
+off, so plan text can never inject markup); HTML templates are autoescaped. Dates
+are written by Babel, the way a Dutch or English reader expects ("maandag 11
+januari 2027 om 10:00" / "Monday 11 January 2027 at 10:00").
 
 The messages (``markdown_environment``) escape at render time, as HTML templates
-do: every ``{{ value }}`` in a message's body is shown as text, never as a link,
-image, autolink, emphasis or heading, whoever prepared it, so a name such as
-``Leo <https://phish.example>`` or a title with ``![x](https://tracker/p.gif)``
-stays words in the e-mail's HTML and in the chat text. The markup of a message
-is the template's own. Values already escaped with ``worker.runbook.md`` are left
-as they are (the escaping does not double), and the subject, which is plain text
-(an e-mail header, a chat title), gets every value unescaped.
+do: every ``{{ value }}`` in a message's body, inside a ``{% trans %}`` block or not,
+is shown as text, never as a link, image, autolink, emphasis or heading, whoever
+prepared it, so a name such as ``Leo <https://phish.example>`` or a title with
+``![x](https://tracker/p.gif)`` stays words in the e-mail's HTML and in the chat
+text. The markup of a message is the template's own (and the catalog's). Values
+already escaped with ``worker.runbook.md`` are left as they are (the escaping does
+not double), and the subject, which is plain text (an e-mail header, a chat
+title), gets every value unescaped.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date, datetime, time
-from functools import cache
+from functools import cache, lru_cache
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
+import jinja2.ext
+import jinja2.nodes
+from babel.support import Translations
 
+# The one list of languages: each needs locale/<lang>/LC_MESSAGES/pactkeeper.po.
 LANGUAGES = ("nl", "en")
 TEMPLATES = Path(__file__).parent / "templates"
+LOCALE_DIR = Path(__file__).parent / "locale"
+DOMAIN = "pactkeeper"
 _LOCALES = {"nl": "nl_NL", "en": "en_GB"}
 
 
 def locale(lang: str) -> str:
     return _LOCALES.get(lang, "en_GB")
+
+
+# -- catalogs ---------------------------------------------------------------------------
+
+
+def catalog_path(lang: str) -> Path:
+    """Where the ``.po`` of ``lang`` lives (its ``.mo`` sits next to it)."""
+    return LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+def _check_language(lang: str) -> None:
+    if lang not in LANGUAGES:
+        known = ", ".join(LANGUAGES)
+        raise ValueError(f"no templates for language '{lang}' (pactkeeper speaks {known})")
+
+
+@cache
+def translations(lang: str) -> Translations:
+    """The catalog of ``lang``, read once per process (see the module's contract)."""
+    _check_language(lang)
+    po = catalog_path(lang)
+    mo = po.with_suffix(".mo")
+    if mo.exists() and (not po.exists() or mo.stat().st_mtime >= po.stat().st_mtime):
+        with mo.open("rb") as compiled:
+            return Translations(compiled, domain=DOMAIN)
+    if not po.exists():
+        raise ValueError(f"language '{lang}' has no catalog at {po}")
+    return _compile(po, lang)
+
+
+def _compile(po: Path, lang: str) -> Translations:
+    # A checkout (PYTHONPATH, an editable install) has no .mo: compile in memory.
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    with po.open("rb") as source:
+        catalog = read_po(source, locale=lang, domain=DOMAIN)
+    buffer = BytesIO()
+    write_mo(buffer, catalog, use_fuzzy=False)
+    buffer.seek(0)
+    return Translations(buffer, domain=DOMAIN)
+
+
+def N_(message: str) -> str:
+    """Mark ``message`` for extraction; it is translated where it is used."""
+    return message
+
+
+def gettext_in(lang: str, message: str) -> str:
+    return str(translations(lang).gettext(message))
+
+
+def pgettext_in(lang: str, context: str, message: str) -> str:
+    """``message`` in ``lang`` where ``context`` says which of its meanings is meant."""
+    return str(translations(lang).pgettext(context, message))
+
+
+def ngettext_in(lang: str, singular: str, plural: str, count: int) -> str:
+    return str(translations(lang).ngettext(singular, plural, count))
+
+
+# -- dates ------------------------------------------------------------------------------
 
 
 def format_day(value: date | datetime, lang: str, fmt: str = "full") -> str:
@@ -57,14 +146,65 @@ def format_moment(value: datetime, lang: str, zone: str | None = None) -> str:
     if value.tzinfo is None:
         raise ValueError("format_moment needs a zone-aware datetime")
     moment = value.astimezone(ZoneInfo(zone)) if zone else value
-    pattern = "EEEE d MMMM y 'om' HH:mm" if lang == "nl" else "EEEE d MMMM y 'at' HH:mm"
+    # A Babel (CLDR) pattern: the catalog gives each language its own word for "at".
+    pattern = pgettext_in(lang, "Babel date pattern", "EEEE d MMMM y 'at' HH:mm")
     text = str(format_datetime(moment, pattern, locale=locale(lang)))
     abbreviation = moment.tzname()
     return f"{text} ({abbreviation})" if abbreviation else text
 
 
-@cache
-def environment(autoescape: bool) -> jinja2.Environment:
+# -- environments -----------------------------------------------------------------------
+
+
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s|%%")
+
+
+class CompiledTranslations(jinja2.ext.InternationalizationExtension):
+    """``jinja2.ext.i18n`` that translates a ``{% trans %}`` block when the template compiles.
+
+    Each environment has one language (``env.pactkeeper_catalog``), so the catalog's sentence
+    becomes template text and its ``%(name)s`` the value's own output node: values are then
+    escaped exactly as a plain ``{{ value }}`` is (autoescape, the messages' ``finalize``), and
+    rendering costs what it did with one template per language. Plural blocks, ``_()`` and
+    ``pgettext()`` calls stay run-time gettext (``install_translations``).
+    """
+
+    def _make_node(
+        self,
+        singular: str,
+        plural: str | None,
+        context: str | None,
+        variables: dict[str, jinja2.nodes.Expr],
+        plural_expr: jinja2.nodes.Expr | None,
+        vars_referenced: bool,
+        num_called_num: bool,
+    ) -> jinja2.nodes.Output:
+        catalog: Translations | None = getattr(self.environment, "pactkeeper_catalog", None)
+        if catalog is None or plural_expr is not None:
+            return super()._make_node(
+                singular, plural, context, variables, plural_expr, vars_referenced, num_called_num
+            )
+        text = catalog.pgettext(context, singular) if context else catalog.gettext(singular)
+        return jinja2.nodes.Output(_output_nodes(str(text), variables))
+
+
+def _output_nodes(text: str, variables: dict[str, jinja2.nodes.Expr]) -> list[jinja2.nodes.Node]:
+    found: list[jinja2.nodes.Node] = []
+    start = 0
+    for placeholder in _PLACEHOLDER.finditer(text):
+        literal = text[start : placeholder.start()] + ("%" if placeholder[0] == "%%" else "")
+        if literal:
+            found.append(jinja2.nodes.TemplateData(literal))
+        if placeholder[1]:
+            name = placeholder[1]
+            found.append(variables[name] if name in variables else jinja2.nodes.Name(name, "load"))
+        start = placeholder.end()
+    if text[start:]:
+        found.append(jinja2.nodes.TemplateData(text[start:]))
+    return found
+
+
+def _base_environment(autoescape: bool, **options: Any) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         # Text and Markdown templates are not HTML; every .html.j2 is escaped.
@@ -73,10 +213,34 @@ def environment(autoescape: bool) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        # Templates are package data: checking their mtime on every render costs time.
+        auto_reload=False,
+        extensions=[CompiledTranslations],
+        **options,
     )
+    add_filters(env)
+    return env
+
+
+def add_filters(env: jinja2.Environment) -> None:
+    """The date filters every template uses (``day``, ``clock``, ``moment``)."""
     env.filters["day"] = lambda value, lang, fmt="full": format_day(value, lang, fmt)
     env.filters["clock"] = format_clock
     env.filters["moment"] = format_moment
+
+
+def install_translations(env: jinja2.Environment, lang: str) -> None:
+    """Newstyle gettext of ``lang`` in ``env`` (``{% trans %}``, ``_``, ``pgettext``)."""
+    env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
+    env.pactkeeper_catalog = translations(lang)  # type: ignore[attr-defined]
+
+
+@cache
+def environment(lang: str, autoescape: bool) -> jinja2.Environment:
+    """The environment of ``lang``'s text (``autoescape=False``) or HTML templates."""
+    _check_language(lang)
+    env = _base_environment(autoescape)
+    install_translations(env, lang)
     return env
 
 
@@ -89,6 +253,8 @@ _ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 PLAIN_TEXT = "_plain_text"  # in a template's context: render values as plain text
 
 
+# Plan text repeats (names, titles, dates in every message): escaping it once is enough.
+@lru_cache(maxsize=4096)
 def markdown_text(text: str) -> str:
     """Text as Markdown that shows exactly that text, on one line: ``md`` that never doubles.
 
@@ -102,31 +268,113 @@ def markdown_text(text: str) -> str:
     return _BLOCK_MARK.sub(r"\\\1", escaped)
 
 
+@lru_cache(maxsize=4096)
 def plain_text(text: str) -> str:
     """Markdown-escaped text back as it was written (for a subject line)."""
     return _ESCAPE.sub(r"\1", text)
 
 
-@jinja2.pass_context
-def _as_text(context: jinja2.runtime.Context, value: Any) -> Any:
-    if not isinstance(value, str):
+class _Translated(str):
+    """A translated sentence with its values already shown as text: not escaped again."""
+
+    __slots__ = ()
+
+
+def _shown(context: jinja2.runtime.Context, value: Any) -> Any:
+    if not isinstance(value, str) or isinstance(value, _Translated):
         return value
     return plain_text(value) if context.get(PLAIN_TEXT) else markdown_text(value)
 
 
+_as_text = jinja2.pass_context(_shown)
+
+
+def _escaping(translate: Callable[..., str], plural: bool = False) -> Callable[..., str]:
+    # The catalog's sentence is template markup; only the values in it are plan text.
+    # Jinja calls a plural with the count last among the strings and expects it as %(num)s.
+    @jinja2.pass_context
+    def translated(context: jinja2.runtime.Context, *args: Any, **variables: Any) -> str:
+        if plural:
+            variables.setdefault("num", args[-1])
+        shown = {name: _shown(context, value) for name, value in variables.items()}
+        return _Translated(translate(*args) % shown)
+
+    return translated
+
+
+def _install_escaping(env: jinja2.Environment, lang: str) -> None:
+    catalog = translations(lang)
+
+    def single(message: str) -> str:
+        return str(catalog.gettext(message))
+
+    def in_context(context: str, message: str) -> str:
+        return str(catalog.pgettext(context, message))
+
+    def counted(singular: str, plural: str, num: int) -> str:
+        return str(catalog.ngettext(singular, plural, num))
+
+    def counted_in_context(context: str, singular: str, plural: str, num: int) -> str:
+        return str(catalog.npgettext(context, singular, plural, num))
+
+    env.globals.update(
+        gettext=_escaping(single),
+        pgettext=_escaping(in_context),
+        ngettext=_escaping(counted, plural=True),
+        npgettext=_escaping(counted_in_context, plural=True),
+    )
+
+
 @cache
-def markdown_environment() -> jinja2.Environment:
-    """The environment of the messages' Markdown templates: every value shown as text."""
-    env = environment(False).overlay(finalize=_as_text)
+def markdown_environment(lang: str = "en") -> jinja2.Environment:
+    """The environment of ``lang``'s message templates: every value shown as text."""
+    _check_language(lang)
+    env = _base_environment(False, finalize=_as_text)
+    install_translations(env, lang)
+    _install_escaping(env, lang)
     return env
 
 
 def render(name: str, lang: str, **context: Any) -> str:
-    """Render ``templates/<lang>/<name>``; ``.html`` templates are autoescaped."""
-    if lang not in LANGUAGES:
-        raise ValueError(f"no templates for language '{lang}'")
-    env = environment(name.endswith(".html.j2"))
-    return env.get_template(f"{lang}/{name}").render(lang=lang, **context)
+    """Render ``templates/<name>`` in ``lang``; ``.html`` templates are autoescaped."""
+    loaded, template_globals = _template(name, lang)
+    values = {**template_globals, "lang": lang, **context}
+    try:
+        return "".join(loaded.root_render_func(loaded.new_context(values, shared=True)))
+    except Exception:
+        # Jinja's own traceback rewriting, as Template.render does it.
+        return str(loaded.environment.handle_exception())
+
+
+@cache
+def _template(name: str, lang: str) -> tuple[jinja2.Template, dict[str, Any]]:
+    loaded = environment(lang, name.endswith(".html.j2")).get_template(name)
+    return loaded, dict(loaded.globals)
+
+
+def render_block(template: str, lang: str, block: str, plain: bool, context: dict[str, Any]) -> str:
+    """One block (``subject``, ``body``) of the message ``templates/<template>.md.j2``.
+
+    ``plain``: values as plain text (a subject); else as escaped Markdown (a body).
+    """
+    loaded, template_globals = _message_template(template, lang)
+    values = {**template_globals, "lang": lang, **context, PLAIN_TEXT: plain}
+    # shared: the values are the whole context (globals included, merged once per template),
+    # which spares Jinja merging its globals into every new context.
+    return "".join(loaded.blocks[block](loaded.new_context(values, shared=True)))
+
+
+@cache
+def _message_template(template: str, lang: str) -> tuple[jinja2.Template, dict[str, Any]]:
+    loaded = markdown_environment(lang).get_template(f"{template}.md.j2")
+    return loaded, dict(loaded.globals)
+
+
+def render_parts(template: str, lang: str, **context: Any) -> tuple[str, str]:
+    """The ``subject`` (one line of plain text) and ``body`` (Markdown) of a message."""
+    subject = render_block(template, lang, "subject", True, context).strip()
+    body = render_block(template, lang, "body", False, context).strip() + "\n"
+    return " ".join(subject.split()), body
 
 
 @cache

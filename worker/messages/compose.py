@@ -138,20 +138,17 @@ def _message_kind(item: Item) -> str:
 
 
 def render_parts(template: str, lang: str, **context: Any) -> tuple[str, str]:
-    """The ``subject`` and ``body`` blocks of ``templates/<lang>/<template>.md.j2``.
+    """The ``subject`` and ``body`` blocks of ``templates/<template>.md.j2`` in ``lang``.
 
     Every value is shown as text (``messages.markdown_environment``): plain in the
     subject, escaped Markdown in the body, so plan text never becomes a link.
+    ``channel`` in the context lets a template word a text for that channel.
     """
-    subject = _block(template, lang, "subject", True, context).strip()
-    body = _block(template, lang, "body", False, context).strip() + "\n"
-    return " ".join(subject.split()), body
+    return messages.render_parts(template, lang, **context)
 
 
 def _block(template: str, lang: str, name: str, plain: bool, context: dict[str, Any]) -> str:
-    loaded = messages.markdown_environment().get_template(f"{lang}/{template}.md.j2")
-    values = {"lang": lang, **context, messages.PLAIN_TEXT: plain}
-    return "".join(loaded.blocks[name](loaded.new_context(values)))
+    return messages.render_block(template, lang, name, plain, context)
 
 
 # -- drafts ---------------------------------------------------------------------------------
