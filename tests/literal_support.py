@@ -84,10 +84,12 @@ def plan_data(values: dict[str, str], lang: str) -> dict[str, Any]:
     data["title"] = values["title"]
     data["partner"]["name"] = values["partner"]
     data["team"]["name"] = values["team"]
-    data["people"][0]["name"] = values["contact"]
-    data["people"][1]["name"] = values["lead"]
+    # The call name (the greeting's) holds the whole value too: a greeting is plan text.
+    for person, field in zip(data["people"], ("contact", "lead"), strict=True):
+        person["name"] = person["call_name"] = values[field]
+    member = values["member"]
     data["people"].append(
-        {"id": "ida", "name": values["member"], "side": "team", "email": "ida@t.example"}
+        {"id": "ida", "name": member, "call_name": member, "side": "team", "email": "ida@t.example"}
     )
     data["milestones"] = [
         {

@@ -46,7 +46,13 @@ def plan_data() -> dict[str, Any]:
     for person in data["people"]:
         person["channels"] = ["mattermost"]
     data["people"] += [
-        {"id": f"p{n:02d}", "name": f"Person {n:02d}", "side": "team", "channels": ["mattermost"]}
+        {
+            "id": f"p{n:02d}",
+            "name": f"Person {n:02d}",
+            "call_name": f"Person {n:02d}",
+            "side": "team",
+            "channels": ["mattermost"],
+        }
         for n in range(PEOPLE - 2)
     ]
     data["milestones"] = [
