@@ -66,7 +66,10 @@ FEATURE_MAY_NOT_IMPORT = ("worker.run", "web", "worker.kinds", "worker.dispatch"
 # (importer, imported): reason.  A new lazy import fails the test until it is added here.
 LAZY_IMPORTS: dict[tuple[str, str], str] = {
     ("connectors.registry", "connectors.outbox"): "plug-in registry: the outbox is built on demand",
-    ("worker.store", "worker.store.redis"): "plug-in: the redis client is imported only for redis://",
+    (
+        "worker.store",
+        "worker.store.redis",
+    ): "plug-in: the redis client is imported only for redis://",
     ("worker.store", "worker.store.sqlite"): "plug-in: sqlite backend only for sqlite:// stores",
     ("config.settings", "config.load"): "start-up cost: YAML loading only when a file is read",
 }
@@ -166,6 +169,7 @@ def all_edges() -> list[Edge]:
 
 
 EDGES = all_edges()
+
 
 # TEMPORARY while the layout move is under way: a rule still broken is a strict xfail, so it
 # fails the suite the moment it starts to hold (then its mark is deleted here).
@@ -270,9 +274,7 @@ def test_timeline_and_plan_are_pure() -> None:
 @until("the kinds table")
 def test_features_do_not_reach_up() -> None:
     bad = [
-        e
-        for e in EDGES
-        if within(e.source, FEATURES) and within(e.target, FEATURE_MAY_NOT_IMPORT)
+        e for e in EDGES if within(e.source, FEATURES) and within(e.target, FEATURE_MAY_NOT_IMPORT)
     ]
     assert not bad, broken("a feature imports the processes, web, kinds or dispatch", bad)
 
