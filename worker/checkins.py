@@ -53,6 +53,8 @@ from typing import TYPE_CHECKING, Any
 
 from config.plan import Milestone, Person, Plan, Step
 from worker import timeline
+from worker.delivery.draft import Draft, StepResult
+from worker.messages.words import label as field_label
 from worker.risk import (
     Overdue,
     Risk,
@@ -64,9 +66,7 @@ from worker.risk import (
 from worker.store import Item, Store
 
 if TYPE_CHECKING:
-    from worker.dispatch import StepResult
     from worker.engine import Engine
-    from worker.messages.compose import Draft
 
 log = logging.getLogger("pactkeeper.checkins")
 
@@ -661,7 +661,6 @@ class _Batch:
 def close_windows(engine: Engine, items: Sequence[Item], now: float) -> list[StepResult]:
     """Evaluate many closed windows in a few round trips, whatever the number of plans:
     one read of every plan's rows, one write of the missed rows, one ``schedule``."""
-    from worker.dispatch import StepResult
 
     details: dict[str, str] = {}
     decided: dict[str, list[str]] = {}
@@ -969,7 +968,6 @@ def deadline_passed(engine: Engine, item: Item, now: float) -> StepResult:
     Plans without check-ins get their overdue reminders from here; with check-ins,
     a closing window may have raised the same ones already (same keys: sent once).
     """
-    from worker.dispatch import StepResult
 
     plan = engine.plan(item.plan_id)
     done = engine.store.records(done_collection(plan.id))
@@ -1013,7 +1011,6 @@ LINK_LABELS = {
 
 def warning_draft(engine: Engine, plan: Plan, item: Item, person: Person, now: float) -> Draft:
     """A nudge to the silent person, or a warning to the lead, contact or others."""
-    from worker.messages import compose
     from worker.runbook import md
 
     lang = plan.language_of(person)
@@ -1025,14 +1022,14 @@ def warning_draft(engine: Engine, plan: Plan, item: Item, person: Person, now: f
     )
     if template == "nudge":
         link = _checkin_link(engine, plan, about, now)
-        label = compose.label(lang, "checkin") if link else None
+        label = field_label(lang, "checkin") if link else None
     else:
         link, label = _status_link(engine, plan), LINK_LABELS[_lang(lang)]["status"]
     facts = [(_fact(lang, "risk"), context["risk"])]
     if data.get("count"):
         facts.append((_fact(lang, "missed"), str(data["count"])))
     context["about_name"] = md(about.name, inline=True)
-    return compose.Draft(template, context, link=link, link_label=label, facts=facts)
+    return Draft(template, context, link=link, link_label=label, facts=facts)
 
 
 FACTS = {
@@ -1052,7 +1049,7 @@ def _fact(lang: str, name: str) -> str:
 def _warning_context(
     engine: Engine, plan: Plan, about: Person, person: Person, data: Mapping[str, Any], risk: Risk
 ) -> dict[str, Any]:
-    from worker.messages.compose import ask_whom
+    from worker.people import ask_whom
     from worker.risk import level_words, short_day
     from worker.runbook import duration_words, listed, md
 
@@ -1149,8 +1146,7 @@ def _status_link(engine: Engine, plan: Plan) -> str:
 def overdue_draft(engine: Engine, plan: Plan, item: Item, person: Person, now: float) -> Draft:
     """To the owner and the lead: a deadline passed and the milestone is not done."""
     from worker import messages
-    from worker.messages import compose
-    from worker.messages.compose import ask_whom
+    from worker.people import ask_whom
     from worker.runbook import counted, md
 
     lang = plan.language_of(person)
@@ -1172,8 +1168,8 @@ def overdue_draft(engine: Engine, plan: Plan, item: Item, person: Person, now: f
     }
     if context["is_owner"] and context["checks_in"]:
         link = _checkin_link(engine, plan, person, now)
-        label = compose.label(lang, "checkin") if link else None
+        label = field_label(lang, "checkin") if link else None
     else:
         link, label = _status_link(engine, plan), LINK_LABELS[_lang(lang)]["status"]
     facts = [(_fact(lang, "due"), messages.format_day(due, lang))]
-    return compose.Draft("overdue", context, link=link, link_label=label, facts=facts)
+    return Draft("overdue", context, link=link, link_label=label, facts=facts)

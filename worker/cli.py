@@ -23,7 +23,7 @@ import typer
 if TYPE_CHECKING:
     from config.plan import Plan
     from config.settings import Settings
-    from connectors.calendar.sync import CalendarChanges
+    from worker.calendar.revisions import CalendarChanges
     from worker.engine import Engine
 
 app = typer.Typer(
@@ -193,7 +193,7 @@ def ics(
     output: OutputOpt = None,
 ) -> None:
     """The plan as a calendar (METHOD:PUBLISH), for everyone or for one person."""
-    from connectors.calendar.ics import build_calendar
+    from worker.calendar.events import build_calendar
 
     loaded = read_plan(plan)
     if person is not None and person not in {p.id for p in loaded.people}:
@@ -251,7 +251,7 @@ def sync(
 def _print_calendars(engine: Engine, plan: Plan, changes: CalendarChanges | None) -> None:
     """What ``sync`` queued for the calendars, and the feed addresses (secret: share each
     with its person only)."""
-    from connectors.calendar.sync import feed_url
+    from worker.calendar.feeds import feed_url
 
     if changes is not None:
         caldav = "; CalDAV push queued" if changes.caldav else ""

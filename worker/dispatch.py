@@ -19,11 +19,12 @@ import hashlib
 import importlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from config.load import PlanError
 from config.plan import Person, Plan
 from connectors.base import ConnectorError
+from worker.delivery.draft import StepResult
+from worker.delivery.retry import MAX_ATTEMPTS, backoff
 from worker.engine import Delivery, Engine, PlanGone, digest_of, utc
 from worker.store import Claim, Item
 
@@ -31,9 +32,6 @@ log = logging.getLogger("pactkeeper.dispatch")
 
 BATCH = 500
 SWEEP_ROUNDS = 10
-MAX_ATTEMPTS = 8
-BACKOFF_BASE = 30.0
-BACKOFF_CAP = 3600.0
 PLAN_WAIT = 300.0  # how often an item whose stored plan does not read tries again
 RESEND_DELAY = 5.0
 # Raised while a message is composed or built from the plan's values (a header that
@@ -45,7 +43,7 @@ STEPS: dict[str, str] = {
     "checkin_close": "worker.checkins:window_closed",
     "deadline_check": "worker.checkins:deadline_passed",
     "close": "worker.handover:plan_closed",
-    "caldav": "connectors.calendar.caldav:push_step",
+    "caldav": "worker.calendar.push:push_step",
 }
 
 
@@ -54,13 +52,6 @@ STEPS: dict[str, str] = {
 BATCH_STEPS: dict[str, str] = {
     "checkin_close": "worker.checkins:close_windows",
 }
-
-
-@dataclass
-class StepResult:
-    """What an engine step did, in one line for the log and the ledger."""
-
-    detail: str
 
 
 def sweep(
@@ -172,11 +163,6 @@ def _report(engine: Engine, item: Item, now: float, problem: str) -> None:
         return
     channel = item.channel_used or item.channel
     _notify_lead(engine, plan, item, now, problem, item.detail, channel)
-
-
-def backoff(attempts: int, retry_after: float | None) -> float:
-    delay: float = min(BACKOFF_CAP, BACKOFF_BASE * 2.0 ** min(attempts, 20))
-    return max(delay, retry_after or 0.0)
 
 
 def deliver(engine: Engine, claim: Claim, now: float) -> Delivery | None:

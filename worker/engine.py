@@ -24,7 +24,7 @@ from worker import timeline
 from worker.store import Item, PlanRecord, Store, SyncResult, open_store
 
 if TYPE_CHECKING:
-    from connectors.calendar.sync import CalendarChanges
+    from worker.calendar.revisions import CalendarChanges
 
 log = logging.getLogger("pactkeeper")
 
@@ -219,7 +219,7 @@ class Registration:
 def register(engine: Engine, plan: Plan, now: float) -> Registration:
     """Make the store schedule exactly what ``plan`` schedules, atomically; then queue
     the calendar changes (invites, cancellations, the CalDAV push) it makes."""
-    from connectors.calendar.sync import queue_changes
+    from worker.calendar.revisions import queue_changes
 
     source = str(plan.path.resolve()) if plan.path else ""
     other = _registered_elsewhere(engine, plan.id, source)

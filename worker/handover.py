@@ -51,13 +51,12 @@ from config.plan import Person, Plan
 from config.settings import SecretMissing, Settings, read_env_secret
 from worker import handover_bag, messages, tokens
 from worker import handover_report as report
+from worker.delivery.draft import Draft, StepResult
 from worker.handover_report import LeftOut
 from worker.store import Item
 
 if TYPE_CHECKING:
-    from worker.dispatch import StepResult
     from worker.engine import Engine
-    from worker.messages.compose import Draft
 
 FOLDER = "handover"  # under the data folder: handover/<plan>.zip
 LINK_DAYS = 30  # a download link works this long after the message is written
@@ -152,7 +151,7 @@ def _plan_text(plan: Plan, redacted: bool) -> str:
 
 
 def _calendar(engine: Engine, plan: Plan, as_of: float) -> bytes:
-    from connectors.calendar.sync import feed_calendar
+    from worker.calendar.feeds import feed_calendar
 
     # Stamped with the moment of the bundle, with the SEQUENCEs people's calendars have.
     return feed_calendar(engine, plan, None, as_of)
@@ -485,7 +484,6 @@ def _delivery(plan: Plan, person: Person, at: float) -> Item:
 
 def plan_closed(engine: Engine, item: Item, now: float) -> StepResult:
     """The ``close`` step at the end of the plan."""
-    from worker.dispatch import StepResult
 
     closing = close_plan(engine, engine.plan(item.plan_id), now)
     return StepResult(closing.summary().replace("\n", "; "))
@@ -511,7 +509,6 @@ def digest(data: bytes) -> str:
 def handover_draft(engine: Engine, plan: Plan, item: Item, person: Person, now: float) -> Draft:
     """To a handover recipient: the bundle attached (e-mail, under the limit) and a link."""
     from connectors.base import Attachment
-    from worker.messages.compose import Draft
     from worker.runbook import md, successor_name
 
     lang = plan.language_of(person)

@@ -31,8 +31,6 @@ import requests
 
 from config.load import load_plan, load_text
 from config.plan import Plan
-from connectors.calendar.caldav import resources
-from connectors.calendar.sync import feed_url
 from tests.calendar_lint import lint_calendar
 from tests.engine import make_engine, run_due, run_until
 from tests.servers import free_port, wait_for_port
@@ -40,6 +38,8 @@ from tests.smtp_sink import start_smtp
 from tests.support import DUTCH, ENGLISH
 from tests.system.test_calendar_caldav import PASSWORD, USER, Radicale
 from worker import timeline
+from worker.calendar.feeds import feed_url
+from worker.calendar.push import resources
 from worker.engine import Engine, register
 from worker.store.sqlite import SqliteStore
 

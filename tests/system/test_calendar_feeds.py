@@ -26,13 +26,13 @@ from icalendar import Calendar
 
 from config.load import load_plan
 from config.settings import Settings
-from connectors.calendar.ics import events_for
-from connectors.calendar.sync import feed_url
 from tests.calendar_lint import lint_calendar
 from tests.engine import moment
 from tests.servers import free_port, wait_for_port
 from tests.support import DUTCH, minimal_data, plan_from
 from worker import tokens
+from worker.calendar.events import events_for
+from worker.calendar.feeds import feed_url
 from worker.engine import Engine, register
 from worker.store.sqlite import SqliteStore
 

@@ -46,7 +46,6 @@ from config.load import load_plan
 from config.plan import Plan
 from config.settings import Settings
 from connectors.calendar.ics import event_uid
-from connectors.calendar.sync import feed_url
 from tests.clients import Client, Reading
 from tests.engine import make_engine, run_due, run_until
 from tests.servers import free_port, wait_for_port
@@ -54,6 +53,7 @@ from tests.smtp_sink import start_smtp
 from tests.support import DUTCH, ENGLISH
 from tests.system.test_calendar_everywhere import calendars_in
 from worker import handover, timeline
+from worker.calendar.feeds import feed_url
 from worker.engine import Engine, register
 from worker.store.sqlite import SqliteStore
 

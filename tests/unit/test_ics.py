@@ -25,19 +25,17 @@ from icalendar import Calendar, Event
 from config.load import load_plan, load_text
 from config.plan import Plan
 from config.settings import Settings
-from connectors.calendar.ics import (
-    Stamping,
-    build_calendar,
-    calendar_of,
-    checkin_series,
-    deadline_event,
-    event_uid,
-    events_for,
-    meeting_event,
-    significant_hash,
-)
+from connectors.calendar.ics import calendar_of, event_uid, significant_hash
 from connectors.calendar.zones import observances, vtimezone
 from tests.support import DUTCH, ENGLISH, ROOT, minimal_data, plan_from
+from worker.calendar.events import (
+    Stamping,
+    build_calendar,
+    checkin_series,
+    deadline_event,
+    events_for,
+    meeting_event,
+)
 from worker.timeline import checkin_windows, compile, milestone_anchor
 
 STAMP = datetime(2027, 1, 2, 8, 30, tzinfo=UTC)

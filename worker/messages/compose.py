@@ -11,55 +11,22 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from config.plan import Milestone, Person, Plan
-from connectors.base import Attachment, CalendarPart, Message, Recipient
+from connectors.base import Attachment, Message, Recipient
 from worker import messages, timeline, tokens
+from worker.delivery.draft import Draft
+from worker.messages.words import label
+from worker.people import ask_whom
 from worker.store import Item
 
 if TYPE_CHECKING:
     from worker.engine import Engine
 
 CHECKIN_LINK_DAYS = 7  # a check-in link keeps working this long after its window closes
-
-
-@dataclass
-class Draft:
-    template: str
-    context: dict[str, Any]
-    link: str | None = None
-    link_label: str | None = None
-    facts: list[tuple[str, str]] = field(default_factory=list)
-    attachments: list[Attachment] = field(default_factory=list)
-    calendar: CalendarPart | None = None
-
-
-LABELS = {
-    "nl": {
-        "checkin": "Check-in invullen",
-        "when": "Wanneer",
-        "where": "Waar",
-        "due": "Deadline",
-        "owner": "Verantwoordelijk",
-        "footer": "Verstuurd door pactkeeper voor {title}. Vragen? Antwoord op dit bericht.",
-    },
-    "en": {
-        "checkin": "Check in now",
-        "when": "When",
-        "where": "Where",
-        "due": "Due",
-        "owner": "Owner",
-        "footer": "Sent by pactkeeper for {title}. Questions? Reply to this message.",
-    },
-}
-
-
-def label(lang: str, name: str) -> str:
-    return LABELS.get(lang, LABELS["en"])[name]
 
 
 def recipient(plan: Plan, person: Person) -> Recipient:
@@ -80,8 +47,8 @@ EXTERNAL_DRAFTS: dict[str, str] = {
     "warning": "worker.checkins:warning_draft",
     "overdue": "worker.checkins:overdue_draft",
     "handover": "worker.handover:handover_draft",
-    "invite": "connectors.calendar.invites:invite_draft",
-    "cancel": "connectors.calendar.invites:cancel_draft",
+    "invite": "worker.calendar.messages:invite_draft",
+    "cancel": "worker.calendar.messages:cancel_draft",
 }
 
 
@@ -164,13 +131,6 @@ def _moment(moment: datetime, plan: Plan, person: Person) -> str:
 
 def _names(people: list[Person]) -> str:
     return ", ".join(person.name for person in people)
-
-
-def ask_whom(plan: Plan, person: Person) -> Person:
-    """Whom a person tells when they cannot keep a commitment."""
-    if person.side == "partner" or person.id == plan.team.lead:
-        return plan.lead if person.side == "partner" else plan.contact
-    return plan.lead
 
 
 def reminder(engine: Engine, plan: Plan, item: Item, person: Person, now: float) -> Draft:
@@ -302,7 +262,7 @@ def _calendar(engine: Engine, plan: Plan, person: Person) -> bytes:
     attachment is the same version as the invitations and the feed, never behind them;
     it keeps the meetings, so it is the whole calendar of what concerns the person.
     """
-    from connectors.calendar.sync import feed_calendar, feed_stamp
+    from worker.calendar.feeds import feed_calendar, feed_stamp
 
     return feed_calendar(engine, plan, person.id, feed_stamp(engine, plan))
 
