@@ -34,7 +34,8 @@ from tests.support import minimal_data, plan_from
 from tests.system.test_calendar_caldav import PASSWORD, USER, Radicale
 from worker.calendar.events import events_for
 from worker.calendar.push import PushResult, push
-from worker.engine import Engine, register
+from worker.engine import Engine
+from worker.plans.register import register
 
 START = date(2027, 1, 4)
 MEETINGS, DEADLINES = 100, 98

@@ -30,7 +30,8 @@ from tests import processes
 from tests.http_sink import start_sink
 from tests.servers import RedisServer
 from tests.support import minimal_data, plan_from
-from worker.engine import Engine, register
+from worker.engine import Engine
+from worker.plans.register import register
 from worker.store.base import Item
 from worker.store.redis import RedisStore
 

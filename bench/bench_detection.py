@@ -41,7 +41,8 @@ from tests.servers import RedisServer
 from tests.support import minimal_data, plan_from
 from worker import dispatch
 from worker.checkins import close_windows, collection, row_id
-from worker.engine import Engine, items_for, register
+from worker.engine import Engine
+from worker.plans.register import items_for, register
 from worker.store.base import Item
 from worker.store.redis import RedisStore
 

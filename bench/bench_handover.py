@@ -37,7 +37,7 @@ from tests.engine import make_engine, moment, run_until
 from tests.support import minimal_data, plan_from
 from worker import handover
 from worker.checkins import CheckinError, record_checkin
-from worker.engine import register
+from worker.plans.register import register
 
 START, END = date(2027, 1, 4), date(2027, 12, 31)
 PEOPLE = 20

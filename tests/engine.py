@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 from config.plan import Plan
 from config.settings import Settings
 from worker import dispatch
-from worker.engine import Delivery, Engine, register
+from worker.engine import Delivery, Engine
+from worker.plans.register import register
 from worker.store.base import Store
 from worker.store.sqlite import SqliteStore
 

@@ -226,7 +226,7 @@ def sync(
     """Register or update plans: schedule what changed, cancel what vanished."""
     from config.load import PlanError, load_plan
     from worker import clock
-    from worker.engine import register
+    from worker.plans.register import register
 
     loaded, failed = [], False
     for path in plans:

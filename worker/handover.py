@@ -428,7 +428,7 @@ class Closing:
 
 def close_plan(engine: Engine, plan: Plan, now: float) -> Closing:
     """Close ``plan`` (once), keep its bundle, schedule its delivery (once)."""
-    from worker.engine import register
+    from worker.plans.register import register
 
     first = engine.store.put_record(CLOSED, plan.id, {"at": now}, only_if_absent=True)
     record = engine.store.get_record(CLOSED, plan.id)
@@ -437,7 +437,7 @@ def close_plan(engine: Engine, plan: Plan, now: float) -> Closing:
     recipients = plan.handover_recipients()
     scheduled = engine.store.schedule([_delivery(plan, person, at) for person in recipients])
     if first:
-        # What the plan still had scheduled after the close is cancelled (engine.register).
+        # What the plan still had scheduled after the close is cancelled (plans.register).
         register(engine, plan, now)
     return Closing(plan, at, first, path, path.stat().st_size, recipients, scheduled)
 

@@ -27,8 +27,9 @@ from config.notation import parse_datetime
 from config.plan import Plan
 from config.settings import Settings
 from worker import clock, datafolder
-from worker.engine import Delivery, Engine, register
+from worker.engine import Delivery, Engine
 from worker.handover import bundle_path
+from worker.plans.register import register
 from worker.store.sqlite import SqliteStore
 
 LOG_KINDS = {"checkin_open": "checkin_open"}

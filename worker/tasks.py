@@ -60,7 +60,7 @@ def reap() -> None:
 
 @app.task(name="pactkeeper.watch", ignore_result=True)
 def watch() -> None:
-    from worker.watch import resync_folder
+    from worker.plans.watch import resync_folder
 
     folder = engine().settings.plans_dir
     if folder is not None:

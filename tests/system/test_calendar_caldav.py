@@ -45,7 +45,8 @@ from tests.servers import free_port, wait_for_port
 from tests.support import DUTCH, minimal_data, plan_from
 from worker.calendar.events import Stamping, events_for
 from worker.calendar.push import push, records_of, resources
-from worker.engine import Engine, register
+from worker.engine import Engine
+from worker.plans.register import register
 
 pytestmark = pytest.mark.system
 

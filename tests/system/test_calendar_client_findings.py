@@ -35,7 +35,8 @@ from tests.support import dump, minimal_data, run_cli
 from worker import handover
 from worker.calendar.events import build_calendar, events_for
 from worker.calendar.feeds import feed_calendar, feed_stamp
-from worker.engine import Engine, register
+from worker.engine import Engine
+from worker.plans.register import register
 
 pytestmark = pytest.mark.system
 

@@ -40,7 +40,8 @@ from tests.system.test_calendar_caldav import PASSWORD, USER, Radicale
 from worker import timeline
 from worker.calendar.feeds import feed_url
 from worker.calendar.push import resources
-from worker.engine import Engine, register
+from worker.engine import Engine
+from worker.plans.register import register
 from worker.store.sqlite import SqliteStore
 
 pytestmark = pytest.mark.system

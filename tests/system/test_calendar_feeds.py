@@ -33,7 +33,8 @@ from tests.support import DUTCH, minimal_data, plan_from
 from worker import tokens
 from worker.calendar.events import events_for
 from worker.calendar.feeds import feed_url
-from worker.engine import Engine, register
+from worker.engine import Engine
+from worker.plans.register import register
 from worker.store.sqlite import SqliteStore
 
 pytestmark = pytest.mark.system

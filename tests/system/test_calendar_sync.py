@@ -30,7 +30,8 @@ from tests.smtp_sink import SmtpSink, start_smtp
 from tests.support import minimal_data, plan_from
 from tests.system.test_calendar_caldav import PASSWORD, USER, Radicale, collection_at
 from worker.calendar.events import events_for
-from worker.engine import Engine, register
+from worker.engine import Engine
+from worker.plans.register import register
 
 pytestmark = pytest.mark.system
 

@@ -21,7 +21,8 @@ from tests.engine import make_engine, moment
 from tests.processes import ROOT, wait_until
 from tests.support import dump, minimal_data
 from tests.system.test_run import start_run, stop_run
-from worker.engine import IdTaken, register_file
+from worker.engine import IdTaken
+from worker.plans.register import register_file
 
 pytestmark = [pytest.mark.system]
 

@@ -29,7 +29,7 @@ from tests.servers import RedisServer
 from tests.support import DUTCH, ROOT, dump, minimal_data
 from tests.support import run_cli as pactkeeper
 from worker import handover
-from worker.engine import register
+from worker.plans.register import register
 from worker.store.redis import RedisStore
 from worker.store.sqlite import SqliteStore
 

@@ -25,7 +25,8 @@ from tests.smtp_sink import start_smtp
 from tests.support import dump, minimal_data
 from tests.system.test_web import serve
 from worker import dispatch
-from worker.engine import Delivery, Engine, digest_of, items_for, register_file
+from worker.engine import Delivery, Engine, digest_of
+from worker.plans.register import items_for, register_file
 from worker.store.base import PlanRecord
 
 pytestmark = pytest.mark.system

@@ -34,7 +34,8 @@ from tests.servers import RedisServer, free_port, wait_for_port
 from tests.support import minimal_data, plan_from
 from worker import tokens
 from worker.checkins import collection, record_checkin
-from worker.engine import Engine, register
+from worker.engine import Engine
+from worker.plans.register import register
 from worker.store.base import Store
 from worker.store.sqlite import SqliteStore
 

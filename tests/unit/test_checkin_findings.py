@@ -15,8 +15,9 @@ from tests.engine import make_engine, moment, run_until
 from tests.support import dump, plan_from, run_cli
 from tests.unit.test_checkins import REGISTERED, plan_data
 from worker.checkins import CheckinError, PlanClosed, collection, record_checkin, standing
-from worker.engine import Engine, register
+from worker.engine import Engine
 from worker.handover import close_plan
+from worker.plans.register import register
 from worker.status import plan_status, print_status
 from worker.store.base import Store
 

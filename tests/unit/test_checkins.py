@@ -36,7 +36,8 @@ from worker.checkins import (
     record_checkin,
     standing,
 )
-from worker.engine import Delivery, Engine, register
+from worker.engine import Delivery, Engine
+from worker.plans.register import register
 from worker.risk import Overdue, assess_person
 from worker.status import plan_status
 from worker.store.base import Store

@@ -26,8 +26,9 @@ from worker import tokens
 from worker.calendar.events import Stamping, events_for, meeting_event
 from worker.calendar.feeds import feed_calendar, feed_stamp, feed_token, feed_url
 from worker.calendar.revisions import CalendarChanges
-from worker.engine import Engine, register
+from worker.engine import Engine
 from worker.messages.compose import compose
+from worker.plans.register import register
 from worker.store.base import Item, Store
 
 START = moment("2027-01-04 08:00")

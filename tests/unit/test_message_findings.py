@@ -28,7 +28,8 @@ from connectors.registry import connector_for
 from tests.engine import make_engine, moment
 from tests.support import dump, minimal_data
 from worker import handover
-from worker.engine import Engine, register
+from worker.engine import Engine
+from worker.plans.register import register
 
 BUILT = moment("2027-03-02 12:00")
 

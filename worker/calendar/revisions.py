@@ -1,6 +1,6 @@
 """Keeping every calendar in step with the plan (docs/architecture.md §5): revisions, invites.
 
-``queue_changes`` runs in ``worker.engine.register`` right after the store applied
+``queue_changes`` runs in ``worker.plans.register.register`` right after the store applied
 the plan's timeline. It builds every event of the plan with the one builder
 (``worker.calendar.events``) and compares it with what the store remembers:
 
