@@ -129,7 +129,7 @@ def engine_run(
 
 def throughput(folder: Path, server: RedisServer, hook: str, the_plan: Plan, count: int) -> None:
     from connectors.mattermost import MattermostConnector
-    from worker.messages.compose import compose
+    from worker.delivery.compose import compose
 
     settings = _settings(folder, server.url, "tp:")
     engine = Engine(settings, RedisStore(server.url, prefix="payload:"))

@@ -16,14 +16,14 @@ Retry-After; nothing waits in Celery with an ETA.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import logging
-from collections.abc import Callable
 
 from config.load import PlanError
 from config.plan import Person, Plan
 from connectors.base import ConnectorError
-from worker.delivery.draft import StepResult
+from worker import kinds
+from worker.delivery import compose as composing
+from worker.delivery.draft import Step
 from worker.delivery.retry import MAX_ATTEMPTS, backoff
 from worker.engine import Delivery, Engine, PlanGone, digest_of, utc
 from worker.store import Claim, Item
@@ -37,21 +37,8 @@ RESEND_DELAY = 5.0
 # Raised while a message is composed or built from the plan's values (a header that
 # refuses a line break, a calendar line that refuses one): the same every time.
 BUILD_ERRORS = (ValueError, TypeError, AssertionError, LookupError)
-
-# Items that are engine steps, not messages: kind -> "module:function(engine, item, now)".
-STEPS: dict[str, str] = {
-    "checkin_close": "worker.checkins:window_closed",
-    "deadline_check": "worker.checkins:deadline_passed",
-    "close": "worker.handover:plan_closed",
-    "caldav": "worker.calendar.push:push_step",
-}
-
-
-# Steps that can run many items at once: kind -> "module:function(engine, items, now)
-# -> list[StepResult]". The sweep runs them itself, in one batch per sweep.
-BATCH_STEPS: dict[str, str] = {
-    "checkin_close": "worker.checkins:close_windows",
-}
+# The kinds the sweep runs itself, many at once (worker.kinds says which).
+BATCH_STEPS = kinds.BATCH_STEPS
 
 
 def sweep(
@@ -82,10 +69,7 @@ def run_steps(engine: Engine, claims: list[Claim], now: float) -> list[Delivery]
     for claim in claims:
         by_kind.setdefault(claim.kind, []).append(claim)
     for kind, group in by_kind.items():
-        module_name, function_name = BATCH_STEPS[kind].split(":")
-        function: Callable[[Engine, list[Item], float], list[StepResult]] = getattr(
-            importlib.import_module(module_name), function_name
-        )
+        function = kinds.batch_for(kind)
         tokens = {claim.key: claim.token for claim in group}
         items = [
             i
@@ -171,24 +155,15 @@ def deliver(engine: Engine, claim: Claim, now: float) -> Delivery | None:
     if item is None:
         log.debug("claim no longer holds: %s", claim.key)
         return None
-    if item.kind in STEPS:
-        return _step(engine, claim, item, now)
+    step = kinds.step_for(item.kind)
+    if step is not None:
+        return _step(engine, claim, item, now, step)
     return _send(engine, claim, item, now)
 
 
-def _step(engine: Engine, claim: Claim, item: Item, now: float) -> Delivery:
-    module_name, function_name = STEPS[item.kind].split(":")
+def _step(engine: Engine, claim: Claim, item: Item, now: float, step: Step) -> Delivery:
     try:
-        function: Callable[[Engine, Item, float], StepResult] = getattr(
-            importlib.import_module(module_name), function_name
-        )
-    except (ImportError, AttributeError):
-        detail = f"no handler for {item.kind} in this version"
-        log.warning("%s: %s", item.key, detail)
-        engine.store.finish(claim, "failed", now, detail=detail)
-        return _done(engine, item, now, "failed", detail=detail)
-    try:
-        result = function(engine, item, now)
+        result = step(engine, item, now)
     except PlanError as error:
         return _wait_for_plan(engine, claim, item, now, error)
     except PlanGone as error:
@@ -199,8 +174,6 @@ def _step(engine: Engine, claim: Claim, item: Item, now: float) -> Delivery:
 
 
 def _send(engine: Engine, claim: Claim, item: Item, now: float) -> Delivery:
-    from worker.messages.compose import compose
-
     try:
         plan = engine.plan(item.plan_id)
         person = plan.person(item.recipient or "")
@@ -229,7 +202,7 @@ def _send(engine: Engine, claim: Claim, item: Item, now: float) -> Delivery:
         )
     try:
         connector, outbox = engine.connector(plan, channel)
-        message = compose(engine, plan, item, person, channel, now)
+        message = composing.compose(engine, plan, item, person, channel, now)
         # What send would put on the wire, built here: an error in it is local and
         # certain (nothing went out), not an "unknown" from the middle of a send.
         connector.prepare(message)

@@ -39,8 +39,7 @@ LONG_DAY = "d MMMM y"
 HURDLES = 30  # the most recent notes that asked for help, in the report (all are in checkins.csv)
 TOOLTIP_NOTE = 80
 
-# Kinds that are engine steps, not messages, and the bundle's own delivery.
-NOT_DELIVERIES = ("close", "checkin_close", "deadline_check", "handover")
+HANDOVER = "handover"  # the bundle's own delivery: not in the report it carries
 DELIVERED = ("sent", "failed", "unknown")
 
 
@@ -182,10 +181,15 @@ def gather(
 
     items = engine.store.items(plan.id, DELIVERED)
     deliveries = sorted(
-        (i for i in items if i.kind not in NOT_DELIVERIES),
+        (i for i in items if is_delivery(i)),
         key=lambda i: (_delivered_at(i), i.kind, i.recipient or "", i.key),
     )
     return Facts(plan, as_of, standing(engine, plan, as_of), deliveries, closed_plan, left_out)
+
+
+def is_delivery(item: Item) -> bool:
+    """A message to a person (a step is scheduled on no channel), other than the bundle's own."""
+    return item.channel is not None and item.kind != HANDOVER
 
 
 def _delivered_at(item: Item) -> float:

@@ -32,7 +32,6 @@ from worker.handover import bundle_path
 from worker.plans.register import register
 from worker.store.sqlite import SqliteStore
 
-LOG_KINDS = {"checkin_open": "checkin_open"}
 STATUSES = ("on_track", "need_help", "blocked", "stopping")
 
 
@@ -211,7 +210,7 @@ def _log(handle: IO[str], delivery: Delivery, summary: Simulation) -> None:
     if delivery.state != "sent":
         return
     item = delivery.item
-    kind = str(item.data.get("log_kind") or LOG_KINDS.get(item.kind, item.kind))
+    kind = str(item.data.get("log_kind") or item.kind)
     line: dict[str, Any] = {
         "key": item.key,
         "kind": kind,

@@ -112,7 +112,7 @@ def test_a_message_that_cannot_be_built_fails_for_good_and_is_never_unknown(
 ) -> None:
     """A name with a line break in a plan stored before validation refused it: the e-mail
     header refuses it while the message is built, before anything goes on the wire."""
-    from worker.messages import compose as composing
+    from worker.delivery import compose as composing
 
     real_compose = composing.compose
 

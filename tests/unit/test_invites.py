@@ -26,8 +26,8 @@ from worker import tokens
 from worker.calendar.events import Stamping, events_for, meeting_event
 from worker.calendar.feeds import feed_calendar, feed_stamp, feed_token, feed_url
 from worker.calendar.revisions import CalendarChanges
+from worker.delivery.compose import compose
 from worker.engine import Engine
-from worker.messages.compose import compose
 from worker.plans.register import register
 from worker.store.base import Item, Store
 

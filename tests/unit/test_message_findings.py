@@ -406,8 +406,8 @@ def test_plan_text_never_becomes_a_link_image_or_autolink_in_any_message(
     from email import message_from_bytes, policy
 
     from tests.engine import run_until
+    from worker.delivery.compose import compose
     from worker.messages import to_html
-    from worker.messages.compose import compose
 
     plan = load_plan(hostile_plan(tmp_path))
     engine = make_engine(tmp_path, base_url="http://testserver")
@@ -443,8 +443,8 @@ def test_plan_text_never_becomes_a_link_image_or_autolink_in_any_message(
 
 
 def test_a_notice_detail_from_a_service_is_shown_as_text(tmp_path: Path) -> None:
+    from worker.delivery.compose import compose
     from worker.messages import to_html
-    from worker.messages.compose import compose
     from worker.store import Item
 
     plan = load_plan(hostile_plan(tmp_path))

@@ -1,15 +1,21 @@
 """What a feature hands the dispatcher: a Draft of a message, or the StepResult of a step.
 
-The leaf every feature imports (docs/architecture.md §2): it imports nothing of worker/, so a
-feature's drafts and steps need neither the dispatcher nor the composer that call them.
+The leaf every feature imports (docs/architecture.md §2): it imports nothing of worker/ but
+type names, so a feature's drafts and steps need neither the dispatcher nor the composer.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from config.plan import Person, Plan
 from connectors.base import Attachment, CalendarPart
+
+if TYPE_CHECKING:
+    from worker.engine import Engine
+    from worker.store import Item
 
 
 @dataclass
@@ -30,3 +36,9 @@ class StepResult:
     """What an engine step did, in one line for the log and the ledger."""
 
     detail: str
+
+
+# The three shapes of a kind's handler (docs/architecture.md §3, the table is worker.kinds).
+Drafter = Callable[["Engine", Plan, "Item", Person, float], Draft]
+Step = Callable[["Engine", "Item", float], StepResult]
+BatchStep = Callable[["Engine", Sequence["Item"], float], list[StepResult]]

@@ -1,22 +1,19 @@
-"""From a ledger item to a message a person reads, in their language.
+"""The drafts of the plan's own messages: reminder, check-in request, kickoff, notice.
 
-Each kind has a draft function that gathers the facts (who, what, when, in the
-recipient's zone) and names a template; the template holds the sentences. A
-template has two blocks, ``subject`` and ``body`` (Markdown): chat channels get
-the Markdown, e-mail gets it as text and as HTML in ``email.html.j2``. The drafts
-hand over plan text as it is written: the templates show every value as text.
+Each draft gathers the facts (who, what, when, in the recipient's zone) and names a
+template; the template holds the sentences. ``worker.kinds`` wires each kind to its
+draft and ``worker.delivery.compose`` renders it. The drafts hand over plan text as it
+is written: the templates show every value as text.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from config.plan import Milestone, Person, Plan
-from connectors.base import Attachment, Message, Recipient
+from connectors.base import Attachment
 from worker import messages, timeline, tokens
 from worker.delivery.draft import Draft
 from worker.messages.words import label
@@ -27,98 +24,6 @@ if TYPE_CHECKING:
     from worker.engine import Engine
 
 CHECKIN_LINK_DAYS = 7  # a check-in link keeps working this long after its window closes
-
-
-def recipient(plan: Plan, person: Person) -> Recipient:
-    return Recipient(
-        person.id,
-        person.name,
-        person.email,
-        person.phone,
-        plan.language_of(person),
-        plan.zone_of(person).key,
-    )
-
-
-Drafter = Callable[["Engine", Plan, Item, Person, float], Draft]
-
-# Kinds drafted by the module that owns them: kind -> "module:function", imported lazily.
-EXTERNAL_DRAFTS: dict[str, str] = {
-    "warning": "worker.checkins:warning_draft",
-    "overdue": "worker.checkins:overdue_draft",
-    "handover": "worker.handover:handover_draft",
-    "invite": "worker.calendar.messages:invite_draft",
-    "cancel": "worker.calendar.messages:cancel_draft",
-}
-
-
-def drafter_for(kind: str) -> Drafter:
-    if kind in DRAFTS:
-        return DRAFTS[kind]
-    if kind not in EXTERNAL_DRAFTS:
-        raise LookupError(f"no message for items of kind '{kind}'")
-    module_name, function_name = EXTERNAL_DRAFTS[kind].split(":")
-    function: Drafter = getattr(importlib.import_module(module_name), function_name)
-    return function
-
-
-def compose(
-    engine: Engine, plan: Plan, item: Item, person: Person, channel: str, now: float
-) -> Message:
-    lang = plan.language_of(person)
-    draft = drafter_for(item.kind)(engine, plan, item, person, now)
-    values = {"person": person, "plan": plan, "plan_title": plan.title, **draft.context}
-    subject, body = render_parts(draft.template, lang, **values)
-    html = None
-    if channel == "email":
-        html = messages.render(
-            "email.html.j2",
-            lang,
-            subject=subject,
-            body_html=messages.to_html(body),
-            link=draft.link,
-            link_label=draft.link_label,
-            footer=label(lang, "footer").format(title=plan.title),
-        )
-    text = body if draft.link is None else f"{body}\n{draft.link_label}: {draft.link}\n"
-    return Message(
-        key=item.key,
-        plan_id=plan.id,
-        kind=_message_kind(item),
-        channel=channel,
-        recipient=recipient(plan, person),
-        subject=subject,
-        text=text,
-        html=html,
-        link=draft.link,
-        link_label=draft.link_label,
-        facts=tuple(draft.facts),
-        attachments=tuple(draft.attachments),
-        calendar=draft.calendar,
-        when=datetime.fromtimestamp(now, UTC),
-        extra={"template": draft.template},
-    )
-
-
-def _message_kind(item: Item) -> str:
-    return "checkin_request" if item.kind == "checkin_open" else item.kind
-
-
-def render_parts(template: str, lang: str, **context: Any) -> tuple[str, str]:
-    """The ``subject`` and ``body`` blocks of ``templates/<lang>/<template>.md.j2``.
-
-    Every value is shown as text (``messages.markdown_environment``): plain in the
-    subject, escaped Markdown in the body, so plan text never becomes a link.
-    """
-    subject = _block(template, lang, "subject", True, context).strip()
-    body = _block(template, lang, "body", False, context).strip() + "\n"
-    return " ".join(subject.split()), body
-
-
-def _block(template: str, lang: str, name: str, plain: bool, context: dict[str, Any]) -> str:
-    loaded = messages.markdown_environment().get_template(f"{lang}/{template}.md.j2")
-    values = {"lang": lang, **context, messages.PLAIN_TEXT: plain}
-    return "".join(loaded.blocks[name](loaded.new_context(values)))
 
 
 # -- drafts ---------------------------------------------------------------------------------
@@ -305,11 +210,3 @@ def notice(engine: Engine, plan: Plan, item: Item, person: Person, now: float) -
         "detail": data.get("detail") or "",
     }
     return Draft("delivery_failure", context)
-
-
-DRAFTS: dict[str, Drafter] = {
-    "reminder": reminder,
-    "checkin_open": checkin_request,
-    "kickoff": kickoff,
-    "notice": notice,
-}
