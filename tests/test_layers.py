@@ -337,3 +337,33 @@ def test_the_checks_catch_a_planted_violation(rule: str) -> None:
                 test_connectors_only_send()
     finally:
         globals()["EDGES"] = saved
+
+
+def test_record_names_live_only_in_store_records() -> None:
+    # Collection names are persisted; one home (worker/store/records.py) keeps them stable.
+    prefixes = ("checkins:", "done:", "targets:", "calendar:", "invitees:", "caldav:")
+    names = ("closed", "calendars")
+    found = []
+    for module, path in MODULES.items():
+        if module == "worker.store.records":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.JoinedStr) and node.values:
+                first = node.values[0]
+                text = first.value if isinstance(first, ast.Constant) else ""
+            elif isinstance(node, ast.Call) and _is_record_call(node) and node.args:
+                arg = node.args[0]
+                text = arg.value if isinstance(arg, ast.Constant) else ""
+                if text in names:
+                    found.append(f"{module}:{node.lineno} {text!r}")
+                continue
+            else:
+                continue
+            if isinstance(text, str) and text.startswith(prefixes):
+                found.append(f"{module}:{node.lineno} {text!r}")
+    assert not found, "record names outside worker/store/records.py:\n  " + "\n  ".join(found)
+
+
+def _is_record_call(node: ast.Call) -> bool:
+    method = node.func.attr if isinstance(node.func, ast.Attribute) else ""
+    return method in {"records", "get_record", "put_record", "update_record", "records_of"}

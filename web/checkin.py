@@ -30,15 +30,15 @@ from worker.checkins import (
     CheckinError,
     CheckinResult,
     PlanClosed,
-    collection,
-    done_collection,
     open_milestones,
     record_checkin,
     rhythm,
-    row_id,
 )
 from worker.engine import Engine
 from worker.handover import closed_at
+from worker.store.records import checkin_row_id as row_id
+from worker.store.records import checkin_rows as collection
+from worker.store.records import done_rows as done_collection
 
 router = APIRouter()
 

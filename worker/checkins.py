@@ -52,7 +52,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from config.plan import Milestone, Person, Plan, Step
-from worker import timeline
+from worker import links, timeline
 from worker.delivery.draft import Draft, StepResult
 from worker.messages.words import label as field_label
 from worker.risk import (
@@ -63,7 +63,7 @@ from worker.risk import (
     current_streak,
     overdue_deadlines,
 )
-from worker.store import Item, Store
+from worker.store import Item, Store, records
 
 if TYPE_CHECKING:
     from worker.engine import Engine
@@ -83,18 +83,6 @@ class CheckinError(ValueError):
 
 class PlanClosed(CheckinError):
     """The plan was closed: its check-ins are history, and nothing is recorded any more."""
-
-
-def collection(plan_id: str) -> str:
-    return f"checkins:{plan_id}"
-
-
-def done_collection(plan_id: str) -> str:
-    return f"done:{plan_id}"
-
-
-def row_id(person_id: str, day: str) -> str:
-    return f"{person_id}/{day}"
 
 
 # -- the plan's rhythm ---------------------------------------------------------------------
@@ -384,8 +372,8 @@ class Standing:
 
 def standing(engine: Engine, plan: Plan, now: float) -> Standing:
     store = engine.store
-    rows = group_rows(store.records(collection(plan.id)))
-    done = store.records(done_collection(plan.id))
+    rows = group_rows(store.records(records.checkin_rows(plan.id)))
+    done = store.records(records.done_rows(plan.id))
     states = Tracking(store, plan)
     overdue = overdue_deadlines(plan, done, now)
     windows: dict[str, list[Window]] = {}
@@ -564,7 +552,7 @@ def _clean(text: str) -> str:
 
 def _answer(store: Store, plan_id: str, slot: Slot, answer: Answer) -> tuple[str, dict[str, Any]]:
     """Insert the row once; after that, compare-and-set on its revision."""
-    where, key = collection(plan_id), row_id(slot.person, slot.day)
+    where, key = records.checkin_rows(plan_id), records.checkin_row_id(slot.person, slot.day)
     fresh = _row(slot, "answered" if answer.at < slot.closes else "late", answer)
     for _ in range(20):
         old = store.put_record_once(where, key, fresh)
@@ -629,7 +617,7 @@ def mark_done(
         raise CheckinError(f"there is no milestone '{milestone_id}' in the plan '{plan.id}'")
     record = {"at": now, "by": by}
     return engine.store.put_record(
-        done_collection(plan.id), milestone_id, record, only_if_absent=True
+        records.done_rows(plan.id), milestone_id, record, only_if_absent=True
     )
 
 
@@ -695,16 +683,18 @@ def _open_batches(
     for plan_id, problem in problems.items():
         for item in groups[plan_id]:
             details[item.key] = f"not evaluated: {problem}"
-    stored = engine.store.records_of([collection(plan_id) for plan_id in plans])
+    stored = engine.store.records_of([records.checkin_rows(plan_id) for plan_id in plans])
     return {
-        plan_id: _Batch(plan, group_rows(stored[collection(plan_id)]), Tracking(engine.store, plan))
+        plan_id: _Batch(
+            plan, group_rows(stored[records.checkin_rows(plan_id)]), Tracking(engine.store, plan)
+        )
         for plan_id, plan in plans.items()
     }
 
 
 def _done(engine: Engine, batch: _Batch) -> Mapping[str, Mapping[str, Any]]:
     if batch.done is None:
-        batch.done = engine.store.records(done_collection(batch.plan.id))
+        batch.done = engine.store.records(records.done_rows(batch.plan.id))
     return batch.done
 
 
@@ -755,37 +745,53 @@ def _fill_missed(
         for slot in slots:
             if batches[plan_id].states(slot.person, slot.day):  # no miss for a request never sent
                 missed = _row(slot, "missed")
-                wanted.setdefault(plan_id, {})[row_id(slot.person, slot.day)] = (slot, missed)
+                wanted.setdefault(plan_id, {})[records.checkin_row_id(slot.person, slot.day)] = (
+                    slot,
+                    missed,
+                )
     if not wanted:
         return
     rows = {
-        collection(pid): {rid: row for rid, (_, row) in ws.items()} for pid, ws in wanted.items()
+        records.checkin_rows(pid): {rid: row for rid, (_, row) in ws.items()}
+        for pid, ws in wanted.items()
     }
     written = engine.store.put_records(rows, only_if_absent=True)
     for plan_id, entries in wanted.items():
-        done = set(written.get(collection(plan_id), []))
+        done = set(written.get(records.checkin_rows(plan_id), []))
         for rid, (slot, missed) in entries.items():
             # Not written: an answer came in at the very moment the window closed.
-            stored = missed if rid in done else engine.store.get_record(collection(plan_id), rid)
+            stored = (
+                missed
+                if rid in done
+                else engine.store.get_record(records.checkin_rows(plan_id), rid)
+            )
             batches[plan_id].rows.setdefault(slot.person, {})[slot.day] = stored or missed
 
 
 def _store_missed(store: Store, plan_id: str, slot: Slot) -> Mapping[str, Any]:
     missed = _row(slot, "missed")
     if store.put_record(
-        collection(plan_id), row_id(slot.person, slot.day), missed, only_if_absent=True
+        records.checkin_rows(plan_id),
+        records.checkin_row_id(slot.person, slot.day),
+        missed,
+        only_if_absent=True,
     ):
         return missed
     # An answer came in at the very moment the window closed.
-    return store.get_record(collection(plan_id), row_id(slot.person, slot.day)) or missed
+    return (
+        store.get_record(
+            records.checkin_rows(plan_id), records.checkin_row_id(slot.person, slot.day)
+        )
+        or missed
+    )
 
 
 def person_risk(engine: Engine, plan: Plan, person: Person, now: float) -> Risk:
     """One person's risk with its reasons, read fresh from the store."""
     store = engine.store
-    rows = group_rows(store.records(collection(plan.id))).get(person.id, {})
+    rows = group_rows(store.records(records.checkin_rows(plan.id))).get(person.id, {})
     windows = windows_of(plan, person.id, rows, now, Tracking(store, plan))
-    overdue = overdue_deadlines(plan, store.records(done_collection(plan.id)), now)
+    overdue = overdue_deadlines(plan, store.records(records.done_rows(plan.id)), now)
     off = rhythm(plan).days_off.get(person.id, frozenset())
     return assess_person(plan, person, windows, overdue, now, off)
 
@@ -970,7 +976,7 @@ def deadline_passed(engine: Engine, item: Item, now: float) -> StepResult:
     """
 
     plan = engine.plan(item.plan_id)
-    done = engine.store.records(done_collection(plan.id))
+    done = engine.store.records(records.done_rows(plan.id))
     late = [o for o in overdue_deadlines(plan, done, now) if o.milestone.id == item.ref]
     if not late:
         return StepResult(f"{item.ref}: done in time")
@@ -1054,7 +1060,7 @@ def _warning_context(
     from worker.runbook import duration_words, listed, md
 
     lang = plan.language_of(person)
-    done = engine.store.records(done_collection(plan.id))
+    done = engine.store.records(records.done_rows(plan.id))
     level = int(data.get("level") or 1)
     return {
         "about": md(about.name, inline=True),
@@ -1119,7 +1125,7 @@ def _answered_since(
     """The day ``about`` answered after this warning was raised, if they did."""
     from worker.risk import short_day
 
-    rows = group_rows(engine.store.records(collection(plan.id))).get(about.id, {})
+    rows = group_rows(engine.store.records(records.checkin_rows(plan.id))).get(about.id, {})
     raised = float(data.get("raised") or 0.0)
     later = [row for row in rows.values() if float(row.get("answered_at") or 0.0) > raised]
     if not later:
@@ -1129,18 +1135,14 @@ def _answered_since(
 
 
 def _checkin_link(engine: Engine, plan: Plan, person: Person, now: float) -> str | None:
-    from worker.messages.compose import checkin_link
-
     slot = rhythm(plan).latest(person.id, now)
     if slot is None:
         return None
-    return checkin_link(engine, plan, person, slot.day, max(slot.closes, now))
+    return links.checkin_link(engine.settings, plan, person, slot.day, max(slot.closes, now))
 
 
 def _status_link(engine: Engine, plan: Plan) -> str:
-    from worker.status import status_link
-
-    return status_link(engine.settings, plan)
+    return links.status_link(engine.settings, plan)
 
 
 def overdue_draft(engine: Engine, plan: Plan, item: Item, person: Person, now: float) -> Draft:
@@ -1153,7 +1155,7 @@ def overdue_draft(engine: Engine, plan: Plan, item: Item, person: Person, now: f
     milestone = plan.milestone(str(item.data["milestone"]))
     due = date.fromisoformat(str(item.data["due"]))
     today = datetime.fromtimestamp(now, plan.zone).date()
-    done = engine.store.get_record(done_collection(plan.id), milestone.id)
+    done = engine.store.get_record(records.done_rows(plan.id), milestone.id)
     owner = plan.person(milestone.owner) if milestone.owner else None
     context = {
         "title": md(milestone.title, inline=True),

@@ -251,7 +251,7 @@ def sync(
 def _print_calendars(engine: Engine, plan: Plan, changes: CalendarChanges | None) -> None:
     """What ``sync`` queued for the calendars, and the feed addresses (secret: share each
     with its person only)."""
-    from worker.calendar.feeds import feed_url
+    from worker.links import feed_url
 
     if changes is not None:
         caldav = "; CalDAV push queued" if changes.caldav else ""
@@ -362,7 +362,8 @@ def status(
     ] = False,
 ) -> None:
     """Risk with reasons, check-ins, overdue milestones, deliveries, failures."""
-    from worker.status import plan_status, print_status, status_link
+    from worker.links import status_link
+    from worker.status import plan_status, print_status
 
     with _engine() as engine:
         plan_ids = [_plan_id(plan)] if plan else engine.store.plan_ids()

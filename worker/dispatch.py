@@ -26,7 +26,7 @@ from worker.delivery import compose as composing
 from worker.delivery.draft import Step
 from worker.delivery.retry import MAX_ATTEMPTS, backoff
 from worker.engine import Delivery, Engine, PlanGone, digest_of, utc
-from worker.store import Claim, Item
+from worker.store import Claim, Item, records
 
 log = logging.getLogger("pactkeeper.dispatch")
 
@@ -188,7 +188,7 @@ def _send(engine: Engine, claim: Claim, item: Item, now: float) -> Delivery:
         # Every channel failed before; the lead was told then, once per channel.
         reasons = "; ".join(
             f"{t['channel']}: {t['reason']}"
-            for t in engine.store.records(f"targets:{plan.id}").values()
+            for t in engine.store.records(records.channel_targets(plan.id)).values()
             if t.get("person") == person.id
         )
         return _give_up(
@@ -284,7 +284,7 @@ def _target_id(person: Person, channel: str) -> str:
 
 
 def disabled(engine: Engine, plan: Plan, person: Person, channel: str) -> bool:
-    found = engine.store.get_record(f"targets:{plan.id}", _target_id(person, channel))
+    found = engine.store.get_record(records.channel_targets(plan.id), _target_id(person, channel))
     return bool(found and found.get("digest") == digest_of(plan.text))
 
 
@@ -293,7 +293,7 @@ def disable(
 ) -> None:
     """A permanent failure disables the target until the plan changes."""
     engine.store.put_record(
-        f"targets:{plan.id}",
+        records.channel_targets(plan.id),
         _target_id(person, channel),
         {
             "person": person.id,

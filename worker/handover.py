@@ -49,18 +49,19 @@ from typing import TYPE_CHECKING, Any
 
 from config.plan import Person, Plan
 from config.settings import SecretMissing, Settings, read_env_secret
-from worker import handover_bag, messages, tokens
+from worker import handover_bag, messages
 from worker import handover_report as report
 from worker.delivery.draft import Draft, StepResult
 from worker.handover_report import LeftOut
+from worker.links import download_link
 from worker.store import Item
+from worker.store.records import CLOSED
 
 if TYPE_CHECKING:
     from worker.engine import Engine
 
 FOLDER = "handover"  # under the data folder: handover/<plan>.zip
 LINK_DAYS = 30  # a download link works this long after the message is written
-CLOSED = "closed"  # store records: plan id -> {"at": moment, "by": who}
 REMOVED = "[removed]"
 SECRET_MIN = 6  # shorter values would match ordinary words
 TEXT_SUFFIXES = (".md", ".txt", ".csv", ".yaml", ".yml", ".html", ".htm", ".svg", ".ics", ".json")
@@ -493,17 +494,6 @@ def plan_closed(engine: Engine, item: Item, now: float) -> StepResult:
 
 
 LINK_LABELS = {"nl": "Overdrachtsbundel downloaden", "en": "Download the handover bundle"}
-
-
-def download_link(settings: Settings, plan_id: str, data: bytes, expires: float) -> str:
-    token = tokens.sign(
-        settings.signing_key, "bundle", {"p": plan_id, "d": digest(data)}, expires=expires
-    )
-    return f"{settings.base_url.rstrip('/')}/bundles/{plan_id}/{token}.zip"
-
-
-def digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()[:32]
 
 
 def handover_draft(engine: Engine, plan: Plan, item: Item, person: Person, now: float) -> Draft:

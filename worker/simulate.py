@@ -30,6 +30,7 @@ from worker import clock, datafolder
 from worker.engine import Delivery, Engine
 from worker.handover import bundle_path
 from worker.plans.register import register
+from worker.store import records
 from worker.store.sqlite import SqliteStore
 
 STATUSES = ("on_track", "need_help", "blocked", "stopping")
@@ -163,7 +164,7 @@ def simulate(plan_path: Path, until: date, out: Path, checkins: Path | None = No
         engine.listeners.append(lambda d: _log(log, d, summary))
         register(engine, plan, start)
         _run(engine, plan, rows, end, virtual, summary)
-    summary.closed = engine.store.get_record("closed", plan.id) is not None
+    summary.closed = engine.store.get_record(records.CLOSED, plan.id) is not None
     kept = bundle_path(settings, plan.id)
     if summary.closed and kept.exists():
         shutil.copyfile(kept, out / "handover.zip")

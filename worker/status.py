@@ -9,38 +9,24 @@ once for every plan when ``SECRET_KEY`` changes.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from config.load import PlanError, printable
-from worker import clock, tokens
+from worker import clock
 from worker.engine import Engine, PlanGone
-from worker.store import Item
+from worker.store import Item, records
 
 if TYPE_CHECKING:
     from rich.table import Table
     from rich.text import Text
 
     from config.plan import Plan
-    from config.settings import Settings
     from worker.checkins import Standing
 
 NEXT = 10
 PROBLEMS = 20
 WARNINGS = 20
-STATUS_LINK_DAYS = 180
-
-
-def status_token(settings: Settings, plan: Plan) -> str:
-    from worker.timeline import local_moment
-
-    expires = local_moment(plan.end + timedelta(days=STATUS_LINK_DAYS), time(0), plan.zone)
-    return tokens.sign(settings.signing_key, "status", {"p": plan.id}, expires.timestamp())
-
-
-def status_link(settings: Settings, plan: Plan) -> str:
-    """The plan's secret status page link (the same link every time for one key)."""
-    return f"{settings.base_url.rstrip('/')}/status/{plan.id}/{status_token(settings, plan)}"
 
 
 def _when(moment: float | None) -> str | None:
@@ -79,7 +65,7 @@ def deliveries(engine: Engine, plan_id: str) -> dict[str, Any]:
     store = engine.store
     record = store.plan(plan_id)
     problems = store.items(plan_id, ("failed", "unknown"))
-    targets = store.records(f"targets:{plan_id}")
+    targets = store.records(records.channel_targets(plan_id))
     return {
         "plan": plan_id,
         "source": record.source if record else None,
@@ -92,7 +78,7 @@ def deliveries(engine: Engine, plan_id: str) -> dict[str, Any]:
             {"person": t["person"], "channel": t["channel"], "reason": t["reason"]}
             for t in targets.values()
         ],
-        "closed": store.get_record("closed", plan_id) is not None,
+        "closed": store.get_record(records.CLOSED, plan_id) is not None,
     }
 
 

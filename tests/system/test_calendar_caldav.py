@@ -44,9 +44,10 @@ from tests.engine import make_engine, moment, run_due, run_until
 from tests.servers import free_port, wait_for_port
 from tests.support import DUTCH, minimal_data, plan_from
 from worker.calendar.events import Stamping, events_for
-from worker.calendar.push import push, records_of, resources
+from worker.calendar.push import push, resources
 from worker.engine import Engine
 from worker.plans.register import register
+from worker.store.records import caldav_resources as records_of
 
 pytestmark = pytest.mark.system
 

@@ -38,9 +38,9 @@ from tests.smtp_sink import start_smtp
 from tests.support import DUTCH, ENGLISH
 from tests.system.test_calendar_caldav import PASSWORD, USER, Radicale
 from worker import timeline
-from worker.calendar.feeds import feed_url
 from worker.calendar.push import resources
 from worker.engine import Engine
+from worker.links import feed_url
 from worker.plans.register import register
 from worker.store.sqlite import SqliteStore
 

@@ -32,8 +32,8 @@ from tests.servers import free_port, wait_for_port
 from tests.support import DUTCH, minimal_data, plan_from
 from worker import tokens
 from worker.calendar.events import events_for
-from worker.calendar.feeds import feed_url
 from worker.engine import Engine
+from worker.links import feed_url
 from worker.plans.register import register
 from worker.store.sqlite import SqliteStore
 

@@ -53,8 +53,8 @@ from tests.smtp_sink import start_smtp
 from tests.support import DUTCH, ENGLISH
 from tests.system.test_calendar_everywhere import calendars_in
 from worker import handover, timeline
-from worker.calendar.feeds import feed_url
 from worker.engine import Engine
+from worker.links import feed_url
 from worker.plans.register import register
 from worker.store.sqlite import SqliteStore
 

@@ -31,7 +31,6 @@ from worker.checkins import (
     CheckinError,
     Window,
     close_windows,
-    collection,
     mark_done,
     record_checkin,
     standing,
@@ -41,6 +40,7 @@ from worker.plans.register import register
 from worker.risk import Overdue, assess_person
 from worker.status import plan_status
 from worker.store.base import Store
+from worker.store.records import checkin_rows as collection
 
 REGISTERED = "2027-01-01 00:00"
 

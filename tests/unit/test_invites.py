@@ -24,10 +24,11 @@ from tests.engine import make_engine, moment
 from tests.support import DUTCH, minimal_data, plan_from
 from worker import tokens
 from worker.calendar.events import Stamping, events_for, meeting_event
-from worker.calendar.feeds import feed_calendar, feed_stamp, feed_token, feed_url
+from worker.calendar.feeds import feed_calendar, feed_stamp
 from worker.calendar.revisions import CalendarChanges
 from worker.delivery.compose import compose
 from worker.engine import Engine
+from worker.links import feed_token, feed_url
 from worker.plans.register import register
 from worker.store.base import Item, Store
 

@@ -11,29 +11,17 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from config.plan import Plan
-from config.settings import Settings
-from worker import tokens
 from worker.calendar.events import build_calendar
-from worker.calendar.revisions import STAMPS, calendar_records
+from worker.store import records as names
 
 if TYPE_CHECKING:
     from worker.engine import Engine
 
 
-def feed_token(settings: Settings, plan_id: str, person_id: str | None = None) -> str:
-    """The secret of one feed: signed, bound to the plan and the person (or the whole plan)."""
-    return tokens.sign(settings.signing_key, "feed", {"p": plan_id, "u": person_id or ""})
-
-
-def feed_url(settings: Settings, plan_id: str, person_id: str | None = None) -> str:
-    token = feed_token(settings, plan_id, person_id)
-    return f"{settings.base_url.rstrip('/')}/feeds/{plan_id}/{token}.ics"
-
-
 def feed_stamp(engine: Engine, plan: Plan) -> float:
     """When an event of the plan last changed: the feed's DTSTAMP, so its bytes (and
     ETag) stay the same until something in it changes."""
-    stamps = engine.store.get_record(STAMPS, plan.id)
+    stamps = engine.store.get_record(names.CALENDAR_STAMPS, plan.id)
     if stamps is not None:
         return float(stamps["changed"])
     record = engine.store.plan(plan.id)
@@ -42,7 +30,7 @@ def feed_stamp(engine: Engine, plan: Plan) -> float:
 
 def feed_calendar(engine: Engine, plan: Plan, person_id: str | None, stamp: float) -> bytes:
     """The feed (METHOD:PUBLISH) of the plan or one person, with the SEQUENCEs sent."""
-    known = engine.store.records(calendar_records(plan.id))
+    known = engine.store.records(names.calendar_events(plan.id))
     sequences = {uid: int(record["sequence"]) for uid, record in known.items()}
     moment = datetime.fromtimestamp(stamp, UTC)
     return build_calendar(plan, person_id, engine.settings, moment, sequences, "PUBLISH")

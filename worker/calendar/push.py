@@ -58,22 +58,18 @@ from connectors.calendar.caldav import (
 from worker.calendar.events import PlanEvent, Stamping, plan_events
 from worker.calendar.revisions import (
     caldav_item,
-    calendar_records,
     content_digest,
     set_sequence,
 )
 from worker.delivery.draft import StepResult
 from worker.delivery.retry import MAX_ATTEMPTS, backoff
+from worker.store import records as names
 
 if TYPE_CHECKING:
     from worker.engine import Engine
     from worker.store import Item
 
 log = logging.getLogger("pactkeeper.caldav")
-
-
-def records_of(plan_id: str) -> str:
-    return f"caldav:{plan_id}"
 
 
 @dataclass(frozen=True)
@@ -90,7 +86,7 @@ class Resource:
 
 def resources(engine: Engine, plan: Plan, now: float) -> list[Resource]:
     """The plan's events with the SEQUENCEs of the revision store, as resources."""
-    known = engine.store.records(calendar_records(plan.id))
+    known = engine.store.records(names.calendar_events(plan.id))
     stamping = Stamping.of(engine.settings, datetime.fromtimestamp(now, UTC))
     found: list[Resource] = []
     for planned in plan_events(plan, stamping):
@@ -260,14 +256,14 @@ def push(
 ) -> PushResult:
     """Make the CalDAV calendar hold exactly the plan's events (see the module's docstring)."""
     collection = collection or CalendarCollection.from_settings(engine.settings)
-    records = engine.store.records(records_of(plan.id))
+    records = engine.store.records(names.caldav_resources(plan.id))
     work = _Push(plan, collection, records)
     try:
         work.run(resources(engine, plan, now))
     finally:
         # What was done is kept even when a request failed half way.
         if work.written:
-            engine.store.put_records({records_of(plan.id): work.written})
+            engine.store.put_records({names.caldav_resources(plan.id): work.written})
         work.result.requests = collection.requests
     return work.result
 

@@ -49,6 +49,7 @@ from connectors.calendar.ics import SIGNIFICANT
 from connectors.calendar.itip import as_event, cancel_calendar, request_calendar
 from worker.calendar.events import PlanEvent, Stamping, by_email, plan_events
 from worker.store import Item
+from worker.store import records as names
 
 if TYPE_CHECKING:
     from worker.engine import Engine
@@ -58,17 +59,6 @@ INVITE, CANCEL, CALDAV = "invite", "cancel", "caldav"
 # What a person's copy of a meeting hangs on: the significant fields, without the
 # attendee list (someone else being added is no reason to write to everyone).
 PERSONAL = SIGNIFICANT - {"ATTENDEE"}
-
-
-def calendar_records(plan_id: str) -> str:
-    return f"calendar:{plan_id}"
-
-
-def invitee_records(plan_id: str) -> str:
-    return f"invitees:{plan_id}"
-
-
-STAMPS = "calendars"  # plan id -> {"changed": when any event of the plan last changed}
 
 
 def _hash(event: Event, names: frozenset[str]) -> str:
@@ -269,8 +259,8 @@ def queue_changes(engine: Engine, plan: Plan, now: float) -> CalendarChanges:
     """Compare the plan's events with the store; queue invites, cancellations, CalDAV."""
     store = engine.store
     stamping = Stamping.of(engine.settings, datetime.fromtimestamp(now, UTC))
-    current = store.records_of([calendar_records(plan.id), invitee_records(plan.id)])
-    known, invitees = current[calendar_records(plan.id)], current[invitee_records(plan.id)]
+    current = store.records_of([names.calendar_events(plan.id), names.invitees(plan.id)])
+    known, invitees = current[names.calendar_events(plan.id)], current[names.invitees(plan.id)]
     queue = _Queue(plan, now, invitees)
     calendar: dict[str, dict[str, Any]] = {}
     found_events = plan_events(plan, stamping)
@@ -306,10 +296,10 @@ def _write(
     engine.store.schedule(items)
     records: dict[str, dict[str, dict[str, Any]]] = {}
     if queue.records:
-        records[invitee_records(plan.id)] = queue.records
+        records[names.invitees(plan.id)] = queue.records
     if calendar:
-        records[calendar_records(plan.id)] = calendar
-        records[STAMPS] = {plan.id: {"changed": now}}
+        records[names.calendar_events(plan.id)] = calendar
+        records[names.CALENDAR_STAMPS] = {plan.id: {"changed": now}}
     if records:
         engine.store.put_records(records)
     return changes

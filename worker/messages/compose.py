@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from config.plan import Milestone, Person, Plan
 from connectors.base import Attachment
-from worker import messages, timeline, tokens
+from worker import links, messages, timeline
 from worker.delivery.draft import Draft
 from worker.messages.words import label
 from worker.people import ask_whom
@@ -22,8 +22,6 @@ from worker.store import Item
 
 if TYPE_CHECKING:
     from worker.engine import Engine
-
-CHECKIN_LINK_DAYS = 7  # a check-in link keeps working this long after its window closes
 
 
 # -- drafts ---------------------------------------------------------------------------------
@@ -92,20 +90,12 @@ def _milestone_context(plan: Plan, milestone: Milestone, lang: str) -> dict[str,
     }
 
 
-def checkin_link(engine: Engine, plan: Plan, person: Person, window: str, closes: float) -> str:
-    fields = {"p": plan.id, "u": person.id, "w": window}
-    token = tokens.sign(
-        engine.settings.signing_key, "checkin", fields, expires=closes + CHECKIN_LINK_DAYS * 86400
-    )
-    return f"{engine.settings.base_url.rstrip('/')}/checkin/{token}"
-
-
 def checkin_request(engine: Engine, plan: Plan, item: Item, person: Person, now: float) -> Draft:
     assert plan.checkins is not None
     lang = plan.language_of(person)
     opens = datetime.fromtimestamp(item.due, UTC).astimezone(plan.zone_of(person))
     closes = plan.checkins.grace.after(opens)
-    link = checkin_link(engine, plan, person, item.ref, closes.timestamp())
+    link = links.checkin_link(engine.settings, plan, person, item.ref, closes.timestamp())
     context = {"questions": plan.checkins.questions, "closes": _moment(closes, plan, person)}
     return Draft("checkin_request", context, link=link, link_label=label(lang, "checkin"))
 

@@ -18,7 +18,7 @@ from config.plan import Plan
 from worker import timeline
 from worker.calendar.revisions import CalendarChanges, queue_changes
 from worker.engine import SYNC_GRACE, Engine, IdTaken, digest_of
-from worker.store import Item, PlanRecord, SyncResult
+from worker.store import Item, PlanRecord, SyncResult, records
 
 
 def items_for(plan: Plan) -> list[Item]:
@@ -80,7 +80,7 @@ def register(engine: Engine, plan: Plan, now: float) -> Registration:
         raise IdTaken(plan, other)
     record = PlanRecord(plan.id, plan.text, digest_of(plan.text), now, source)
     items = items_for(plan)
-    closed = engine.store.get_record("closed", plan.id)
+    closed = engine.store.get_record(records.CLOSED, plan.id)
     if closed is not None:
         # A plan closed early (pactkeeper close) keeps nothing after its close.
         items = [item for item in items if item.due <= float(closed["at"])]
