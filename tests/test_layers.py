@@ -285,7 +285,6 @@ def test_features_do_not_reach_up() -> None:
     assert not bad, broken("a feature imports the processes, web, kinds or dispatch", bad)
 
 
-@until("worker/run/")
 def test_only_processes_import_process_libraries() -> None:
     bad = [
         e

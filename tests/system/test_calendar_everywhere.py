@@ -98,7 +98,7 @@ def feeds_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 def command_calendars(path: Path) -> list[tuple[str, bytes]]:
     found = []
     for person in [None, *(p.id for p in load_plan(path).people)]:
-        command = [sys.executable, "-m", "worker.cli", "ics", str(path)]
+        command = [sys.executable, "-m", "worker.run.cli", "ics", str(path)]
         command += ["--for", person] if person else []
         output = subprocess.run(command, cwd=ROOT, capture_output=True, check=True).stdout
         found.append((f"pactkeeper ics {path.name} {person or ''}", output))

@@ -97,7 +97,7 @@ def sync(served: Served, plan_file: Path) -> dict[str, str]:
     shutil.copytree(plan_file.parent, served_plans, dirs_exist_ok=True)
     shutil.copyfile(plan_file, served_plans / "plan.yaml")
     result = subprocess.run(
-        [sys.executable, "-m", "worker.cli", "sync", str(served_plans / "plan.yaml")],
+        [sys.executable, "-m", "worker.run.cli", "sync", str(served_plans / "plan.yaml")],
         env=served.env,
         cwd=ROOT,
         capture_output=True,

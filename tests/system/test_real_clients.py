@@ -248,7 +248,7 @@ def cli_env() -> dict[str, str]:
 
 
 def timeline_items(path: Path) -> list[dict[str, str]]:
-    command = [sys.executable, "-m", "worker.cli", "timeline", str(path), "--json"]
+    command = [sys.executable, "-m", "worker.run.cli", "timeline", str(path), "--json"]
     done = subprocess.run(command, cwd=ROOT, env=cli_env(), capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     items = json.loads(done.stdout)
@@ -337,7 +337,7 @@ def command_calendars(
     path: Path, plan: Plan, writer: Writer, expected: dict[str, Expected]
 ) -> None:
     for person in [None, *(p.id for p in plan.people)]:
-        command = [sys.executable, "-m", "worker.cli", "ics", str(path)]
+        command = [sys.executable, "-m", "worker.run.cli", "ics", str(path)]
         command += ["--for", person] if person else []
         done = subprocess.run(command, cwd=ROOT, env=cli_env(), capture_output=True)
         assert done.returncode == 0, done.stderr[-2000:]

@@ -18,7 +18,8 @@ from worker.checkins import CheckinError, PlanClosed, record_checkin, standing
 from worker.engine import Engine
 from worker.handover import close_plan
 from worker.plans.register import register
-from worker.status import plan_status, print_status
+from worker.run.cli import print_status
+from worker.status import plan_status
 from worker.store.base import Store
 from worker.store.records import checkin_rows as collection
 

@@ -58,7 +58,7 @@ def calendar_id(case: tuple[Path, str | None]) -> str:
 def run_ics(path: Path, person: str | None, out: Path) -> Path:
     """`pactkeeper ics PLAN [--for PERSON] -o FILE`, in its own process, as a user runs it."""
     target = out / f"{path.stem}-{person or 'all'}.ics"
-    command = [sys.executable, "-m", "worker.cli", "ics", str(path), "-o", str(target)]
+    command = [sys.executable, "-m", "worker.run.cli", "ics", str(path), "-o", str(target)]
     if person:
         command += ["--for", person]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PACTKEEPER_")}

@@ -609,7 +609,7 @@ def test_unknown_format_is_refused() -> None:
 
 def pactkeeper(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "worker.cli", *args], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "worker.run.cli", *args], capture_output=True, text=True, check=False
     )
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from config.settings import Settings
 from worker import clock, datafolder, dispatch
-from worker.app import app
 from worker.engine import Engine
+from worker.run.app import app
 from worker.store import Claim
 
 _engine: Engine | None = None

@@ -132,8 +132,8 @@ def prepare(out: Path) -> None:
 @contextmanager
 def eager(engine: Engine, virtual: clock.VirtualClock) -> Iterator[None]:
     """Run the Celery tasks in this process on ``engine`` and the virtual clock."""
-    from worker import tasks
-    from worker.app import app
+    from worker.run import tasks
+    from worker.run.app import app
 
     before_engine, before_eager = tasks._engine, app.conf.task_always_eager
     before_propagates, before_clock = app.conf.task_eager_propagates, clock._current
@@ -181,7 +181,7 @@ def _run(
     virtual: clock.VirtualClock,
     summary: Simulation,
 ) -> None:
-    from worker import tasks
+    from worker.run import tasks
 
     pending = list(rows)
     while True:

@@ -49,7 +49,7 @@ def worker_command(
         "-m",
         "celery",
         "-A",
-        "worker.app",
+        "worker.run.app",
         *([] if verbose else ["--quiet"]),  # no banner
         "worker",
         "-l",
