@@ -40,7 +40,7 @@ from tests.engine import moment
 from tests.servers import RedisServer
 from tests.support import minimal_data, plan_from
 from worker import dispatch
-from worker.checkins import close_windows
+from worker.checkins.detection import close_windows
 from worker.engine import Engine
 from worker.plans.register import items_for, register
 from worker.store.base import Item

@@ -246,7 +246,6 @@ def test_the_graph_is_read() -> None:
     assert {e.how for e in EDGES} == {"top", "local", "typing"}
 
 
-@until("the feature packages")
 def test_no_cycle_counting_every_import() -> None:
     found = cycles()
     print(f"cycles: {len(found)}")

@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 
 from config.plan import Person, Plan
 from config.settings import SecretMissing, Settings, read_env_secret
-from worker import handover_bag, messages
+from worker import handover_bag, messages, timeline
 from worker import handover_report as report
 from worker.delivery.draft import Draft, StepResult
 from worker.handover_report import LeftOut
@@ -443,11 +443,6 @@ def close_plan(engine: Engine, plan: Plan, now: float) -> Closing:
     return Closing(plan, at, first, path, path.stat().st_size, recipients, scheduled)
 
 
-def closed_at(engine: Engine, plan_id: str) -> float | None:
-    record = engine.store.get_record(CLOSED, plan_id)
-    return float(record["at"]) if record else None
-
-
 def keep_bundle(engine: Engine, plan: Plan, at: float) -> Path:
     """The bundle of the closed plan in the data folder, written by the first to get there."""
     path = bundle_path(engine.settings, plan.id)
@@ -467,14 +462,12 @@ def keep_bundle(engine: Engine, plan: Plan, at: float) -> Path:
 
 
 def _delivery(plan: Plan, person: Person, at: float) -> Item:
-    from worker.checkins import reaction_time
-
     key_text = "|".join((plan.id, "handover", person.id, repr(at)))
     return Item(
         key=hashlib.sha256(key_text.encode()).hexdigest()[:24],
         plan_id=plan.id,
         kind="handover",
-        due=reaction_time(plan, person, at, defer_pauses=False),
+        due=timeline.reaction_time(plan, person, at, defer_pauses=False),
         ref="bundle",
         recipient=person.id,
         channel=person.channels[0],

@@ -25,8 +25,9 @@ from markupsafe import Markup
 
 from config.plan import Milestone, Person, Plan
 from worker import handover_svg, messages, timeline
-from worker.checkins import Standing, Window
-from worker.risk import closed, level_words
+from worker.checkins.detection import Standing
+from worker.checkins.risk import closed, level_words
+from worker.checkins.windows import Window
 from worker.runbook import WORDS as RUNBOOK_WORDS
 from worker.runbook import Contact, contact, counted, listed, md, place
 from worker.store import Item
@@ -177,7 +178,7 @@ class Facts:
 def gather(
     engine: Engine, plan: Plan, as_of: float, closed_plan: bool, left_out: Sequence[LeftOut] = ()
 ) -> Facts:
-    from worker.checkins import standing
+    from worker.checkins.detection import standing
 
     items = engine.store.items(plan.id, DELIVERED)
     deliveries = sorted(

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from worker import checkins, handover
+from worker import handover
 from worker.calendar import messages as calendar_messages
 from worker.calendar import push
+from worker.checkins import detection
+from worker.checkins import messages as checkin_messages
 from worker.delivery.draft import BatchStep, Drafter, Step
 from worker.messages import compose
 
@@ -44,15 +46,19 @@ TABLE: tuple[Kind, ...] = (
     Kind(
         "checkin_close",
         "worker.timeline",
-        step=checkins.window_closed,
-        batch=checkins.close_windows,
+        step=detection.window_closed,
+        batch=detection.close_windows,
     ),
     Kind("close", "worker.timeline", step=handover.plan_closed),
     # Scheduled by the engine's other modules.
-    Kind("deadline_check", "worker.plans.register", step=checkins.deadline_passed),
+    Kind("deadline_check", "worker.plans.register", step=detection.deadline_passed),
     Kind("notice", "worker.dispatch", draft=compose.notice, delivery=True),
-    Kind("warning", "worker.checkins", draft=checkins.warning_draft, delivery=True),
-    Kind("overdue", "worker.checkins", draft=checkins.overdue_draft, delivery=True),
+    Kind(
+        "warning", "worker.checkins.detection", draft=checkin_messages.warning_draft, delivery=True
+    ),
+    Kind(
+        "overdue", "worker.checkins.detection", draft=checkin_messages.overdue_draft, delivery=True
+    ),
     # The bundle's own delivery is not in the report it carries.
     Kind("handover", "worker.handover", draft=handover.handover_draft),
     Kind(

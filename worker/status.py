@@ -20,7 +20,7 @@ from worker.store import Item, records
 
 if TYPE_CHECKING:
     from config.plan import Plan
-    from worker.checkins import Standing
+    from worker.checkins.detection import Standing
 
 NEXT = 10
 PROBLEMS = 20
@@ -82,7 +82,7 @@ def deliveries(engine: Engine, plan_id: str) -> dict[str, Any]:
 
 def progress(engine: Engine, plan: Plan, now: float) -> dict[str, Any]:
     """Risk with reasons, check-ins per person, milestones and recent warnings."""
-    from worker.checkins import standing
+    from worker.checkins.detection import standing
 
     lang = plan.language
     found = standing(engine, plan, now)

@@ -14,7 +14,7 @@ import pytest
 from tests.engine import make_engine, moment, run_until
 from tests.support import dump, plan_from, run_cli
 from tests.unit.test_checkins import REGISTERED, plan_data
-from worker.checkins import CheckinError, PlanClosed, record_checkin, standing
+from worker.checkins.detection import CheckinError, PlanClosed, record_checkin, standing
 from worker.engine import Engine
 from worker.handover import close_plan
 from worker.plans.register import register

@@ -37,7 +37,7 @@ from worker import messages
 from worker.timeline import local_moment
 
 if TYPE_CHECKING:
-    from worker.checkins import Window
+    from worker.checkins.windows import Window
 
 LEVELS = ("ok", "watch", "at_risk", "dropout")
 RECENT = 4  # K: how many of the last closed windows count for "misses" and "lateness"
