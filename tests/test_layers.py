@@ -65,13 +65,17 @@ FEATURE_MAY_NOT_IMPORT = ("worker.run", "web", "worker.kinds", "worker.dispatch"
 # Function-local imports outside worker/run/, each with the reason it is deferred.
 # (importer, imported): reason.  A new lazy import fails the test until it is added here.
 LAZY_IMPORTS: dict[tuple[str, str], str] = {
-    ("connectors.registry", "connectors.outbox"): "plug-in registry: the outbox is built on demand",
     (
-        "worker.store",
-        "worker.store.redis",
-    ): "plug-in: the redis client is imported only for redis://",
-    ("worker.store", "worker.store.sqlite"): "plug-in: sqlite backend only for sqlite:// stores",
-    ("config.settings", "config.load"): "start-up cost: YAML loading only when a file is read",
+        "connectors.registry",
+        "connectors.outbox",
+    ): "plug-in registry: a connector loads on first use",
+    ("worker.store", "worker.store.redis"): "plug-in: the redis client only for a redis:// store",
+    ("worker.store", "worker.store.sqlite"): "plug-in: the SQLite backend only when it is chosen",
+    (
+        "connectors.base",
+        "config.settings",
+    ): "start-up cost: pydantic settings only to read a secret",
+    ("config.settings", "config.load"): "start-up cost: the YAML reader only to show a bad value",
 }
 
 # TEMPORARY: edges that exist only until helper i18n's branch lands (the lead deletes this
@@ -177,12 +181,6 @@ def all_edges() -> list[Edge]:
 
 
 EDGES = all_edges()
-
-
-# TEMPORARY while the layout move is under way: a rule still broken is a strict xfail, so it
-# fails the suite the moment it starts to hold (then its mark is deleted here).
-def until(step: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, reason=f"holds once {step} of issue 11 lands")
 
 
 def within(name: str, prefixes: tuple[str, ...] | str) -> bool:
@@ -293,7 +291,6 @@ def test_only_processes_import_process_libraries() -> None:
     assert not bad, broken("celery/typer/rich/uvicorn outside worker/run/", bad)
 
 
-@until("the feature packages")
 def test_every_lazy_import_has_a_reason() -> None:
     lazy = {
         (e.source, e.target)

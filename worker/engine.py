@@ -20,6 +20,7 @@ from config.load import PlanError, Problem, load_text, read_yaml
 from config.plan import Person, Plan
 from config.settings import Settings
 from connectors.base import Connector
+from connectors.registry import connector_for
 from worker.store import Item, PlanRecord, Store, open_store
 
 if TYPE_CHECKING:
@@ -137,8 +138,6 @@ class Engine:
 
     def connector(self, plan: Plan, channel: str) -> tuple[Connector, str | None]:
         """The connector for one of a plan's channels, and why it is the outbox (or None)."""
-        from connectors.registry import connector_for
-
         digest = self._plans[plan.id][0] if plan.id in self._plans else ""
         cache_key = (plan.id, digest, channel)
         if cache_key not in self._connectors:

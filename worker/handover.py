@@ -49,11 +49,15 @@ from typing import TYPE_CHECKING, Any
 
 from config.plan import Person, Plan
 from config.settings import SecretMissing, Settings, read_env_secret
+from connectors.base import Attachment
 from worker import handover_bag, messages, timeline
 from worker import handover_report as report
+from worker.calendar.feeds import feed_calendar
 from worker.delivery.draft import Draft, StepResult
 from worker.handover_report import LeftOut
 from worker.links import download_link
+from worker.plans.register import register
+from worker.runbook import md, render_runbook, successor_name
 from worker.store import Item
 from worker.store.records import CLOSED
 
@@ -152,15 +156,11 @@ def _plan_text(plan: Plan, redacted: bool) -> str:
 
 
 def _calendar(engine: Engine, plan: Plan, as_of: float) -> bytes:
-    from worker.calendar.feeds import feed_calendar
-
     # Stamped with the moment of the bundle, with the SEQUENCEs people's calendars have.
     return feed_calendar(engine, plan, None, as_of)
 
 
 def _runbook(plan: Plan, fmt: str) -> bytes:
-    from worker.runbook import render_runbook
-
     return render_runbook(plan, fmt).encode()
 
 
@@ -429,8 +429,6 @@ class Closing:
 
 def close_plan(engine: Engine, plan: Plan, now: float) -> Closing:
     """Close ``plan`` (once), keep its bundle, schedule its delivery (once)."""
-    from worker.plans.register import register
-
     first = engine.store.put_record(CLOSED, plan.id, {"at": now}, only_if_absent=True)
     record = engine.store.get_record(CLOSED, plan.id)
     at = float(record["at"]) if record else now
@@ -491,9 +489,6 @@ LINK_LABELS = {"nl": "Overdrachtsbundel downloaden", "en": "Download the handove
 
 def handover_draft(engine: Engine, plan: Plan, item: Item, person: Person, now: float) -> Draft:
     """To a handover recipient: the bundle attached (e-mail, under the limit) and a link."""
-    from connectors.base import Attachment
-    from worker.runbook import md, successor_name
-
     lang = plan.language_of(person)
     at = float(item.data.get("closed", now))
     data = keep_bundle(engine, plan, at).read_bytes()

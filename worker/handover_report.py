@@ -25,7 +25,7 @@ from markupsafe import Markup
 
 from config.plan import Milestone, Person, Plan
 from worker import handover_svg, messages, timeline
-from worker.checkins.detection import Standing
+from worker.checkins.detection import Standing, standing
 from worker.checkins.risk import closed, level_words
 from worker.checkins.windows import Window
 from worker.runbook import WORDS as RUNBOOK_WORDS
@@ -178,8 +178,6 @@ class Facts:
 def gather(
     engine: Engine, plan: Plan, as_of: float, closed_plan: bool, left_out: Sequence[LeftOut] = ()
 ) -> Facts:
-    from worker.checkins.detection import standing
-
     items = engine.store.items(plan.id, DELIVERED)
     deliveries = sorted(
         (i for i in items if is_delivery(i)),

@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from config.load import PlanError
 from worker import clock
+from worker.checkins.detection import standing
 from worker.engine import Engine, PlanGone
 from worker.store import Item, records
+from worker.timeline import milestone_anchor
 
 if TYPE_CHECKING:
     from config.plan import Plan
@@ -82,8 +84,6 @@ def deliveries(engine: Engine, plan_id: str) -> dict[str, Any]:
 
 def progress(engine: Engine, plan: Plan, now: float) -> dict[str, Any]:
     """Risk with reasons, check-ins per person, milestones and recent warnings."""
-    from worker.checkins.detection import standing
-
     lang = plan.language
     found = standing(engine, plan, now)
     return {
@@ -100,8 +100,6 @@ def progress(engine: Engine, plan: Plan, now: float) -> dict[str, Any]:
 
 
 def milestones(plan: Plan, found: Standing) -> list[dict[str, Any]]:
-    from worker.timeline import milestone_anchor
-
     overdue = {late.milestone.id: late.days for late in found.overdue}
     rows = []
     for milestone in sorted(plan.milestones, key=lambda m: milestone_anchor(plan, m)):

@@ -60,6 +60,7 @@ from worker.checkins.risk import (
     assess_plan,
     current_streak,
     overdue_deadlines,
+    overdue_from,
 )
 from worker.checkins.windows import Window
 from worker.delivery.draft import StepResult
@@ -762,8 +763,6 @@ def person_risk(engine: Engine, plan: Plan, person: Person, now: float) -> Risk:
 
 
 def _any_past_due(plan: Plan, now: float) -> bool:
-    from worker.checkins.risk import overdue_from
-
     return any(overdue_from(plan, m) <= now for m in plan.deadlines())
 
 

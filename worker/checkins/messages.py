@@ -11,11 +11,13 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from config.plan import Person, Plan
-from worker import links
+from worker import links, messages
 from worker.checkins.detection import group_rows, open_milestones, person_risk, rhythm, rung_people
-from worker.checkins.risk import Risk
+from worker.checkins.risk import Risk, level_words, short_day
 from worker.delivery.draft import Draft
 from worker.messages.words import label as field_label
+from worker.people import ask_whom
+from worker.runbook import counted, duration_words, listed, md
 from worker.store import Item, records
 
 if TYPE_CHECKING:
@@ -30,8 +32,6 @@ LINK_LABELS = {
 
 def warning_draft(engine: Engine, plan: Plan, item: Item, person: Person, now: float) -> Draft:
     """A nudge to the silent person, or a warning to the lead, contact or others."""
-    from worker.runbook import md
-
     lang = plan.language_of(person)
     data = item.data
     about = plan.person(str(data["about"]))
@@ -68,10 +68,6 @@ def _fact(lang: str, name: str) -> str:
 def _warning_context(
     engine: Engine, plan: Plan, about: Person, person: Person, data: Mapping[str, Any], risk: Risk
 ) -> dict[str, Any]:
-    from worker.checkins.risk import level_words, short_day
-    from worker.people import ask_whom
-    from worker.runbook import duration_words, listed, md
-
     lang = plan.language_of(person)
     done = engine.store.records(records.done_rows(plan.id))
     level = int(data.get("level") or 1)
@@ -109,8 +105,6 @@ def _warning_context(
 
 def _next_step(plan: Plan, about: Person, level: int, lang: str) -> str | None:
     """Who hears of it if the next check-in is missed too (None after the last step)."""
-    from worker.runbook import listed, md
-
     assert plan.checkins is not None
     steps = plan.checkins.escalate
     if level >= len(steps):
@@ -125,8 +119,6 @@ def _reach(person: Person) -> str | None:
 
 
 def _successor(plan: Plan) -> str | None:
-    from worker.runbook import md
-
     if plan.continuity is None or plan.continuity.successor is None:
         return None
     return md(plan.person(plan.continuity.successor).name, inline=True)
@@ -136,8 +128,6 @@ def _answered_since(
     engine: Engine, plan: Plan, about: Person, data: Mapping[str, Any], lang: str
 ) -> str | None:
     """The day ``about`` answered after this warning was raised, if they did."""
-    from worker.checkins.risk import short_day
-
     rows = group_rows(engine.store.records(records.checkin_rows(plan.id))).get(about.id, {})
     raised = float(data.get("raised") or 0.0)
     later = [row for row in rows.values() if float(row.get("answered_at") or 0.0) > raised]
@@ -160,10 +150,6 @@ def _status_link(engine: Engine, plan: Plan) -> str:
 
 def overdue_draft(engine: Engine, plan: Plan, item: Item, person: Person, now: float) -> Draft:
     """To the owner and the lead: a deadline passed and the milestone is not done."""
-    from worker import messages
-    from worker.people import ask_whom
-    from worker.runbook import counted, md
-
     lang = plan.language_of(person)
     milestone = plan.milestone(str(item.data["milestone"]))
     due = date.fromisoformat(str(item.data["due"]))

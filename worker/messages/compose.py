@@ -15,9 +15,11 @@ from zoneinfo import ZoneInfo
 from config.plan import Milestone, Person, Plan
 from connectors.base import Attachment
 from worker import links, messages, timeline
+from worker.calendar.feeds import feed_calendar, feed_stamp
 from worker.delivery.draft import Draft
 from worker.messages.words import label
 from worker.people import ask_whom
+from worker.runbook import duration_words, render_runbook, rhythm_words
 from worker.store import Item
 
 if TYPE_CHECKING:
@@ -37,8 +39,6 @@ def _names(people: list[Person]) -> str:
 
 
 def reminder(engine: Engine, plan: Plan, item: Item, person: Person, now: float) -> Draft:
-    from worker.runbook import duration_words
-
     lang = plan.language_of(person)
     context: dict[str, Any] = {
         "contact": ask_whom(plan, person).name,
@@ -75,8 +75,6 @@ def _handover_title(lang: str) -> str:
 
 
 def _milestone_context(plan: Plan, milestone: Milestone, lang: str) -> dict[str, Any]:
-    from worker.runbook import duration_words
-
     owner = plan.person(milestone.owner).name if milestone.owner else None
     return {
         "meeting": milestone.is_meeting,
@@ -101,8 +99,6 @@ def checkin_request(engine: Engine, plan: Plan, item: Item, person: Person, now:
 
 
 def kickoff(engine: Engine, plan: Plan, item: Item, person: Person, now: float) -> Draft:
-    from worker.runbook import render_runbook
-
     lang = plan.language_of(person)
     context = {
         "partner": plan.partner.name,
@@ -132,8 +128,6 @@ def kickoff(engine: Engine, plan: Plan, item: Item, person: Person, now: float) 
 
 
 def _rhythm(plan: Plan, lang: str) -> str | None:
-    from worker.runbook import rhythm_words
-
     return rhythm_words(plan.checkins, plan.start, lang) if plan.checkins else None
 
 
@@ -157,8 +151,6 @@ def _calendar(engine: Engine, plan: Plan, person: Person) -> bytes:
     attachment is the same version as the invitations and the feed, never behind them;
     it keeps the meetings, so it is the whole calendar of what concerns the person.
     """
-    from worker.calendar.feeds import feed_calendar, feed_stamp
-
     return feed_calendar(engine, plan, person.id, feed_stamp(engine, plan))
 
 
