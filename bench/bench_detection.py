@@ -39,8 +39,8 @@ from config.settings import Settings
 from tests.engine import moment
 from tests.servers import RedisServer
 from tests.support import minimal_data, plan_from
-from worker import dispatch
 from worker.checkins.detection import close_windows
+from worker.delivery import dispatch
 from worker.engine import Engine
 from worker.plans.register import items_for, register
 from worker.store.base import Item

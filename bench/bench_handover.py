@@ -35,8 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.engine import make_engine, moment, run_until
 from tests.support import minimal_data, plan_from
-from worker import handover
 from worker.checkins.detection import CheckinError, record_checkin
+from worker.handover import close as handover
 from worker.plans.register import register
 
 START, END = date(2027, 1, 4), date(2027, 12, 31)

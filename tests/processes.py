@@ -59,7 +59,8 @@ def beat(env: dict[str, str], schedule: Path, log: Path) -> subprocess.Popen[byt
 SWEEPER = """
 import time
 from config.settings import Settings
-from worker import clock, dispatch
+from worker import clock
+from worker.delivery import dispatch
 from worker.engine import Engine
 settings = Settings()
 clock.from_settings(settings.clock_offset)

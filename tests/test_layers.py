@@ -33,7 +33,7 @@ PROCESS_LIBRARIES = ("celery", "kombu", "typer", "rich", "uvicorn")
 IO_MODULES = (
     "worker.store",
     "worker.engine",
-    "worker.dispatch",
+    "worker.delivery.dispatch",
     "worker.delivery",
     "worker.run",
     "connectors",
@@ -60,7 +60,13 @@ FEATURES = (
     "worker.kickoff",
     "worker.plans",
 )
-FEATURE_MAY_NOT_IMPORT = ("worker.run", "web", "worker.kinds", "worker.dispatch")
+FEATURE_MAY_NOT_IMPORT = (
+    "worker.run",
+    "web",
+    "worker.kinds",
+    "worker.delivery.dispatch",
+    "worker.delivery.compose",
+)
 
 # Function-local imports outside worker/run/, each with the reason it is deferred.
 # (importer, imported): reason.  A new lazy import fails the test until it is added here.

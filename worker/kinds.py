@@ -15,12 +15,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from worker import handover
 from worker.calendar import messages as calendar_messages
 from worker.calendar import push
 from worker.checkins import detection
 from worker.checkins import messages as checkin_messages
 from worker.delivery.draft import BatchStep, Drafter, Step
+from worker.handover import close as handover
+from worker.handover import messages as handover_messages
+from worker.kickoff import messages as kickoff_messages
 from worker.messages import compose
 
 
@@ -40,7 +42,7 @@ class Kind:
 
 TABLE: tuple[Kind, ...] = (
     # From the plan's timeline (worker.timeline.ACTIONS), scheduled by plans.register.
-    Kind("kickoff", "worker.timeline", draft=compose.kickoff, delivery=True),
+    Kind("kickoff", "worker.timeline", draft=kickoff_messages.kickoff, delivery=True),
     Kind("reminder", "worker.timeline", draft=compose.reminder, delivery=True),
     Kind("checkin_open", "worker.timeline", draft=compose.checkin_request, delivery=True),
     Kind(
@@ -52,7 +54,7 @@ TABLE: tuple[Kind, ...] = (
     Kind("close", "worker.timeline", step=handover.plan_closed),
     # Scheduled by the engine's other modules.
     Kind("deadline_check", "worker.plans.register", step=detection.deadline_passed),
-    Kind("notice", "worker.dispatch", draft=compose.notice, delivery=True),
+    Kind("notice", "worker.delivery.dispatch", draft=compose.notice, delivery=True),
     Kind(
         "warning", "worker.checkins.detection", draft=checkin_messages.warning_draft, delivery=True
     ),
@@ -60,7 +62,7 @@ TABLE: tuple[Kind, ...] = (
         "overdue", "worker.checkins.detection", draft=checkin_messages.overdue_draft, delivery=True
     ),
     # The bundle's own delivery is not in the report it carries.
-    Kind("handover", "worker.handover", draft=handover.handover_draft),
+    Kind("handover", "worker.handover.close", draft=handover_messages.handover_draft),
     Kind(
         "invite",
         "worker.calendar.revisions",

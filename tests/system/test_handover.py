@@ -28,7 +28,7 @@ from tests.engine import make_engine, moment, run_due, run_until
 from tests.servers import RedisServer
 from tests.support import DUTCH, ROOT, dump, minimal_data
 from tests.support import run_cli as pactkeeper
-from worker import handover
+from worker.handover import close as handover
 from worker.plans.register import register
 from worker.store.redis import RedisStore
 from worker.store.sqlite import SqliteStore

@@ -24,7 +24,7 @@ from tests.engine import make_engine, moment, run_due, run_until
 from tests.smtp_sink import start_smtp
 from tests.support import dump, minimal_data
 from tests.system.test_web import serve
-from worker import dispatch
+from worker.delivery import dispatch
 from worker.engine import Delivery, Engine, digest_of
 from worker.plans.register import items_for, register_file
 from worker.store.base import PlanRecord

@@ -52,8 +52,9 @@ from tests.servers import free_port, wait_for_port
 from tests.smtp_sink import start_smtp
 from tests.support import DUTCH, ENGLISH
 from tests.system.test_calendar_everywhere import calendars_in
-from worker import handover, timeline
+from worker import timeline
 from worker.engine import Engine
+from worker.handover import close as handover
 from worker.links import feed_url
 from worker.plans.register import register
 from worker.store.sqlite import SqliteStore

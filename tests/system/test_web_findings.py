@@ -17,7 +17,7 @@ from tests.system.test_web import KEY, Served, serve, web_plan
 from web.limits import BODY_LIMIT
 from worker import tokens
 from worker.checkins.detection import NOTE_LIMIT
-from worker.handover import close_plan
+from worker.handover.close import close_plan
 
 pytestmark = pytest.mark.system
 

@@ -16,7 +16,7 @@ from tests.support import dump, plan_from, run_cli
 from tests.unit.test_checkins import REGISTERED, plan_data
 from worker.checkins.detection import CheckinError, PlanClosed, record_checkin, standing
 from worker.engine import Engine
-from worker.handover import close_plan
+from worker.handover.close import close_plan
 from worker.plans.register import register
 from worker.run.cli import print_status
 from worker.status import plan_status

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from worker import handover_report, kinds, timeline
+from worker import kinds, timeline
 from worker.calendar import revisions
+from worker.handover import report as handover_report
 from worker.store import Item
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -27,8 +27,8 @@ from connectors.base import Message, Recipient
 from connectors.registry import connector_for
 from tests.engine import make_engine, moment
 from tests.support import dump, minimal_data
-from worker import handover
 from worker.engine import Engine
+from worker.handover import close as handover
 from worker.plans.register import register
 
 BUILT = moment("2027-03-02 12:00")
@@ -478,8 +478,8 @@ MARKUP = re.compile(r"<(?!/?p>)[a-z]", re.IGNORECASE)  # any element but the par
 @settings(max_examples=400, deadline=None)
 @given(st.text(alphabet=st.sampled_from(list("ab 1.#>-+=~*_`[]()!<>|&;\\:/x\n")), max_size=40))
 def test_any_text_in_a_message_template_is_shown_as_text(text: str) -> None:
+    from worker.kickoff.runbook import md
     from worker.messages import markdown_text, plain_text, to_html
-    from worker.runbook import md
 
     shown = to_html(f"Hello {markdown_text(text)}") + to_html(markdown_text(text))
     assert not MARKUP.search(shown), (text, shown)

@@ -217,7 +217,7 @@ def runbook(
     output: OutputOpt = None,
 ) -> None:
     """The runbook for all participants: contacts, channels, rhythm, milestones, ladder."""
-    from worker.runbook import render_runbook
+    from worker.kickoff.runbook import render_runbook
 
     write_output(render_runbook(read_plan(plan), fmt.value), output)
 
@@ -464,7 +464,7 @@ def done(
 def close(plan: PlanArg) -> None:
     """Close the plan now: build the handover bundle and deliver it (once)."""
     from worker import clock
-    from worker.handover import close_plan
+    from worker.handover.close import close_plan
 
     loaded = read_plan(plan)
     with _registered(loaded) as engine:
@@ -481,7 +481,7 @@ def handover(
 ) -> None:
     """Only build the handover bundle (a BagIt zip); nothing is sent."""
     from worker import clock
-    from worker.handover import build_bundle
+    from worker.handover.close import build_bundle
 
     loaded = read_plan(plan)
     with _engine() as engine:

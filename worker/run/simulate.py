@@ -28,7 +28,7 @@ from config.plan import Plan
 from config.settings import Settings
 from worker import clock, datafolder
 from worker.engine import Delivery, Engine
-from worker.handover import bundle_path
+from worker.handover.close import bundle_path
 from worker.plans.register import register
 from worker.store import records
 from worker.store.sqlite import SqliteStore

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from config.settings import Settings
-from worker import clock, datafolder, dispatch
+from worker import clock, datafolder
+from worker.delivery import dispatch
 from worker.engine import Engine
 from worker.run.app import app
 from worker.store import Claim

@@ -24,12 +24,13 @@ from typing import TYPE_CHECKING, Literal
 from markupsafe import Markup
 
 from config.plan import Milestone, Person, Plan
-from worker import handover_svg, messages, timeline
+from worker import messages, timeline
 from worker.checkins.detection import Standing, standing
 from worker.checkins.risk import closed, level_words
 from worker.checkins.windows import Window
-from worker.runbook import WORDS as RUNBOOK_WORDS
-from worker.runbook import Contact, contact, counted, listed, md, place
+from worker.handover import picture as handover_svg
+from worker.kickoff.runbook import WORDS as RUNBOOK_WORDS
+from worker.kickoff.runbook import Contact, contact, counted, listed, md, place
 from worker.store import Item
 
 if TYPE_CHECKING:

@@ -49,21 +49,21 @@ from typing import TYPE_CHECKING, Any
 
 from config.plan import Person, Plan
 from config.settings import SecretMissing, Settings, read_env_secret
-from connectors.base import Attachment
-from worker import handover_bag, messages, timeline
-from worker import handover_report as report
+from worker import links, timeline
 from worker.calendar.feeds import feed_calendar
-from worker.delivery.draft import Draft, StepResult
-from worker.handover_report import LeftOut
-from worker.links import download_link
+from worker.delivery.draft import StepResult
+from worker.handover import bag, report
+from worker.handover.report import LeftOut
+from worker.kickoff.runbook import render_runbook
 from worker.plans.register import register
-from worker.runbook import md, render_runbook, successor_name
 from worker.store import Item
 from worker.store.records import CLOSED
 
 if TYPE_CHECKING:
     from worker.engine import Engine
 
+# The bundle's link is made in worker.links; callers holding this module reach it here.
+download_link = links.download_link
 FOLDER = "handover"  # under the data folder: handover/<plan>.zip
 LINK_DAYS = 30  # a download link works this long after the message is written
 REMOVED = "[removed]"
@@ -123,8 +123,8 @@ def _bundle(engine: Engine, plan: Plan, as_of: float, closed: bool, redact: bool
         "External-Description": _one_line(plan.title),
         "Source-Organization": _one_line(plan.partner.name),
     }
-    files = handover_bag.make_bag(payload, info)
-    return handover_bag.zip_folder(files, f"{plan.id}-handover", moment.date())
+    files = bag.make_bag(payload, info)
+    return bag.zip_folder(files, f"{plan.id}-handover", moment.date())
 
 
 def _version() -> str:
@@ -482,51 +482,3 @@ def plan_closed(engine: Engine, item: Item, now: float) -> StepResult:
 
 
 # -- the message with the bundle ---------------------------------------------------------------
-
-
-LINK_LABELS = {"nl": "Overdrachtsbundel downloaden", "en": "Download the handover bundle"}
-
-
-def handover_draft(engine: Engine, plan: Plan, item: Item, person: Person, now: float) -> Draft:
-    """To a handover recipient: the bundle attached (e-mail, under the limit) and a link."""
-    lang = plan.language_of(person)
-    at = float(item.data.get("closed", now))
-    data = keep_bundle(engine, plan, at).read_bytes()
-    expires = now + LINK_DAYS * 86400
-    attached = item.channel == "email" and len(data) <= engine.settings.handover_attach_limit
-    handover = plan.handover
-    successor = successor_name(plan)
-    context = {
-        "partner": md(plan.partner.name, inline=True),
-        "team": md(plan.team.name, inline=True),
-        "end": messages.format_day(plan.end, lang),
-        "attached": attached,
-        "filename": bundle_name(plan),
-        "size": size_words(len(data), lang),
-        "expires": messages.format_day(datetime.fromtimestamp(expires, plan.zone_of(person)), lang),
-        "handover_when": messages.format_moment(
-            handover.at.replace(tzinfo=plan.zone).astimezone(plan.zone_of(person)), lang
-        )
-        if handover and handover.at.replace(tzinfo=plan.zone).timestamp() > now
-        else None,
-        "successor": successor,
-    }
-    attachments = [Attachment(bundle_name(plan), "application/zip", data)] if attached else []
-    return Draft(
-        "handover",
-        context,
-        link=download_link(engine.settings, plan.id, data, expires),
-        link_label=LINK_LABELS.get(lang, LINK_LABELS["en"]),
-        attachments=attachments,
-    )
-
-
-def size_words(size: int, lang: str) -> str:
-    """1.2 MB, 340 kB, in the reader's number format."""
-    from babel.numbers import format_decimal
-
-    if size >= 1_000_000:
-        amount, unit = size / 1_000_000, "MB"
-    else:
-        amount, unit = max(size / 1000, 1), "kB"
-    return f"{format_decimal(round(amount, 1), locale=messages.locale(lang))} {unit}"
