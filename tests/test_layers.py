@@ -1,4 +1,4 @@
-"""The layering rules of docs/architecture.md §2, checked over the whole import graph.
+"""The layering rules of docs/architecture.md §11, checked over the whole import graph.
 
 Every import of config/, worker/, connectors/ and web/ counts: top level, inside a function and
 under ``if TYPE_CHECKING:``. A cycle hidden behind a lazy import is still a cycle, so the graph

@@ -1,4 +1,4 @@
-"""THE table of the ledger's item kinds (docs/architecture.md §3).
+"""THE table of the ledger's item kinds (docs/architecture.md §13).
 
 For every kind an item of the ledger can have: which module creates it, what runs when
 it is due (a step, and whether the sweep may run many at once), how it is drafted when

@@ -1,7 +1,7 @@
 """Every secret link pactkeeper hands out: check-in, status page, calendar feed, bundle.
 
 One home, so what a link grants, how long it lasts and where it points are read in one
-place (docs/architecture.md §6). ``worker.tokens`` is the signing primitive; the web app
+place (docs/architecture.md §9). ``worker.tokens`` is the signing primitive; the web app
 verifies what is made here. The token purposes ("checkin", "status", "feed", "bundle")
 and their fields are persisted in every link sent: they never change.
 """

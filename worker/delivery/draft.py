@@ -1,6 +1,6 @@
 """What a feature hands the dispatcher: a Draft of a message, or the StepResult of a step.
 
-The leaf every feature imports (docs/architecture.md §2): it imports nothing of worker/ but
+The leaf every feature imports (docs/architecture.md §11): it imports nothing of worker/ but
 type names, so a feature's drafts and steps need neither the dispatcher nor the composer.
 """
 
@@ -38,7 +38,7 @@ class StepResult:
     detail: str
 
 
-# The three shapes of a kind's handler (docs/architecture.md §3, the table is worker.kinds).
+# The three shapes of a kind's handler (docs/architecture.md §13, the table is worker.kinds).
 Drafter = Callable[["Engine", Plan, "Item", Person, float], Draft]
 Step = Callable[["Engine", "Item", float], StepResult]
 BatchStep = Callable[["Engine", Sequence["Item"], float], list[StepResult]]

@@ -2,7 +2,7 @@
 
 The store holds free-form records (``Store.put_record``/``records``) by collection name.
 These names and row ids are persisted in every existing SQLite and Redis store, so they
-never change; no other module writes one as a literal (docs/architecture.md §7).
+never change; no other module writes one as a literal (docs/architecture.md §13).
 """
 
 from __future__ import annotations
