@@ -478,8 +478,8 @@ MARKUP = re.compile(r"<(?!/?p>)[a-z]", re.IGNORECASE)  # any element but the par
 @settings(max_examples=400, deadline=None)
 @given(st.text(alphabet=st.sampled_from(list("ab 1.#>-+=~*_`[]()!<>|&;\\:/x\n")), max_size=40))
 def test_any_text_in_a_message_template_is_shown_as_text(text: str) -> None:
-    from worker.kickoff.runbook import md
     from worker.messages import markdown_text, plain_text, to_html
+    from worker.messages.words import md
 
     shown = to_html(f"Hello {markdown_text(text)}") + to_html(markdown_text(text))
     assert not MARKUP.search(shown), (text, shown)

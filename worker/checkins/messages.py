@@ -15,7 +15,7 @@ from worker import links, messages
 from worker.checkins.detection import group_rows, open_milestones, person_risk, rhythm, rung_people
 from worker.checkins.risk import Risk, level_words, short_day
 from worker.delivery.draft import Draft
-from worker.kickoff.runbook import counted, duration_words, listed, md
+from worker.messages.words import counted, duration_words, listed, md
 from worker.messages.words import label as field_label
 from worker.people import ask_whom
 from worker.store import Item, records

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from config.plan import Milestone, Person, Plan
 from worker import messages
-from worker.kickoff.runbook import counted, listed
+from worker.messages.words import counted, listed
 from worker.timeline import local_moment
 
 if TYPE_CHECKING:

@@ -13,8 +13,9 @@ from connectors.base import Attachment
 from worker import messages
 from worker.delivery.draft import Draft
 from worker.handover.close import LINK_DAYS, bundle_name, keep_bundle
-from worker.kickoff.runbook import md, successor_name
+from worker.kickoff.runbook import successor_name
 from worker.links import download_link
+from worker.messages.words import md
 from worker.store import Item
 
 if TYPE_CHECKING:

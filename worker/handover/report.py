@@ -29,8 +29,9 @@ from worker.checkins.detection import Standing, standing
 from worker.checkins.risk import closed, level_words
 from worker.checkins.windows import Window
 from worker.handover import picture as handover_svg
-from worker.kickoff.runbook import WORDS as RUNBOOK_WORDS
-from worker.kickoff.runbook import Contact, contact, counted, listed, md, place
+from worker.kickoff.runbook import Contact, contact
+from worker.messages.words import WORDS as RUNBOOK_WORDS
+from worker.messages.words import counted, listed, md, place
 from worker.store import Item
 
 if TYPE_CHECKING:

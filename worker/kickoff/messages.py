@@ -14,7 +14,8 @@ from connectors.base import Attachment
 from worker import messages, timeline
 from worker.calendar.feeds import feed_calendar, feed_stamp
 from worker.delivery.draft import Draft
-from worker.kickoff.runbook import render_runbook, rhythm_words
+from worker.kickoff.runbook import render_runbook
+from worker.messages.words import rhythm_words
 from worker.store import Item
 
 if TYPE_CHECKING:

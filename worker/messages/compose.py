@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, Any
 from config.plan import Milestone, Person, Plan
 from worker import links, messages, timeline
 from worker.delivery.draft import Draft
-from worker.kickoff.runbook import duration_words
-from worker.messages.words import label
+from worker.messages.words import duration_words, label
 from worker.people import ask_whom
 from worker.store import Item
 
