@@ -19,11 +19,12 @@ from worker.calendar import messages as calendar_messages
 from worker.calendar import push
 from worker.checkins import detection
 from worker.checkins import messages as checkin_messages
+from worker.delivery import messages as delivery_messages
 from worker.delivery.draft import BatchStep, Drafter, Step
 from worker.handover import close as handover
 from worker.handover import messages as handover_messages
 from worker.kickoff import messages as kickoff_messages
-from worker.messages import compose
+from worker.milestones import messages as milestone_messages
 
 
 @dataclass(frozen=True)
@@ -43,8 +44,8 @@ class Kind:
 TABLE: tuple[Kind, ...] = (
     # From the plan's timeline (worker.timeline.ACTIONS), scheduled by plans.register.
     Kind("kickoff", "worker.timeline", draft=kickoff_messages.kickoff, delivery=True),
-    Kind("reminder", "worker.timeline", draft=compose.reminder, delivery=True),
-    Kind("checkin_open", "worker.timeline", draft=compose.checkin_request, delivery=True),
+    Kind("reminder", "worker.timeline", draft=milestone_messages.reminder, delivery=True),
+    Kind("checkin_open", "worker.timeline", draft=checkin_messages.checkin_request, delivery=True),
     Kind(
         "checkin_close",
         "worker.timeline",
@@ -54,7 +55,7 @@ TABLE: tuple[Kind, ...] = (
     Kind("close", "worker.timeline", step=handover.plan_closed),
     # Scheduled by the engine's other modules.
     Kind("deadline_check", "worker.plans.register", step=detection.deadline_passed),
-    Kind("notice", "worker.delivery.dispatch", draft=compose.notice, delivery=True),
+    Kind("notice", "worker.delivery.dispatch", draft=delivery_messages.notice, delivery=True),
     Kind(
         "warning", "worker.checkins.detection", draft=checkin_messages.warning_draft, delivery=True
     ),

@@ -7,7 +7,7 @@ Drafts only: facts in, template name and context out (``worker.kinds`` wires the
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from config.plan import Person, Plan
@@ -174,3 +174,16 @@ def overdue_draft(engine: Engine, plan: Plan, item: Item, person: Person, now: f
         link, label = _status_link(engine, plan), LINK_LABELS[_lang(lang)]["status"]
     facts = [(_fact(lang, "due"), messages.format_day(due, lang))]
     return Draft("overdue", context, link=link, link_label=label, facts=facts)
+
+
+def checkin_request(engine: Engine, plan: Plan, item: Item, person: Person, now: float) -> Draft:
+    assert plan.checkins is not None
+    lang = plan.language_of(person)
+    opens = datetime.fromtimestamp(item.due, UTC).astimezone(plan.zone_of(person))
+    closes = plan.checkins.grace.after(opens)
+    link = links.checkin_link(engine.settings, plan, person, item.ref, closes.timestamp())
+    context = {
+        "questions": plan.checkins.questions,
+        "closes": messages.format_moment(closes, lang, plan.zone_of(person).key),
+    }
+    return Draft("checkin_request", context, link=link, link_label=field_label(lang, "checkin"))

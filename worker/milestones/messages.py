@@ -1,18 +1,18 @@
-"""The drafts of the plan's own messages: reminder, check-in request, kickoff, notice.
+"""The reminder of a milestone or the handover meeting: a draft, facts in, template out.
 
-Each draft gathers the facts (who, what, when, in the recipient's zone) and names a
-template; the template holds the sentences. ``worker.kinds`` wires each kind to its
-draft and ``worker.delivery.compose`` renders it. The drafts hand over plan text as it
-is written: the templates show every value as text.
+The draft gathers the facts (who, what, when, in the recipient's zone) and names a
+template; the template holds the sentences. ``worker.kinds`` wires the kind to it and
+``worker.delivery.compose`` renders it. Plan text is handed over as it is written: the
+templates show every value as text.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from config.plan import Milestone, Person, Plan
-from worker import links, messages, timeline
+from worker import messages, timeline
 from worker.delivery.draft import Draft
 from worker.messages.words import duration_words, label
 from worker.people import ask_whom
@@ -20,9 +20,6 @@ from worker.store import Item
 
 if TYPE_CHECKING:
     from worker.engine import Engine
-
-
-# -- drafts ---------------------------------------------------------------------------------
 
 
 def _moment(moment: datetime, plan: Plan, person: Person) -> str:
@@ -82,53 +79,3 @@ def _milestone_context(plan: Plan, milestone: Milestone, lang: str) -> dict[str,
         "deliverable": milestone.deliverable,
         "acceptance": milestone.acceptance,
     }
-
-
-def checkin_request(engine: Engine, plan: Plan, item: Item, person: Person, now: float) -> Draft:
-    assert plan.checkins is not None
-    lang = plan.language_of(person)
-    opens = datetime.fromtimestamp(item.due, UTC).astimezone(plan.zone_of(person))
-    closes = plan.checkins.grace.after(opens)
-    link = links.checkin_link(engine.settings, plan, person, item.ref, closes.timestamp())
-    context = {"questions": plan.checkins.questions, "closes": _moment(closes, plan, person)}
-    return Draft("checkin_request", context, link=link, link_label=label(lang, "checkin"))
-
-
-KIND_WORDS = {
-    "nl": {
-        "reminder": "een herinnering",
-        "kickoff": "het draaiboek bij de start",
-        "checkin_open": "een check-in-verzoek",
-        "warning": "een waarschuwing",
-        "handover": "de overdrachtsbundel",
-        "invite": "een agenda-uitnodiging",
-        "cancel": "een agenda-annulering",
-        "overdue": "een herinnering aan een deadline",
-    },
-    "en": {
-        "reminder": "a reminder",
-        "kickoff": "the kickoff runbook",
-        "checkin_open": "a check-in request",
-        "warning": "a warning",
-        "handover": "the handover bundle",
-        "invite": "a calendar invitation",
-        "cancel": "a calendar cancellation",
-        "overdue": "an overdue-deadline reminder",
-    },
-}
-
-
-def notice(engine: Engine, plan: Plan, item: Item, person: Person, now: float) -> Draft:
-    """To the team lead: a message may not have reached someone."""
-    lang = plan.language_of(person)
-    data = item.data
-    about = plan.person(data["person"]).name if data.get("person") else "?"
-    words = KIND_WORDS.get(lang, KIND_WORDS["en"])
-    context = {
-        "about": about,
-        "what": words.get(str(data.get("about_kind")), "?"),
-        "channel": data.get("channel") or "?",
-        "problem": data.get("problem"),
-        "detail": data.get("detail") or "",
-    }
-    return Draft("delivery_failure", context)
