@@ -1,9 +1,8 @@
-"""The engine's context (settings, store, plans, connectors) and registering plans.
+"""The engine's context: settings, store, the plan cache and the connector cache.
 
-``register`` is what ``pactkeeper sync`` and the plan-folder watcher call: it
-compiles the plan's timeline and hands the store the exact set of items the
-plan schedules, which the store applies atomically. A plan that fails
-validation never gets here, so it changes nothing.
+Most engine functions take an ``Engine`` first. Registering a plan (the timeline
+into the ledger) is ``worker.plans.register``; this module keeps the context and the
+few values every layer above shares (``Delivery``, ``PlanGone``, ``IdTaken``).
 """
 
 from __future__ import annotations

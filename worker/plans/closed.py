@@ -1,7 +1,7 @@
 """Whether, and since when, a plan was closed: the read of its ``closed`` record.
 
 Read by check-ins (no answer is recorded after the close), the web form and the handover,
-which writes the record (``worker.handover.close_plan``).
+which writes the record (``worker.handover.close.close_plan``).
 """
 
 from __future__ import annotations
