@@ -23,9 +23,10 @@ from config.plan import Person, Plan
 from connectors.base import ConnectorError
 from worker import kinds
 from worker.delivery import compose as composing
+from worker.delivery.channels import choose_channel, disable
 from worker.delivery.draft import Step
 from worker.delivery.retry import MAX_ATTEMPTS, backoff
-from worker.engine import Delivery, Engine, PlanGone, digest_of, utc
+from worker.engine import Delivery, Engine, PlanGone, utc
 from worker.store import Claim, Item, records
 
 log = logging.getLogger("pactkeeper.dispatch")
@@ -274,45 +275,6 @@ def _done(
     )
     engine.emit(delivery)
     return delivery
-
-
-# -- channels ---------------------------------------------------------------------------------
-
-
-def _target_id(person: Person, channel: str) -> str:
-    return f"{person.id}/{channel}"
-
-
-def disabled(engine: Engine, plan: Plan, person: Person, channel: str) -> bool:
-    found = engine.store.get_record(records.channel_targets(plan.id), _target_id(person, channel))
-    return bool(found and found.get("digest") == digest_of(plan.text))
-
-
-def disable(
-    engine: Engine, plan: Plan, person: Person, channel: str, reason: str, now: float
-) -> None:
-    """A permanent failure disables the target until the plan changes."""
-    engine.store.put_record(
-        records.channel_targets(plan.id),
-        _target_id(person, channel),
-        {
-            "person": person.id,
-            "channel": channel,
-            "reason": reason,
-            "at": now,
-            "digest": digest_of(plan.text),
-        },
-    )
-
-
-def choose_channel(engine: Engine, plan: Plan, person: Person, preferred: str | None) -> str | None:
-    """The first working channel from ``preferred`` on in the person's list."""
-    channels = list(person.channels)
-    start = channels.index(preferred) if preferred in channels else 0
-    for channel in channels[start:] + channels[:start]:
-        if not disabled(engine, plan, person, channel):
-            return channel
-    return None
 
 
 # -- failures ---------------------------------------------------------------------------------

@@ -30,6 +30,10 @@ def channel_targets(plan_id: str) -> str:
     return f"targets:{plan_id}"
 
 
+def channel_target_id(person_id: str, channel: str) -> str:
+    return f"{person_id}/{channel}"
+
+
 def calendar_events(plan_id: str) -> str:
     """Per event UID: the SEQUENCE, hashes and (for meetings) the event last sent."""
     return f"calendar:{plan_id}"
