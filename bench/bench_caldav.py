@@ -28,12 +28,14 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from config.plan import Plan
-from connectors.calendar.caldav import CalendarCollection, PushResult, push
-from connectors.calendar.ics import events_for
+from connectors.calendar.caldav import CalendarCollection
 from tests.engine import make_engine, moment
 from tests.support import minimal_data, plan_from
 from tests.system.test_calendar_caldav import PASSWORD, USER, Radicale
-from worker.engine import Engine, register
+from worker.calendar.events import events_for
+from worker.calendar.push import PushResult, push
+from worker.engine import Engine
+from worker.plans.register import register
 
 START = date(2027, 1, 4)
 MEETINGS, DEADLINES = 100, 98

@@ -26,8 +26,8 @@ from icalendar import Alarm, Calendar, Event, vCalAddress
 
 from config.plan import Plan
 from config.settings import Settings
-from connectors.calendar.ics import build_calendar
 from connectors.calendar.zones import vtimezone
+from worker.calendar.events import build_calendar
 
 STAMP = datetime(2027, 1, 2, 8, 30, tzinfo=UTC)
 SETTINGS = Settings(uid_domain="bench.example", organizer_email="organizer@bench.example")

@@ -35,7 +35,8 @@ from tests.engine import moment
 from tests.servers import RedisServer, free_port, wait_for_port
 from tests.support import minimal_data, plan_from
 from worker import tokens
-from worker.engine import Engine, register
+from worker.engine import Engine
+from worker.plans.register import register
 from worker.store import open_store
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -30,7 +30,8 @@ from tests import processes
 from tests.http_sink import start_sink
 from tests.servers import RedisServer
 from tests.support import minimal_data, plan_from
-from worker.engine import Engine, register
+from worker.engine import Engine
+from worker.plans.register import register
 from worker.store.base import Item
 from worker.store.redis import RedisStore
 
@@ -128,7 +129,7 @@ def engine_run(
 
 def throughput(folder: Path, server: RedisServer, hook: str, the_plan: Plan, count: int) -> None:
     from connectors.mattermost import MattermostConnector
-    from worker.messages.compose import compose
+    from worker.delivery.compose import compose
 
     settings = _settings(folder, server.url, "tp:")
     engine = Engine(settings, RedisStore(server.url, prefix="payload:"))

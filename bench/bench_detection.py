@@ -39,10 +39,13 @@ from config.settings import Settings
 from tests.engine import moment
 from tests.servers import RedisServer
 from tests.support import minimal_data, plan_from
-from worker import dispatch
-from worker.checkins import close_windows, collection, row_id
-from worker.engine import Engine, items_for, register
+from worker.checkins.detection import close_windows
+from worker.delivery import dispatch
+from worker.engine import Engine
+from worker.plans.register import items_for, register
 from worker.store.base import Item
+from worker.store.records import checkin_row_id as row_id
+from worker.store.records import checkin_rows as collection
 from worker.store.redis import RedisStore
 
 PEOPLE = 10

@@ -27,9 +27,10 @@ from config.settings import Settings
 from connectors.email import build_email
 from tests.smtp_sink import start_smtp
 from tests.support import minimal_data, plan_from
-from worker import dispatch
-from worker.engine import Engine, register
-from worker.messages import compose as composing
+from worker.delivery import compose as composing
+from worker.delivery import dispatch
+from worker.engine import Engine
+from worker.plans.register import register
 from worker.store.base import Item
 from worker.store.sqlite import SqliteStore
 

@@ -2,7 +2,7 @@
 
 Prints, all measured in this run:
 
-- the median wall time of ``python -m worker.cli validate PLAN...`` as a new
+- the median wall time of ``python -m worker.run.cli validate PLAN...`` as a new
   process, next to two baselines: ``python -c pass`` (interpreter start-up) and
   a process that only imports what validate needs (pydantic, ruamel.yaml, typer);
   the ratio to start-up (target: validate under 0.5 s including start-up);
@@ -37,7 +37,7 @@ LOADED = """
 import json, runpy, sys
 sys.argv = ["pactkeeper", "validate", *{plans!r}]
 try:
-    runpy.run_module("worker.cli", run_name="__main__")
+    runpy.run_module("worker.run.cli", run_name="__main__")
 except SystemExit:
     pass
 print(json.dumps(sorted({{name.split(".")[0] for name in sys.modules}})), file=sys.stderr)
@@ -57,7 +57,7 @@ def wall(command: list[str], runs: int) -> list[float]:
 
 def import_costs(plans: list[str]) -> list[tuple[int, int, int, str]]:
     """(self µs, cumulative µs, depth, module) of every import of one validate process."""
-    command = [sys.executable, "-X", "importtime", "-m", "worker.cli", "validate", *plans]
+    command = [sys.executable, "-X", "importtime", "-m", "worker.run.cli", "validate", *plans]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
     costs = []
     for line in result.stderr.splitlines():
@@ -97,7 +97,7 @@ def main() -> None:
     parser.add_argument("plans", nargs="*", default=sorted(map(str, ROOT.glob("examples/*.yaml"))))
     args = parser.parse_args()
     plans = [str(Path(plan).resolve()) for plan in args.plans]
-    validate = [sys.executable, "-m", "worker.cli", "validate", *plans]
+    validate = [sys.executable, "-m", "worker.run.cli", "validate", *plans]
     check = subprocess.run(validate, cwd=ROOT, capture_output=True, text=True, check=False)
     print(f"validate {len(plans)} plans: exit {check.returncode}, {args.runs} runs each")
     medians = {}

@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo
 
 from config.plan import Plan
 from config.settings import Settings
-from worker import dispatch
-from worker.engine import Delivery, Engine, register
+from worker.delivery import dispatch
+from worker.engine import Delivery, Engine
+from worker.plans.register import register
 from worker.store.base import Store
 from worker.store.sqlite import SqliteStore
 

@@ -45,13 +45,10 @@ from connectors.telegram import TelegramConnector
 from connectors.twilio import SmsConnector, WhatsAppConnector
 from tests.engine import make_engine, moment
 from tests.support import minimal_data, plan_from
-
-# -- worker (moving: issue 11) --
-from worker.engine import Engine, register
-from worker.messages.compose import compose
+from worker.delivery.compose import compose
+from worker.engine import Engine
+from worker.plans.register import register
 from worker.store import Item
-
-# -- end of worker --
 
 BASE_URL = "http://testserver"
 REGISTERED = moment("2027-01-01 00:00")

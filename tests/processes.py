@@ -34,7 +34,7 @@ def celery_env(data_dir: Path, redis_url: str, prefix: str, **extra: str) -> dic
 def worker(
     env: dict[str, str], name: str, log: Path, concurrency: int = 2
 ) -> subprocess.Popen[bytes]:
-    from worker.main import worker_command
+    from worker.run.main import worker_command
 
     command = worker_command(concurrency, beat=False, name=name)
     return _start(command, env, log)
@@ -46,7 +46,7 @@ def beat(env: dict[str, str], schedule: Path, log: Path) -> subprocess.Popen[byt
         "-m",
         "celery",
         "-A",
-        "worker.app",
+        "worker.run.app",
         "beat",
         "-l",
         "INFO",
@@ -59,7 +59,8 @@ def beat(env: dict[str, str], schedule: Path, log: Path) -> subprocess.Popen[byt
 SWEEPER = """
 import time
 from config.settings import Settings
-from worker import clock, dispatch
+from worker import clock
+from worker.delivery import dispatch
 from worker.engine import Engine
 settings = Settings()
 clock.from_settings(settings.clock_offset)

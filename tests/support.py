@@ -69,7 +69,7 @@ def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     caller's ``PACTKEEPER_`` settings, and ``env`` added."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("PACTKEEPER_")}
     return subprocess.run(
-        [sys.executable, "-m", "worker.cli", *args],
+        [sys.executable, "-m", "worker.run.cli", *args],
         capture_output=True,
         text=True,
         cwd=ROOT,

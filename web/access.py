@@ -25,7 +25,7 @@ from config.load import PlanError
 from config.plan import Person, Plan
 from web.pages import TOKEN_REASONS, Refused
 from worker import tokens
-from worker.checkins import CheckinError, checking_person, rhythm
+from worker.checkins.detection import CheckinError, checking_person, rhythm
 from worker.engine import Engine, PlanGone
 
 log = logging.getLogger("pactkeeper.web")

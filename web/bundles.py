@@ -16,7 +16,8 @@ from fastapi.responses import Response
 from web.access import engine_of, field, verify
 from web.pages import Refused, language, refusal
 from worker import clock
-from worker.handover import bundle_path, digest
+from worker.handover.close import bundle_path
+from worker.links import digest
 
 router = APIRouter()
 

@@ -24,21 +24,21 @@ from pydantic import BaseModel, ConfigDict, Field
 from web.access import Holder, checkin_holder, engine_of, run_on_store_thread
 from web.pages import Problem, Refused, page, reason
 from worker import clock
-from worker.checkins import (
+from worker.checkins.detection import (
     NOTE_LIMIT,
     STATUSES,
     CheckinError,
     CheckinResult,
     PlanClosed,
-    collection,
-    done_collection,
     open_milestones,
     record_checkin,
     rhythm,
-    row_id,
 )
 from worker.engine import Engine
-from worker.handover import closed_at
+from worker.plans.closed import closed_at
+from worker.store.records import checkin_row_id as row_id
+from worker.store.records import checkin_rows as collection
+from worker.store.records import done_rows as done_collection
 
 router = APIRouter()
 

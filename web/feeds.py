@@ -28,10 +28,10 @@ from fastapi.responses import Response
 from config.load import PlanError
 from config.plan import Plan
 from connectors.calendar.ics import calendar_of
-from connectors.calendar.sync import feed_calendar, feed_stamp
 from web.access import MAX_TOKEN, engine_of
 from web.pages import Refused, language, refusal
 from worker import clock, tokens
+from worker.calendar.feeds import feed_calendar, feed_stamp
 from worker.engine import Engine, PlanGone
 
 router = APIRouter()

@@ -19,9 +19,10 @@ from web.access import engine_of, status_plan
 from web.checkin import HTML_ERRORS, JSON_ERRORS
 from web.pages import page
 from worker import clock
-from worker.checkins import Standing, Window, standing
+from worker.checkins.detection import Standing, standing
+from worker.checkins.risk import Risk, level_words
+from worker.checkins.windows import Window
 from worker.engine import Engine
-from worker.risk import Risk, level_words
 from worker.status import PROBLEMS, plan_status, recent_warnings
 from worker.store import Item
 from worker.timeline import milestone_anchor

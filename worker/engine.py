@@ -1,9 +1,8 @@
-"""The engine's context (settings, store, plans, connectors) and registering plans.
+"""The engine's context: settings, store, the plan cache and the connector cache.
 
-``register`` is what ``pactkeeper sync`` and the plan-folder watcher call: it
-compiles the plan's timeline and hands the store the exact set of items the
-plan schedules, which the store applies atomically. A plan that fails
-validation never gets here, so it changes nothing.
+Most engine functions take an ``Engine`` first. Registering a plan (the timeline
+into the ledger) is ``worker.plans.register``; this module keeps the context and the
+few values every layer above shares (``Delivery``, ``PlanGone``, ``IdTaken``).
 """
 
 from __future__ import annotations
@@ -12,19 +11,19 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from config.load import PlanError, Problem, load_plan, load_text, read_yaml
+from config.load import PlanError, Problem, load_text, read_yaml
 from config.plan import Person, Plan
 from config.settings import Settings
 from connectors.base import Connector
-from worker import timeline
-from worker.store import Item, PlanRecord, Store, SyncResult, open_store
+from connectors.registry import connector_for
+from worker.store import Item, PlanRecord, Store, open_store
 
 if TYPE_CHECKING:
-    from connectors.calendar.sync import CalendarChanges
+    pass
 
 log = logging.getLogger("pactkeeper")
 
@@ -138,8 +137,6 @@ class Engine:
 
     def connector(self, plan: Plan, channel: str) -> tuple[Connector, str | None]:
         """The connector for one of a plan's channels, and why it is the outbox (or None)."""
-        from connectors.registry import connector_for
-
         digest = self._plans[plan.id][0] if plan.id in self._plans else ""
         cache_key = (plan.id, digest, channel)
         if cache_key not in self._connectors:
@@ -166,98 +163,6 @@ def digest_of(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def items_for(plan: Plan) -> list[Item]:
-    """The ledger items of a plan: the occurrences the engine acts on, and a check of each
-    deadline when its due date is over (an overdue deadline is reminded to owner and lead)."""
-    occurrences = timeline.compile(plan)
-    items = [
-        Item(
-            key=o.key,
-            plan_id=plan.id,
-            kind=o.kind,
-            due=o.at.timestamp(),
-            ref=o.ref,
-            recipient=o.recipient,
-            channel=o.channel,
-            data=_data(o),
-        )
-        for o in occurrences
-        if o.kind in timeline.ACTIONS
-    ]
-    for milestone in plan.deadlines():
-        assert milestone.due is not None
-        # The morning after the due date, at the plan's deadline time.
-        clock = plan.communication.deadline_time
-        over = timeline.local_moment(milestone.due + timedelta(days=1), clock, plan.zone)
-        key = timeline.occurrence_key(plan.id, "deadline_check", milestone.id, None, None, over)
-        items.append(
-            Item(
-                key=key,
-                plan_id=plan.id,
-                kind="deadline_check",
-                due=over.timestamp(),
-                ref=milestone.id,
-            )
-        )
-    return items
-
-
-def _data(occurrence: timeline.Occurrence) -> dict[str, Any]:
-    data: dict[str, Any] = {"zone": occurrence.zone}
-    if occurrence.offset is not None:
-        data["offset"] = occurrence.offset.text()
-    return data
-
-
-@dataclass
-class Registration:
-    plan: Plan
-    result: SyncResult
-    calendar: CalendarChanges | None = None
-
-
-def register(engine: Engine, plan: Plan, now: float) -> Registration:
-    """Make the store schedule exactly what ``plan`` schedules, atomically; then queue
-    the calendar changes (invites, cancellations, the CalDAV push) it makes."""
-    from connectors.calendar.sync import queue_changes
-
-    source = str(plan.path.resolve()) if plan.path else ""
-    other = _registered_elsewhere(engine, plan.id, source)
-    if other is not None:
-        raise IdTaken(plan, other)
-    record = PlanRecord(plan.id, plan.text, digest_of(plan.text), now, source)
-    items = items_for(plan)
-    closed = engine.store.get_record("closed", plan.id)
-    if closed is not None:
-        # A plan closed early (pactkeeper close) keeps nothing after its close.
-        items = [item for item in items if item.due <= float(closed["at"])]
-    grace = SYNC_GRACE
-    result = engine.store.sync(record, items, now, grace)
-    _late_kickoffs(engine, plan, result, now)
-    return Registration(plan, result, queue_changes(engine, plan, now))
-
-
-def _registered_elsewhere(engine: Engine, plan_id: str, source: str) -> str | None:
-    """The other plan file this id is registered from, when that file still holds it.
-
-    A copied plan whose id was not changed must not replace the live partnership. A
-    plan file that was moved or renamed, or whose id changed, gives the id up."""
-    stored = engine.store.plan(plan_id)
-    if stored is None or not stored.source or not source or stored.source == source:
-        return None
-    return stored.source if _file_id(Path(stored.source)) == plan_id else None
-
-
-def _file_id(path: Path) -> str | None:
-    """The top-level ``id`` written in a plan file, valid plan or not; None if unreadable."""
-    try:
-        data = read_yaml(path.read_text(encoding="utf-8-sig"), str(path)).data
-    except (OSError, UnicodeDecodeError, PlanError):
-        return None
-    found = data.get("id") if isinstance(data, dict) else None
-    return found.strip() if isinstance(found, str) else None
-
-
 def _id_mark(text: str) -> tuple[int, int]:
     """Line and column of the plan's ``id`` key (1, 1 when it cannot be found)."""
     try:
@@ -265,22 +170,6 @@ def _id_mark(text: str) -> tuple[int, int]:
     except PlanError:
         return 1, 1
     return marks.get(("id",), (1, 1))
-
-
-def _late_kickoffs(engine: Engine, plan: Plan, result: SyncResult, now: float) -> None:
-    """A plan registered after its start still gets its kickoff (the runbook), once."""
-    closes = timeline.Compiler(plan).close.timestamp()
-    if now >= closes:
-        return
-    for key in result.expired:
-        item = engine.store.get(key)
-        if item is not None and item.kind == "kickoff":
-            engine.store.requeue(key, "expired", now, "registered after the start")
-
-
-def register_file(engine: Engine, path: Path, now: float) -> Registration:
-    """Load (and so validate) a plan file, then register it."""
-    return register(engine, load_plan(path), now)
 
 
 def person_of(plan: Plan, person_id: str | None) -> Person:

@@ -1,6 +1,7 @@
-"""``pactkeeper status``: where a plan stands: risk, check-ins, milestones, deliveries.
+"""Where a plan stands: risk, check-ins, milestones, deliveries (a read model).
 
-The same report feeds ``status --json`` and the web status page. The page sits
+The same report feeds ``pactkeeper status`` (printed by ``worker.run.cli``), ``status
+--json`` and the web status page; the link is made in ``worker.links``. The page sits
 behind a per-plan secret link (a signed token, purpose ``status``) that
 ``pactkeeper status PLAN --link`` prints and that warnings to the lead and the
 partner contact carry; it stops working 180 days after the plan's end, or at
@@ -9,38 +10,23 @@ once for every plan when ``SECRET_KEY`` changes.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from config.load import PlanError, printable
-from worker import clock, tokens
+from config.load import PlanError
+from worker import clock
+from worker.checkins.detection import standing
 from worker.engine import Engine, PlanGone
-from worker.store import Item
+from worker.store import Item, records
+from worker.timeline import milestone_anchor
 
 if TYPE_CHECKING:
-    from rich.table import Table
-    from rich.text import Text
-
     from config.plan import Plan
-    from config.settings import Settings
-    from worker.checkins import Standing
+    from worker.checkins.detection import Standing
 
 NEXT = 10
 PROBLEMS = 20
 WARNINGS = 20
-STATUS_LINK_DAYS = 180
-
-
-def status_token(settings: Settings, plan: Plan) -> str:
-    from worker.timeline import local_moment
-
-    expires = local_moment(plan.end + timedelta(days=STATUS_LINK_DAYS), time(0), plan.zone)
-    return tokens.sign(settings.signing_key, "status", {"p": plan.id}, expires.timestamp())
-
-
-def status_link(settings: Settings, plan: Plan) -> str:
-    """The plan's secret status page link (the same link every time for one key)."""
-    return f"{settings.base_url.rstrip('/')}/status/{plan.id}/{status_token(settings, plan)}"
 
 
 def _when(moment: float | None) -> str | None:
@@ -79,7 +65,7 @@ def deliveries(engine: Engine, plan_id: str) -> dict[str, Any]:
     store = engine.store
     record = store.plan(plan_id)
     problems = store.items(plan_id, ("failed", "unknown"))
-    targets = store.records(f"targets:{plan_id}")
+    targets = store.records(records.channel_targets(plan_id))
     return {
         "plan": plan_id,
         "source": record.source if record else None,
@@ -92,14 +78,12 @@ def deliveries(engine: Engine, plan_id: str) -> dict[str, Any]:
             {"person": t["person"], "channel": t["channel"], "reason": t["reason"]}
             for t in targets.values()
         ],
-        "closed": store.get_record("closed", plan_id) is not None,
+        "closed": store.get_record(records.CLOSED, plan_id) is not None,
     }
 
 
 def progress(engine: Engine, plan: Plan, now: float) -> dict[str, Any]:
     """Risk with reasons, check-ins per person, milestones and recent warnings."""
-    from worker.checkins import standing
-
     lang = plan.language
     found = standing(engine, plan, now)
     return {
@@ -116,8 +100,6 @@ def progress(engine: Engine, plan: Plan, now: float) -> dict[str, Any]:
 
 
 def milestones(plan: Plan, found: Standing) -> list[dict[str, Any]]:
-    from worker.timeline import milestone_anchor
-
     overdue = {late.milestone.id: late.days for late in found.overdue}
     rows = []
     for milestone in sorted(plan.milestones, key=lambda m: milestone_anchor(plan, m)):
@@ -151,81 +133,3 @@ def warning_row(item: Item) -> dict[str, Any]:
         "template": item.data.get("template") or item.kind,
         "sent_at": _when(item.sent_at),
     }
-
-
-def print_status(reports: list[dict[str, Any]]) -> None:
-    """The reports for a terminal. Every text is shown through ``_shown``: notes, names and
-    delivery errors come from people and servers, and must not steer the terminal."""
-    from rich.console import Console
-
-    console = Console(width=140)
-    if not reports:
-        console.print("No plans registered yet: run 'pactkeeper sync PLAN'.")
-    for report in reports:
-        counts = ", ".join(f"{n} {state}" for state, n in report["counts"].items()) or "nothing"
-        closed = "  (closed)" if report["closed"] else ""
-        console.print(_shown(report["plan"], "bold") + _shown(f"  {counts}{closed}"))
-        _print_progress(console, report)
-        for title, rows in (
-            ("next", report["next"]),
-            ("failed", report["failed"]),
-            ("unknown outcome", report["unknown"]),
-        ):
-            if rows:
-                console.print(_deliveries(title, rows))
-        for target in report["disabled_channels"]:
-            console.print(
-                _shown(
-                    f"  channel off: {target['person']} on {target['channel']} ({target['reason']})"
-                )
-            )
-
-
-def _shown(text: str, style: str = "") -> Text:
-    """Text for the terminal: control characters written as escapes, never markup."""
-    from rich.text import Text
-
-    return Text(printable(text), style=style)
-
-
-def _deliveries(title: str, rows: list[dict[str, Any]]) -> Table:
-    from rich.table import Table
-
-    table = Table(
-        "due (UTC)",
-        "kind",
-        "ref",
-        "recipient",
-        "channel",
-        "detail",
-        title=title,
-        title_justify="left",
-        box=None,
-    )
-    for row in rows:
-        cells = (row["due"], row["kind"], row["ref"], row["recipient"], row["channel"])
-        table.add_row(*(_shown(str(cell or "")) for cell in (*cells, row["detail"])))
-    return table
-
-
-def _print_progress(console: Any, report: dict[str, Any]) -> None:
-    """Risk with its reasons, each person's last windows, overdue milestones."""
-    if "error" in report:
-        console.print(_shown(f"  {report['error']}"))
-    if "risk" not in report:
-        return
-    risk = report["risk"]
-    console.print(_shown(f"  risk: {risk['level']}"))
-    for reason in risk["reasons"]:
-        console.print(_shown(f"    - {reason['text']}"))
-    for person, windows in report["checkins"].items():
-        marks = (
-            " ".join(f"{w['window'][5:]} {w['state']}" for w in windows[-6:]) or "no windows yet"
-        )
-        level = risk["people"][person]["level"]
-        console.print(_shown(f"  {person} ({level}): {marks}"))
-    for milestone in report["milestones"]:
-        if milestone["overdue_days"] is not None:
-            console.print(
-                _shown(f"  overdue: {milestone['id']} ({milestone['overdue_days']} days)")
-            )

@@ -298,3 +298,18 @@ def excused_days(plan: Plan, person: Person) -> list[date]:
     if plan.checkins is None:
         return []
     return [day for day in checkin_days(plan) if plan.checkins.paused(day) or person.is_away(day)]
+
+
+def reaction_time(plan: Plan, person: Person, now: float, defer_pauses: bool = True) -> float:
+    """The recipient's next reachable moment; out of a plan pause when ``defer_pauses``."""
+    availability = Availability.of(plan, person)
+    moment = availability.next_reachable(datetime.fromtimestamp(now, UTC))
+    if defer_pauses and plan.checkins is not None:
+        zone = plan.zone_of(person)
+        for _ in range(len(plan.checkins.pauses) + 1):
+            pause = plan.checkins.paused(moment.astimezone(zone).date())
+            if pause is None:
+                break
+            after = local_moment(pause.last + timedelta(days=1), time(0), zone)
+            moment = availability.next_reachable(after)
+    return moment.timestamp()

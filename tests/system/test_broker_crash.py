@@ -25,7 +25,7 @@ import pytest
 
 from config.settings import Settings
 from tests import processes
-from worker.app import app, create_app
+from worker.run.app import app, create_app
 
 pytestmark = [pytest.mark.system, pytest.mark.slow]
 
@@ -48,8 +48,8 @@ def record(ident: str, padding: str) -> None:
 PUBLISHER = """
 import os, sys, time
 from pathlib import Path
-from worker import broker
-from worker.app import app
+from worker.run import broker
+from worker.run.app import app
 
 def slowed(path: Path, data: bytes) -> None:
     with path.open("xb") as handle:
@@ -70,7 +70,7 @@ with open(sys.argv[1], "a") as log:
 
 
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    from worker.main import worker_command
+    from worker.run.main import worker_command
 
     command = [*worker_command(2, beat=False, name="broker-test"), "-I", __name__]
     return subprocess.Popen(
@@ -176,7 +176,7 @@ def test_an_unreadable_message_is_set_aside_and_the_worker_keeps_running(
 
 
 def test_stale_drafts_go_and_stale_claims_come_back(tmp_path: Path) -> None:
-    from worker import broker
+    from worker.run import broker
 
     root = tmp_path / "broker"
     broker.transport_options(root)

@@ -38,19 +38,16 @@ from icalendar import Calendar, Event
 
 from config.load import load_plan, load_text
 from config.plan import Plan
-from connectors.calendar.caldav import (
-    CalendarCollection,
-    event_in,
-    push,
-    records_of,
-    resources,
-)
-from connectors.calendar.ics import Stamping, events_for
+from connectors.calendar.caldav import CalendarCollection, event_in
 from tests.calendar_lint import lint_calendar
 from tests.engine import make_engine, moment, run_due, run_until
 from tests.servers import free_port, wait_for_port
 from tests.support import DUTCH, minimal_data, plan_from
-from worker.engine import Engine, register
+from worker.calendar.events import Stamping, events_for
+from worker.calendar.push import push, resources
+from worker.engine import Engine
+from worker.plans.register import register
+from worker.store.records import caldav_resources as records_of
 
 pytestmark = pytest.mark.system
 

@@ -28,14 +28,15 @@ from icalendar import Calendar, Event
 
 from config.load import load_plan
 from connectors.calendar.caldav import resource_body
-from connectors.calendar.ics import build_calendar, events_for
-from connectors.calendar.sync import feed_calendar, feed_stamp
 from tests.calendar_lint import lint_calendar
 from tests.engine import make_engine, moment, run_due, run_until
 from tests.smtp_sink import start_smtp
 from tests.support import dump, minimal_data, run_cli
-from worker import handover
-from worker.engine import Engine, register
+from worker.calendar.events import build_calendar, events_for
+from worker.calendar.feeds import feed_calendar, feed_stamp
+from worker.engine import Engine
+from worker.handover import close as handover
+from worker.plans.register import register
 
 pytestmark = pytest.mark.system
 

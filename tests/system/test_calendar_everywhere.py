@@ -31,8 +31,6 @@ import requests
 
 from config.load import load_plan, load_text
 from config.plan import Plan
-from connectors.calendar.caldav import resources
-from connectors.calendar.sync import feed_url
 from tests.calendar_lint import lint_calendar
 from tests.engine import make_engine, run_due, run_until
 from tests.servers import free_port, wait_for_port
@@ -40,7 +38,10 @@ from tests.smtp_sink import start_smtp
 from tests.support import DUTCH, ENGLISH
 from tests.system.test_calendar_caldav import PASSWORD, USER, Radicale
 from worker import timeline
-from worker.engine import Engine, register
+from worker.calendar.push import resources
+from worker.engine import Engine
+from worker.links import feed_url
+from worker.plans.register import register
 from worker.store.sqlite import SqliteStore
 
 pytestmark = pytest.mark.system
@@ -97,7 +98,7 @@ def feeds_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 def command_calendars(path: Path) -> list[tuple[str, bytes]]:
     found = []
     for person in [None, *(p.id for p in load_plan(path).people)]:
-        command = [sys.executable, "-m", "worker.cli", "ics", str(path)]
+        command = [sys.executable, "-m", "worker.run.cli", "ics", str(path)]
         command += ["--for", person] if person else []
         output = subprocess.run(command, cwd=ROOT, capture_output=True, check=True).stdout
         found.append((f"pactkeeper ics {path.name} {person or ''}", output))

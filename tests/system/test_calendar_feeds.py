@@ -26,14 +26,15 @@ from icalendar import Calendar
 
 from config.load import load_plan
 from config.settings import Settings
-from connectors.calendar.ics import events_for
-from connectors.calendar.sync import feed_url
 from tests.calendar_lint import lint_calendar
 from tests.engine import moment
 from tests.servers import free_port, wait_for_port
 from tests.support import DUTCH, minimal_data, plan_from
 from worker import tokens
-from worker.engine import Engine, register
+from worker.calendar.events import events_for
+from worker.engine import Engine
+from worker.links import feed_url
+from worker.plans.register import register
 from worker.store.sqlite import SqliteStore
 
 pytestmark = pytest.mark.system
@@ -96,7 +97,7 @@ def sync(served: Served, plan_file: Path) -> dict[str, str]:
     shutil.copytree(plan_file.parent, served_plans, dirs_exist_ok=True)
     shutil.copyfile(plan_file, served_plans / "plan.yaml")
     result = subprocess.run(
-        [sys.executable, "-m", "worker.cli", "sync", str(served_plans / "plan.yaml")],
+        [sys.executable, "-m", "worker.run.cli", "sync", str(served_plans / "plan.yaml")],
         env=served.env,
         cwd=ROOT,
         capture_output=True,

@@ -24,7 +24,8 @@ from tests.calendar_lint import lint_calendar
 from tests.engine import make_engine, moment, run_due
 from tests.smtp_sink import SmtpSink, start_smtp
 from tests.support import minimal_data, plan_from
-from worker.engine import Engine, register
+from worker.engine import Engine
+from worker.plans.register import register
 
 pytestmark = pytest.mark.system
 

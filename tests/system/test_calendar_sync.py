@@ -24,13 +24,14 @@ from typing import Any
 import pytest
 from icalendar import Calendar
 
-from connectors.calendar.ics import events_for
 from tests.calendar_lint import lint_calendar
 from tests.engine import make_engine, moment, run_due
 from tests.smtp_sink import SmtpSink, start_smtp
 from tests.support import minimal_data, plan_from
 from tests.system.test_calendar_caldav import PASSWORD, USER, Radicale, collection_at
-from worker.engine import Engine, register
+from worker.calendar.events import events_for
+from worker.engine import Engine
+from worker.plans.register import register
 
 pytestmark = pytest.mark.system
 

@@ -304,7 +304,7 @@ def test_output_goes_through_a_symlink_and_into_devices_and_pipes(tmp_path: Path
     log.write_text("earlier\n")
     with log.open("a") as appended:
         subprocess.run(
-            [sys.executable, "-m", "worker.cli", "ics", str(plan), "-o", "/dev/stdout"],
+            [sys.executable, "-m", "worker.run.cli", "ics", str(plan), "-o", "/dev/stdout"],
             stdout=appended,
             cwd=ROOT,
             env={**os.environ, "PYTHONPATH": str(ROOT)},

@@ -21,7 +21,8 @@ from tests.engine import make_engine, moment
 from tests.processes import ROOT, wait_until
 from tests.support import dump, minimal_data
 from tests.system.test_run import start_run, stop_run
-from worker.engine import IdTaken, register_file
+from worker.engine import IdTaken
+from worker.plans.register import register_file
 
 pytestmark = [pytest.mark.system]
 
@@ -99,7 +100,7 @@ def test_sync_of_a_second_file_with_a_registered_id_is_refused(tmp_path: Path) -
     env.update(PACTKEEPER_DATA_DIR=str(tmp_path / "data"), PYTHONPATH=str(ROOT))
 
     def sync(path: Path) -> subprocess.CompletedProcess[str]:
-        command = [sys.executable, "-m", "worker.cli", "sync", str(path)]
+        command = [sys.executable, "-m", "worker.run.cli", "sync", str(path)]
         return subprocess.run(command, env=env, capture_output=True, text=True, check=False)
 
     assert sync(first).returncode == 0

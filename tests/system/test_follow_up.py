@@ -18,7 +18,7 @@ import pytest
 from tests.engine import make_engine, moment, registered, run_due, run_until
 from tests.http_sink import start_sink
 from tests.support import minimal_data, plan_from
-from worker import dispatch
+from worker.delivery import dispatch
 from worker.engine import Engine
 from worker.store import Claim, Item
 

@@ -28,8 +28,8 @@ from tests.engine import make_engine, moment, run_due, run_until
 from tests.servers import RedisServer
 from tests.support import DUTCH, ROOT, dump, minimal_data
 from tests.support import run_cli as pactkeeper
-from worker import handover
-from worker.engine import register
+from worker.handover import close as handover
+from worker.plans.register import register
 from worker.store.redis import RedisStore
 from worker.store.sqlite import SqliteStore
 
@@ -252,7 +252,7 @@ def test_no_secret_token_or_feed_link_is_in_the_bundle(
     engine = make_engine(tmp_path, secret_key=SECRETS["PACTKEEPER_SECRET_KEY"])
     register(engine, plan, moment("2027-01-01 00:00"))
     run_until(engine, moment("2027-03-01 12:00"))  # reminders, check-in requests with links
-    from worker.checkins import record_checkin
+    from worker.checkins.detection import record_checkin
 
     record_checkin(
         engine,

@@ -24,8 +24,9 @@ from tests.engine import make_engine, moment, run_due, run_until
 from tests.smtp_sink import start_smtp
 from tests.support import dump, minimal_data
 from tests.system.test_web import serve
-from worker import dispatch
-from worker.engine import Delivery, Engine, digest_of, items_for, register_file
+from worker.delivery import dispatch
+from worker.engine import Delivery, Engine, digest_of
+from worker.plans.register import items_for, register_file
 from worker.store.base import PlanRecord
 
 pytestmark = pytest.mark.system
@@ -111,7 +112,7 @@ def test_a_message_that_cannot_be_built_fails_for_good_and_is_never_unknown(
 ) -> None:
     """A name with a line break in a plan stored before validation refused it: the e-mail
     header refuses it while the message is built, before anything goes on the wire."""
-    from worker.messages import compose as composing
+    from worker.delivery import compose as composing
 
     real_compose = composing.compose
 

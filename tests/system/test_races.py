@@ -20,7 +20,8 @@ from tests.engine import moment
 from tests.servers import RedisServer
 from tests.smtp_sink import start_smtp
 from tests.support import minimal_data, plan_from
-from worker.engine import Engine, register
+from worker.engine import Engine
+from worker.plans.register import register
 from worker.store.redis import RedisStore
 
 pytestmark = [pytest.mark.system, pytest.mark.slow]

@@ -46,15 +46,17 @@ from config.load import load_plan
 from config.plan import Plan
 from config.settings import Settings
 from connectors.calendar.ics import event_uid
-from connectors.calendar.sync import feed_url
 from tests.clients import Client, Reading
 from tests.engine import make_engine, run_due, run_until
 from tests.servers import free_port, wait_for_port
 from tests.smtp_sink import start_smtp
 from tests.support import DUTCH, ENGLISH
 from tests.system.test_calendar_everywhere import calendars_in
-from worker import handover, timeline
-from worker.engine import Engine, register
+from worker import timeline
+from worker.engine import Engine
+from worker.handover import close as handover
+from worker.links import feed_url
+from worker.plans.register import register
 from worker.store.sqlite import SqliteStore
 
 pytestmark = pytest.mark.system
@@ -247,7 +249,7 @@ def cli_env() -> dict[str, str]:
 
 
 def timeline_items(path: Path) -> list[dict[str, str]]:
-    command = [sys.executable, "-m", "worker.cli", "timeline", str(path), "--json"]
+    command = [sys.executable, "-m", "worker.run.cli", "timeline", str(path), "--json"]
     done = subprocess.run(command, cwd=ROOT, env=cli_env(), capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     items = json.loads(done.stdout)
@@ -336,7 +338,7 @@ def command_calendars(
     path: Path, plan: Plan, writer: Writer, expected: dict[str, Expected]
 ) -> None:
     for person in [None, *(p.id for p in plan.people)]:
-        command = [sys.executable, "-m", "worker.cli", "ics", str(path)]
+        command = [sys.executable, "-m", "worker.run.cli", "ics", str(path)]
         command += ["--for", person] if person else []
         done = subprocess.run(command, cwd=ROOT, env=cli_env(), capture_output=True)
         assert done.returncode == 0, done.stderr[-2000:]

@@ -118,7 +118,7 @@ def _real_sent(data: Path) -> int:
 def pactkeeper(cwd: Path, *arguments: str, **env_extra: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PACTKEEPER_")}
     env.update(PYTHONPATH=str(ROOT), **env_extra)
-    command = [sys.executable, "-m", "worker.cli", *arguments]
+    command = [sys.executable, "-m", "worker.run.cli", *arguments]
     return subprocess.run(
         command, cwd=cwd, env=env, capture_output=True, text=True, check=False, timeout=120
     )

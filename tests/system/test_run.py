@@ -35,7 +35,7 @@ def start_run(cwd: Path, *arguments: str, **extra: str) -> subprocess.Popen[byte
     env.update(extra)
     log = (cwd / "run.log").open("ab")
     return subprocess.Popen(
-        [sys.executable, "-m", "worker.cli", "run", *arguments],
+        [sys.executable, "-m", "worker.run.cli", "run", *arguments],
         cwd=cwd,
         env=env,
         stdout=log,

@@ -27,7 +27,7 @@ OPENINGS = {
 
 def cli(*arguments: str) -> str:
     result = subprocess.run(
-        [sys.executable, "-m", "worker.cli", *arguments],
+        [sys.executable, "-m", "worker.run.cli", *arguments],
         capture_output=True,
         text=True,
         check=False,
@@ -106,7 +106,7 @@ def test_simulate_rejects_bad_input_cleanly(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "worker.cli",
+            "worker.run.cli",
             "simulate",
             str(DUTCH),
             "--until",
@@ -128,7 +128,7 @@ def test_simulate_rejects_bad_input_cleanly(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "worker.cli",
+            "worker.run.cli",
             "simulate",
             str(DUTCH),
             "--until",

@@ -33,9 +33,11 @@ from tests.engine import moment, run_until
 from tests.servers import RedisServer, free_port, wait_for_port
 from tests.support import minimal_data, plan_from
 from worker import tokens
-from worker.checkins import collection, record_checkin
-from worker.engine import Engine, register
+from worker.checkins.detection import record_checkin
+from worker.engine import Engine
+from worker.plans.register import register
 from worker.store.base import Store
+from worker.store.records import checkin_rows as collection
 from worker.store.sqlite import SqliteStore
 
 pytestmark = pytest.mark.system

@@ -16,8 +16,8 @@ import requests
 from tests.system.test_web import KEY, Served, serve, web_plan
 from web.limits import BODY_LIMIT
 from worker import tokens
-from worker.checkins import NOTE_LIMIT
-from worker.handover import close_plan
+from worker.checkins.detection import NOTE_LIMIT
+from worker.handover.close import close_plan
 
 pytestmark = pytest.mark.system
 

@@ -7,7 +7,7 @@ where the message may be cut short. Files too large or too dangerous to keep in
 the repository (5 MB, a billion-laughs alias bomb) are made by the tests.
 
 Most files are checked in-process through the real command (typer's runner);
-the whole corpus is also checked in one ``python -m worker.cli validate`` process,
+the whole corpus is also checked in one ``python -m worker.run.cli validate`` process,
 and the generated files each in their own process, as a user runs them.
 """
 
@@ -22,7 +22,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.support import DUTCH, ENGLISH, ROOT
-from worker.cli import app
+from worker.run.cli import app
 
 BROKEN = ROOT / "tests" / "plans" / "broken"
 CORPUS = sorted(BROKEN.glob("*.yaml"))
@@ -69,7 +69,7 @@ def assert_reported(path: Path, output: str) -> None:
 
 
 def run_validate(*paths: Path) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "worker.cli", "validate", *map(str, paths)]
+    command = [sys.executable, "-m", "worker.run.cli", "validate", *map(str, paths)]
     return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=120)
 
 

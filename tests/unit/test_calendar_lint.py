@@ -9,9 +9,10 @@ import pytest
 
 from config.load import load_plan
 from config.settings import Settings
-from connectors.calendar.ics import Stamping, build_calendar, calendar_of, events_for
+from connectors.calendar.ics import calendar_of
 from tests.calendar_lint import MAX_OCTETS, lint_calendar
 from tests.support import DUTCH, ENGLISH
+from worker.calendar.events import Stamping, build_calendar, events_for
 
 STAMP = datetime(2027, 1, 2, 8, 30, tzinfo=UTC)
 SETTINGS = Settings(uid_domain="lint.test.example", organizer_email="organizer@acme.example")

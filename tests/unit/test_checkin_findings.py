@@ -14,11 +14,14 @@ import pytest
 from tests.engine import make_engine, moment, run_until
 from tests.support import dump, plan_from, run_cli
 from tests.unit.test_checkins import REGISTERED, plan_data
-from worker.checkins import CheckinError, PlanClosed, collection, record_checkin, standing
-from worker.engine import Engine, register
-from worker.handover import close_plan
-from worker.status import plan_status, print_status
+from worker.checkins.detection import CheckinError, PlanClosed, record_checkin, standing
+from worker.engine import Engine
+from worker.handover.close import close_plan
+from worker.plans.register import register
+from worker.run.cli import print_status
+from worker.status import plan_status
 from worker.store.base import Store
+from worker.store.records import checkin_rows as collection
 
 STEERING = "\x1b[31mRED\x00 \x07bell \u202eevil\u2066 \x9bx"
 

@@ -27,19 +27,20 @@ import pytest
 from tests.engine import make_engine, moment, run_due, run_until
 from tests.support import minimal_data, plan_from
 from web.status import view
-from worker.checkins import (
+from worker.checkins.detection import (
     CheckinError,
-    Window,
     close_windows,
-    collection,
     mark_done,
     record_checkin,
     standing,
 )
-from worker.engine import Delivery, Engine, register
-from worker.risk import Overdue, assess_person
+from worker.checkins.risk import Overdue, assess_person
+from worker.checkins.windows import Window
+from worker.engine import Delivery, Engine
+from worker.plans.register import register
 from worker.status import plan_status
 from worker.store.base import Store
+from worker.store.records import checkin_rows as collection
 
 REGISTERED = "2027-01-01 00:00"
 

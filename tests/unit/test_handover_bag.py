@@ -11,7 +11,7 @@ from pathlib import Path
 import bagit
 import pytest
 
-from worker.handover_bag import make_bag, zip_folder, zip_timestamp
+from worker.handover.bag import make_bag, zip_folder, zip_timestamp
 
 PAYLOAD = {
     "handover.md": "# Overdracht\n\nÉén regel met accenten.\n".encode(),

@@ -25,19 +25,17 @@ from icalendar import Calendar, Event
 from config.load import load_plan, load_text
 from config.plan import Plan
 from config.settings import Settings
-from connectors.calendar.ics import (
-    Stamping,
-    build_calendar,
-    calendar_of,
-    checkin_series,
-    deadline_event,
-    event_uid,
-    events_for,
-    meeting_event,
-    significant_hash,
-)
+from connectors.calendar.ics import calendar_of, event_uid, significant_hash
 from connectors.calendar.zones import observances, vtimezone
 from tests.support import DUTCH, ENGLISH, ROOT, minimal_data, plan_from
+from worker.calendar.events import (
+    Stamping,
+    build_calendar,
+    checkin_series,
+    deadline_event,
+    events_for,
+    meeting_event,
+)
 from worker.timeline import checkin_windows, compile, milestone_anchor
 
 STAMP = datetime(2027, 1, 2, 8, 30, tzinfo=UTC)
@@ -60,7 +58,7 @@ def calendar_id(case: tuple[Path, str | None]) -> str:
 def run_ics(path: Path, person: str | None, out: Path) -> Path:
     """`pactkeeper ics PLAN [--for PERSON] -o FILE`, in its own process, as a user runs it."""
     target = out / f"{path.stem}-{person or 'all'}.ics"
-    command = [sys.executable, "-m", "worker.cli", "ics", str(path), "-o", str(target)]
+    command = [sys.executable, "-m", "worker.run.cli", "ics", str(path), "-o", str(target)]
     if person:
         command += ["--for", person]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PACTKEEPER_")}

@@ -20,16 +20,16 @@ from icalendar import Calendar
 
 from config.plan import Plan
 from config.settings import Settings
-from connectors.calendar.ics import (
+from connectors.calendar.ics import significant_hash
+from tests.calendar_lint import lint_calendar
+from tests.support import minimal_data, plan_from
+from worker.calendar.events import (
     Stamping,
     build_calendar,
     checkin_series,
     handover_event,
     in_clock_change,
-    significant_hash,
 )
-from tests.calendar_lint import lint_calendar
-from tests.support import minimal_data, plan_from
 from worker.timeline import checkin_windows, compile
 
 STAMP = datetime(2027, 1, 2, 8, 30, tzinfo=UTC)

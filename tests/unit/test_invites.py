@@ -18,21 +18,18 @@ from icalendar import Calendar
 
 from config.load import load_plan
 from config.plan import Plan
-from connectors.calendar.ics import Stamping, events_for, meeting_event
-from connectors.calendar.invites import cancel_calendar, request_calendar
-from connectors.calendar.sync import (
-    CalendarChanges,
-    feed_calendar,
-    feed_stamp,
-    feed_token,
-    feed_url,
-)
+from connectors.calendar.itip import cancel_calendar, request_calendar
 from tests.calendar_lint import lint_calendar
 from tests.engine import make_engine, moment
 from tests.support import DUTCH, minimal_data, plan_from
 from worker import tokens
-from worker.engine import Engine, register
-from worker.messages.compose import compose
+from worker.calendar.events import Stamping, events_for, meeting_event
+from worker.calendar.feeds import feed_calendar, feed_stamp
+from worker.calendar.revisions import CalendarChanges
+from worker.delivery.compose import compose
+from worker.engine import Engine
+from worker.links import feed_token, feed_url
+from worker.plans.register import register
 from worker.store.base import Item, Store
 
 START = moment("2027-01-04 08:00")

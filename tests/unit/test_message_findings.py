@@ -27,8 +27,9 @@ from connectors.base import Message, Recipient
 from connectors.registry import connector_for
 from tests.engine import make_engine, moment
 from tests.support import dump, minimal_data
-from worker import handover
-from worker.engine import Engine, register
+from worker.engine import Engine
+from worker.handover import close as handover
+from worker.plans.register import register
 
 BUILT = moment("2027-03-02 12:00")
 
@@ -251,7 +252,7 @@ FORMULAS = [
 
 
 def test_csv_cells_that_start_a_formula_are_kept_as_text(tmp_path: Path) -> None:
-    from worker.checkins import record_checkin
+    from worker.checkins.detection import record_checkin
 
     data = minimal_data()
     data["people"][1]["name"] = "=cmd|' /C calc'!A0"
@@ -411,8 +412,8 @@ def test_plan_text_never_becomes_a_link_image_or_autolink_in_any_message(
     from email import message_from_bytes, policy
 
     from tests.engine import run_until
+    from worker.delivery.compose import compose
     from worker.messages import to_html
-    from worker.messages.compose import compose
 
     plan = load_plan(hostile_plan(tmp_path))
     engine = make_engine(tmp_path, base_url="http://testserver")
@@ -448,8 +449,8 @@ def test_plan_text_never_becomes_a_link_image_or_autolink_in_any_message(
 
 
 def test_a_notice_detail_from_a_service_is_shown_as_text(tmp_path: Path) -> None:
+    from worker.delivery.compose import compose
     from worker.messages import to_html
-    from worker.messages.compose import compose
     from worker.store import Item
 
     plan = load_plan(hostile_plan(tmp_path))
@@ -484,7 +485,7 @@ MARKUP = re.compile(r"<(?!/?p>)[a-z]", re.IGNORECASE)  # any element but the par
 @given(st.text(alphabet=st.sampled_from(list("ab 1.#>-+=~*_`[]()!<>|&;\\:/x\n")), max_size=40))
 def test_any_text_in_a_message_template_is_shown_as_text(text: str) -> None:
     from worker.messages import markdown_text, plain_text, to_html
-    from worker.runbook import md
+    from worker.messages.words import md
 
     shown = to_html(f"Hello {markdown_text(text)}") + to_html(markdown_text(text))
     assert not MARKUP.search(shown), (text, shown)

@@ -22,14 +22,9 @@ from config.load import load_plan
 from config.notation import parse_duration, parse_reachable
 from config.plan import Checkins, Plan
 from tests.support import DUTCH, ENGLISH, ROOT, minimal_data, plan_from
+from worker.kickoff.runbook import render_runbook
 from worker.messages import to_html
-from worker.runbook import (
-    duration_words,
-    md,
-    reachable_words,
-    render_runbook,
-    rhythm_words,
-)
+from worker.messages.words import duration_words, md, reachable_words, rhythm_words
 
 
 def example_data(path: Path) -> dict[str, Any]:
@@ -609,7 +604,7 @@ def test_unknown_format_is_refused() -> None:
 
 def pactkeeper(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "worker.cli", *args], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "worker.run.cli", *args], capture_output=True, text=True, check=False
     )
 
 

@@ -27,7 +27,7 @@ BROKEN = ROOT / "tests" / "plans" / "broken"
 @pytest.fixture(scope="module")
 def schema() -> dict[str, Any]:
     """The schema as the command prints it, in its own process."""
-    command = [sys.executable, "-m", "worker.cli", "schema"]
+    command = [sys.executable, "-m", "worker.run.cli", "schema"]
     result = subprocess.run(command, capture_output=True, text=True, check=True, cwd=ROOT)
     printed = json.loads(result.stdout)
     assert isinstance(printed, dict)

@@ -318,7 +318,7 @@ def test_moving_a_milestone_changes_only_its_own_keys() -> None:
 
 def test_timeline_json_contract() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "worker.cli", "timeline", str(ENGLISH), "--json"],
+        [sys.executable, "-m", "worker.run.cli", "timeline", str(ENGLISH), "--json"],
         capture_output=True,
         text=True,
         check=True,

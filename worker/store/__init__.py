@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import hmac
 
+from config.errors import SettingsError
 from config.settings import Settings
+from worker import datafolder
 from worker.store.base import Claim, Item, PlanRecord, ReapResult, Store, SyncResult
 
 __all__ = ["Claim", "Item", "PlanRecord", "ReapResult", "Store", "SyncResult", "open_store"]
 
 
 def open_store(settings: Settings) -> Store:
-    from worker import datafolder
-
     datafolder.claim(settings.data_dir, virtual=settings.clock_offset != 0)
     if settings.redis_url is not None and not datafolder.rehearsing():
         from worker.store.redis import RedisStore
@@ -42,8 +42,6 @@ def same_key_as_the_store(store: Store, settings: Settings) -> None:
     and silently break every link already sent. The store keeps a fingerprint of the
     first key (an HMAC, never the key) and every process compares its own with it.
     """
-    from config.errors import SettingsError
-
     fingerprint = hmac.new(settings.signing_key, b"pactkeeper key id", "sha256").hexdigest()
     there = store.put_record_once(*KEY_RECORD, {"fingerprint": fingerprint[:32]})
     if there is None or there.get("fingerprint") == fingerprint[:32]:

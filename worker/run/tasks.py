@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from config.settings import Settings
-from worker import clock, datafolder, dispatch
-from worker.app import app
+from worker import clock, datafolder
+from worker.delivery import dispatch
 from worker.engine import Engine
+from worker.run.app import app
 from worker.store import Claim
 
 _engine: Engine | None = None
@@ -60,7 +61,7 @@ def reap() -> None:
 
 @app.task(name="pactkeeper.watch", ignore_result=True)
 def watch() -> None:
-    from worker.watch import resync_folder
+    from worker.plans.watch import resync_folder
 
     folder = engine().settings.plans_dir
     if folder is not None:

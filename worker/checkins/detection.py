@@ -48,25 +48,27 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from config.plan import Milestone, Person, Plan, Step
 from worker import timeline
-from worker.risk import (
+from worker.checkins.risk import (
     Overdue,
     Risk,
     assess_person,
     assess_plan,
     current_streak,
     overdue_deadlines,
+    overdue_from,
 )
-from worker.store import Item, Store
+from worker.checkins.windows import Window
+from worker.delivery.draft import StepResult
+from worker.plans.closed import closed_at
+from worker.store import Item, Store, records
 
 if TYPE_CHECKING:
-    from worker.dispatch import StepResult
     from worker.engine import Engine
-    from worker.messages.compose import Draft
 
 log = logging.getLogger("pactkeeper.checkins")
 
@@ -83,18 +85,6 @@ class CheckinError(ValueError):
 
 class PlanClosed(CheckinError):
     """The plan was closed: its check-ins are history, and nothing is recorded any more."""
-
-
-def collection(plan_id: str) -> str:
-    return f"checkins:{plan_id}"
-
-
-def done_collection(plan_id: str) -> str:
-    return f"done:{plan_id}"
-
-
-def row_id(person_id: str, day: str) -> str:
-    return f"{person_id}/{day}"
 
 
 # -- the plan's rhythm ---------------------------------------------------------------------
@@ -202,40 +192,6 @@ def _days_off(plan: Plan, person: Person) -> Iterable[date]:
 
 
 # -- windows as people see them -----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Window:
-    person: str
-    day: str
-    opens: float
-    closes: float
-    state: str
-    status: str | None = None
-    note: str = ""
-    answered_at: float | None = None
-    source: str | None = None
-    excuse: str | None = None
-    answers: tuple[tuple[str, str], ...] = ()
-
-    def as_json(self) -> dict[str, Any]:
-        found: dict[str, Any] = {
-            "window": self.day,
-            "opens": _iso(self.opens),
-            "closes": _iso(self.closes),
-            "state": self.state,
-        }
-        if self.status:
-            found.update(status=self.status, note=self.note, answered_at=_iso(self.answered_at))
-        if self.excuse:
-            found["excuse"] = self.excuse
-        return found
-
-
-def _iso(moment: float | None) -> str | None:
-    if moment is None:
-        return None
-    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _window(row: Mapping[str, Any]) -> Window:
@@ -384,8 +340,8 @@ class Standing:
 
 def standing(engine: Engine, plan: Plan, now: float) -> Standing:
     store = engine.store
-    rows = group_rows(store.records(collection(plan.id)))
-    done = store.records(done_collection(plan.id))
+    rows = group_rows(store.records(records.checkin_rows(plan.id)))
+    done = store.records(records.done_rows(plan.id))
     states = Tracking(store, plan)
     overdue = overdue_deadlines(plan, done, now)
     windows: dict[str, list[Window]] = {}
@@ -532,8 +488,6 @@ def _answered_window(
 
 
 def _refuse_closed(engine: Engine, plan: Plan) -> None:
-    from worker.handover import closed_at
-
     at = closed_at(engine, plan.id)
     if at is not None:
         day = datetime.fromtimestamp(at, plan.zone).date().isoformat()
@@ -564,7 +518,7 @@ def _clean(text: str) -> str:
 
 def _answer(store: Store, plan_id: str, slot: Slot, answer: Answer) -> tuple[str, dict[str, Any]]:
     """Insert the row once; after that, compare-and-set on its revision."""
-    where, key = collection(plan_id), row_id(slot.person, slot.day)
+    where, key = records.checkin_rows(plan_id), records.checkin_row_id(slot.person, slot.day)
     fresh = _row(slot, "answered" if answer.at < slot.closes else "late", answer)
     for _ in range(20):
         old = store.put_record_once(where, key, fresh)
@@ -629,7 +583,7 @@ def mark_done(
         raise CheckinError(f"there is no milestone '{milestone_id}' in the plan '{plan.id}'")
     record = {"at": now, "by": by}
     return engine.store.put_record(
-        done_collection(plan.id), milestone_id, record, only_if_absent=True
+        records.done_rows(plan.id), milestone_id, record, only_if_absent=True
     )
 
 
@@ -661,7 +615,6 @@ class _Batch:
 def close_windows(engine: Engine, items: Sequence[Item], now: float) -> list[StepResult]:
     """Evaluate many closed windows in a few round trips, whatever the number of plans:
     one read of every plan's rows, one write of the missed rows, one ``schedule``."""
-    from worker.dispatch import StepResult
 
     details: dict[str, str] = {}
     decided: dict[str, list[str]] = {}
@@ -696,16 +649,18 @@ def _open_batches(
     for plan_id, problem in problems.items():
         for item in groups[plan_id]:
             details[item.key] = f"not evaluated: {problem}"
-    stored = engine.store.records_of([collection(plan_id) for plan_id in plans])
+    stored = engine.store.records_of([records.checkin_rows(plan_id) for plan_id in plans])
     return {
-        plan_id: _Batch(plan, group_rows(stored[collection(plan_id)]), Tracking(engine.store, plan))
+        plan_id: _Batch(
+            plan, group_rows(stored[records.checkin_rows(plan_id)]), Tracking(engine.store, plan)
+        )
         for plan_id, plan in plans.items()
     }
 
 
 def _done(engine: Engine, batch: _Batch) -> Mapping[str, Mapping[str, Any]]:
     if batch.done is None:
-        batch.done = engine.store.records(done_collection(batch.plan.id))
+        batch.done = engine.store.records(records.done_rows(batch.plan.id))
     return batch.done
 
 
@@ -756,44 +711,58 @@ def _fill_missed(
         for slot in slots:
             if batches[plan_id].states(slot.person, slot.day):  # no miss for a request never sent
                 missed = _row(slot, "missed")
-                wanted.setdefault(plan_id, {})[row_id(slot.person, slot.day)] = (slot, missed)
+                wanted.setdefault(plan_id, {})[records.checkin_row_id(slot.person, slot.day)] = (
+                    slot,
+                    missed,
+                )
     if not wanted:
         return
     rows = {
-        collection(pid): {rid: row for rid, (_, row) in ws.items()} for pid, ws in wanted.items()
+        records.checkin_rows(pid): {rid: row for rid, (_, row) in ws.items()}
+        for pid, ws in wanted.items()
     }
     written = engine.store.put_records(rows, only_if_absent=True)
     for plan_id, entries in wanted.items():
-        done = set(written.get(collection(plan_id), []))
+        done = set(written.get(records.checkin_rows(plan_id), []))
         for rid, (slot, missed) in entries.items():
             # Not written: an answer came in at the very moment the window closed.
-            stored = missed if rid in done else engine.store.get_record(collection(plan_id), rid)
+            stored = (
+                missed
+                if rid in done
+                else engine.store.get_record(records.checkin_rows(plan_id), rid)
+            )
             batches[plan_id].rows.setdefault(slot.person, {})[slot.day] = stored or missed
 
 
 def _store_missed(store: Store, plan_id: str, slot: Slot) -> Mapping[str, Any]:
     missed = _row(slot, "missed")
     if store.put_record(
-        collection(plan_id), row_id(slot.person, slot.day), missed, only_if_absent=True
+        records.checkin_rows(plan_id),
+        records.checkin_row_id(slot.person, slot.day),
+        missed,
+        only_if_absent=True,
     ):
         return missed
     # An answer came in at the very moment the window closed.
-    return store.get_record(collection(plan_id), row_id(slot.person, slot.day)) or missed
+    return (
+        store.get_record(
+            records.checkin_rows(plan_id), records.checkin_row_id(slot.person, slot.day)
+        )
+        or missed
+    )
 
 
 def person_risk(engine: Engine, plan: Plan, person: Person, now: float) -> Risk:
     """One person's risk with its reasons, read fresh from the store."""
     store = engine.store
-    rows = group_rows(store.records(collection(plan.id))).get(person.id, {})
+    rows = group_rows(store.records(records.checkin_rows(plan.id))).get(person.id, {})
     windows = windows_of(plan, person.id, rows, now, Tracking(store, plan))
-    overdue = overdue_deadlines(plan, store.records(done_collection(plan.id)), now)
+    overdue = overdue_deadlines(plan, store.records(records.done_rows(plan.id)), now)
     off = rhythm(plan).days_off.get(person.id, frozenset())
     return assess_person(plan, person, windows, overdue, now, off)
 
 
 def _any_past_due(plan: Plan, now: float) -> bool:
-    from worker.risk import overdue_from
-
     return any(overdue_from(plan, m) <= now for m in plan.deadlines())
 
 
@@ -917,7 +886,7 @@ def _warning(
         key=hashlib.sha256(key_text.encode()).hexdigest()[:24],
         plan_id=plan.id,
         kind="warning",
-        due=reaction_time(plan, recipient, now, defer_pauses),
+        due=timeline.reaction_time(plan, recipient, now, defer_pauses),
         ref=str(facts["window"]),
         recipient=recipient.id,
         channel=recipient.channels[0],
@@ -931,21 +900,6 @@ def _warning(
             **facts,
         },
     )
-
-
-def reaction_time(plan: Plan, person: Person, now: float, defer_pauses: bool = True) -> float:
-    """The recipient's next reachable moment; out of a plan pause when ``defer_pauses``."""
-    availability = timeline.Availability.of(plan, person)
-    moment = availability.next_reachable(datetime.fromtimestamp(now, UTC))
-    if defer_pauses and plan.checkins is not None:
-        zone = plan.zone_of(person)
-        for _ in range(len(plan.checkins.pauses) + 1):
-            pause = plan.checkins.paused(moment.astimezone(zone).date())
-            if pause is None:
-                break
-            after = timeline.local_moment(pause.last + timedelta(days=1), time(0), zone)
-            moment = availability.next_reachable(after)
-    return moment.timestamp()
 
 
 # -- overdue deadlines -------------------------------------------------------------------
@@ -969,10 +923,9 @@ def deadline_passed(engine: Engine, item: Item, now: float) -> StepResult:
     Plans without check-ins get their overdue reminders from here; with check-ins,
     a closing window may have raised the same ones already (same keys: sent once).
     """
-    from worker.dispatch import StepResult
 
     plan = engine.plan(item.plan_id)
-    done = engine.store.records(done_collection(plan.id))
+    done = engine.store.records(records.done_rows(plan.id))
     late = [o for o in overdue_deadlines(plan, done, now) if o.milestone.id == item.ref]
     if not late:
         return StepResult(f"{item.ref}: done in time")
@@ -988,7 +941,7 @@ def _overdue_item(plan: Plan, late: Overdue, person: Person, now: float) -> Item
         key=hashlib.sha256(key_text.encode()).hexdigest()[:24],
         plan_id=plan.id,
         kind="overdue",
-        due=reaction_time(plan, person, now),
+        due=timeline.reaction_time(plan, person, now),
         ref=late.milestone.id,
         recipient=person.id,
         channel=person.channels[0],
@@ -1001,179 +954,3 @@ def _overdue_item(plan: Plan, late: Overdue, person: Person, now: float) -> Item
             "zone": plan.zone_of(person).key,
         },
     )
-
-
-# -- messages ----------------------------------------------------------------------------
-
-LINK_LABELS = {
-    "nl": {"status": "Bekijk de stand van zaken"},
-    "en": {"status": "See where things stand"},
-}
-
-
-def warning_draft(engine: Engine, plan: Plan, item: Item, person: Person, now: float) -> Draft:
-    """A nudge to the silent person, or a warning to the lead, contact or others."""
-    from worker.messages import compose
-    from worker.runbook import md
-
-    lang = plan.language_of(person)
-    data = item.data
-    about = plan.person(str(data["about"]))
-    template = str(data.get("template") or "lead_warning")
-    context = _warning_context(
-        engine, plan, about, person, data, person_risk(engine, plan, about, now)
-    )
-    if template == "nudge":
-        link = _checkin_link(engine, plan, about, now)
-        label = compose.label(lang, "checkin") if link else None
-    else:
-        link, label = _status_link(engine, plan), LINK_LABELS[_lang(lang)]["status"]
-    facts = [(_fact(lang, "risk"), context["risk"])]
-    if data.get("count"):
-        facts.append((_fact(lang, "missed"), str(data["count"])))
-    context["about_name"] = md(about.name, inline=True)
-    return compose.Draft(template, context, link=link, link_label=label, facts=facts)
-
-
-FACTS = {
-    "nl": {"risk": "Inschatting", "missed": "Gemiste check-ins op rij", "due": "Deadline"},
-    "en": {"risk": "Risk", "missed": "Check-ins missed in a row", "due": "Due"},
-}
-
-
-def _lang(lang: str) -> str:
-    return lang if lang in ("nl", "en") else "en"
-
-
-def _fact(lang: str, name: str) -> str:
-    return FACTS[_lang(lang)][name]
-
-
-def _warning_context(
-    engine: Engine, plan: Plan, about: Person, person: Person, data: Mapping[str, Any], risk: Risk
-) -> dict[str, Any]:
-    from worker.messages.compose import ask_whom
-    from worker.risk import level_words, short_day
-    from worker.runbook import duration_words, listed, md
-
-    lang = plan.language_of(person)
-    done = engine.store.records(done_collection(plan.id))
-    level = int(data.get("level") or 1)
-    return {
-        "about": md(about.name, inline=True),
-        "count": int(data.get("count") or 0),
-        "since": short_day(date.fromisoformat(str(data.get("since") or data["window"])), lang),
-        "window": short_day(date.fromisoformat(str(data["window"])), lang),
-        "missed": listed(
-            [short_day(date.fromisoformat(d), lang) for d in data.get("missed") or ()], lang
-        ),
-        "level": level,
-        "dropout": bool(data.get("dropout")),
-        "stopping": data.get("trigger") == "stopping",
-        "blocked": data.get("trigger") == "blocked",
-        "note": md(str(data.get("note") or ""), inline=True),
-        "risk": level_words(risk.level, lang),
-        "reasons": [reason.text(lang, lambda t: md(t, inline=True)) for reason in risk.reasons],
-        "next": _next_step(plan, about, level, lang),
-        "tell": md(ask_whom(plan, about).name, inline=True),
-        "reach": _reach(about),
-        "successor": _successor(plan),
-        "backup": md(plan.continuity.backup, inline=True)
-        if plan.continuity and plan.continuity.backup
-        else None,
-        "open_milestones": [md(m.title, inline=True) for m in open_milestones(plan, about, done)],
-        "answered_since": _answered_since(engine, plan, about, data, lang),
-        "response_time": duration_words(plan.communication.response_time, lang)
-        if plan.communication.response_time
-        else None,
-        "partner": md(plan.partner.name, inline=True),
-        "is_lead": person.id == plan.team.lead,
-    }
-
-
-def _next_step(plan: Plan, about: Person, level: int, lang: str) -> str | None:
-    """Who hears of it if the next check-in is missed too (None after the last step)."""
-    from worker.runbook import listed, md
-
-    assert plan.checkins is not None
-    steps = plan.checkins.escalate
-    if level >= len(steps):
-        return None
-    people = [p for p in rung_people(plan, steps[level], about) if p.id != about.id]
-    return listed([md(p.name, inline=True) for p in people], lang) or None
-
-
-def _reach(person: Person) -> str | None:
-    ways = [way for way in (person.email, person.phone) if way]
-    return ", ".join(ways) or None
-
-
-def _successor(plan: Plan) -> str | None:
-    from worker.runbook import md
-
-    if plan.continuity is None or plan.continuity.successor is None:
-        return None
-    return md(plan.person(plan.continuity.successor).name, inline=True)
-
-
-def _answered_since(
-    engine: Engine, plan: Plan, about: Person, data: Mapping[str, Any], lang: str
-) -> str | None:
-    """The day ``about`` answered after this warning was raised, if they did."""
-    from worker.risk import short_day
-
-    rows = group_rows(engine.store.records(collection(plan.id))).get(about.id, {})
-    raised = float(data.get("raised") or 0.0)
-    later = [row for row in rows.values() if float(row.get("answered_at") or 0.0) > raised]
-    if not later:
-        return None
-    last = max(float(row["answered_at"]) for row in later)
-    return short_day(datetime.fromtimestamp(last, plan.zone).date(), lang)
-
-
-def _checkin_link(engine: Engine, plan: Plan, person: Person, now: float) -> str | None:
-    from worker.messages.compose import checkin_link
-
-    slot = rhythm(plan).latest(person.id, now)
-    if slot is None:
-        return None
-    return checkin_link(engine, plan, person, slot.day, max(slot.closes, now))
-
-
-def _status_link(engine: Engine, plan: Plan) -> str:
-    from worker.status import status_link
-
-    return status_link(engine.settings, plan)
-
-
-def overdue_draft(engine: Engine, plan: Plan, item: Item, person: Person, now: float) -> Draft:
-    """To the owner and the lead: a deadline passed and the milestone is not done."""
-    from worker import messages
-    from worker.messages import compose
-    from worker.messages.compose import ask_whom
-    from worker.runbook import counted, md
-
-    lang = plan.language_of(person)
-    milestone = plan.milestone(str(item.data["milestone"]))
-    due = date.fromisoformat(str(item.data["due"]))
-    today = datetime.fromtimestamp(now, plan.zone).date()
-    done = engine.store.get_record(done_collection(plan.id), milestone.id)
-    owner = plan.person(milestone.owner) if milestone.owner else None
-    context = {
-        "title": md(milestone.title, inline=True),
-        "due": messages.format_day(due, lang),
-        "days": counted(max(1, (today - due).days), "day", lang),
-        "owner": md(owner.name, inline=True) if owner else None,
-        "is_owner": owner is not None and owner.id == person.id,
-        "done_since": done is not None,
-        "tell": md(ask_whom(plan, person).name, inline=True),
-        "deliverable": md(milestone.deliverable, inline=True) if milestone.deliverable else None,
-        "checks_in": person.id in rhythm(plan).slots,
-    }
-    if context["is_owner"] and context["checks_in"]:
-        link = _checkin_link(engine, plan, person, now)
-        label = compose.label(lang, "checkin") if link else None
-    else:
-        link, label = _status_link(engine, plan), LINK_LABELS[_lang(lang)]["status"]
-    facts = [(_fact(lang, "due"), messages.format_day(due, lang))]
-    return compose.Draft("overdue", context, link=link, link_label=label, facts=facts)

@@ -34,10 +34,11 @@ from typing import TYPE_CHECKING, Any
 
 from config.plan import Milestone, Person, Plan
 from worker import messages
+from worker.messages.words import counted, listed
 from worker.timeline import local_moment
 
 if TYPE_CHECKING:
-    from worker.checkins import Window
+    from worker.checkins.windows import Window
 
 LEVELS = ("ok", "watch", "at_risk", "dropout")
 RECENT = 4  # K: how many of the last closed windows count for "misses" and "lateness"
@@ -124,8 +125,6 @@ class Reason:
         return text
 
     def _words(self, lang: str, escape: Callable[[str], str]) -> dict[str, Any]:
-        from worker.runbook import counted, listed
-
         words: dict[str, Any] = dict(self.values)
         for name in ("since", "day", "due", "last", "first"):
             if words.get(name):
@@ -181,8 +180,6 @@ def short_day(day: date, lang: str) -> str:
 
 
 def delay_words(seconds: float, lang: str) -> str:
-    from worker.runbook import counted
-
     if seconds < DAY:
         return counted(max(1, round(seconds / 3600)), "hour", lang)
     return counted(round(seconds / DAY), "day", lang)

@@ -13,7 +13,8 @@ import logging
 from pathlib import Path
 
 from config.load import PlanError, load_plan
-from worker.engine import Engine, IdTaken, digest_of, register
+from worker.engine import Engine, IdTaken, digest_of
+from worker.plans.register import register
 
 log = logging.getLogger("pactkeeper.watch")
 

@@ -2,7 +2,7 @@
 
 Broker: Redis when ``PACTKEEPER_REDIS_URL`` is set, otherwise a filesystem
 transport under the data folder (the embedded default: no server to install;
-``worker.broker`` says why it is not kombu's own). Workers acknowledge late and
+``worker.run.broker`` says why it is not kombu's own). Workers acknowledge late and
 take one task at a time. A task whose worker was killed goes back to the Redis
 queue; the embedded broker forgets it, and the claims it carried come back when
 their lease ends. Either way the ledger makes a second run of a delivery a no-op.
@@ -24,7 +24,8 @@ from celery import Celery, signals
 from celery.exceptions import SecurityWarning
 
 from config.settings import Settings
-from worker import broker, datafolder
+from worker import datafolder
+from worker.run import broker
 
 TASK_TIME_LIMIT = 300  # no delivery may hold a worker longer; every call out has a timeout
 
@@ -80,7 +81,7 @@ def beat_schedule(settings: Settings) -> dict[str, Any]:
 
 def create_app(settings: Settings | None = None) -> Celery:
     settings = settings or Settings()
-    celery = Celery("pactkeeper", include=["worker.tasks"])
+    celery = Celery("pactkeeper", include=["worker.run.tasks"])
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     celery.conf.update(
         broker_url=broker_url(settings),

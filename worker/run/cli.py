@@ -16,14 +16,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
 if TYPE_CHECKING:
+    from rich.table import Table
+    from rich.text import Text
+
     from config.plan import Plan
     from config.settings import Settings
-    from connectors.calendar.sync import CalendarChanges
+    from worker.calendar.revisions import CalendarChanges
     from worker.engine import Engine
 
 app = typer.Typer(
@@ -193,7 +196,7 @@ def ics(
     output: OutputOpt = None,
 ) -> None:
     """The plan as a calendar (METHOD:PUBLISH), for everyone or for one person."""
-    from connectors.calendar.ics import build_calendar
+    from worker.calendar.events import build_calendar
 
     loaded = read_plan(plan)
     if person is not None and person not in {p.id for p in loaded.people}:
@@ -214,7 +217,7 @@ def runbook(
     output: OutputOpt = None,
 ) -> None:
     """The runbook for all participants: contacts, channels, rhythm, milestones, ladder."""
-    from worker.runbook import render_runbook
+    from worker.kickoff.runbook import render_runbook
 
     write_output(render_runbook(read_plan(plan), fmt.value), output)
 
@@ -226,7 +229,7 @@ def sync(
     """Register or update plans: schedule what changed, cancel what vanished."""
     from config.load import PlanError, load_plan
     from worker import clock
-    from worker.engine import register
+    from worker.plans.register import register
 
     loaded, failed = [], False
     for path in plans:
@@ -251,7 +254,7 @@ def sync(
 def _print_calendars(engine: Engine, plan: Plan, changes: CalendarChanges | None) -> None:
     """What ``sync`` queued for the calendars, and the feed addresses (secret: share each
     with its person only)."""
-    from connectors.calendar.sync import feed_url
+    from worker.links import feed_url
 
     if changes is not None:
         caldav = "; CalDAV push queued" if changes.caldav else ""
@@ -286,7 +289,7 @@ def run(
     ] = False,
 ) -> None:
     """The main job on one machine: worker, beat and web, until Ctrl-C."""
-    from worker.main import run_main
+    from worker.run.main import run_main
 
     start = _instant(as_of)
     # A rehearsal works in a folder of its own, made afresh by run_main: real time's store
@@ -328,8 +331,8 @@ def simulate(
 ) -> None:
     """Run the real engine on a virtual clock from the plan's start through --until."""
     from config.notation import parse_date
-    from worker.simulate import SimulationError
-    from worker.simulate import simulate as run_simulation
+    from worker.run.simulate import SimulationError
+    from worker.run.simulate import simulate as run_simulation
 
     try:
         last = parse_date(until)
@@ -362,7 +365,8 @@ def status(
     ] = False,
 ) -> None:
     """Risk with reasons, check-ins, overdue milestones, deliveries, failures."""
-    from worker.status import plan_status, print_status, status_link
+    from worker.links import status_link
+    from worker.status import plan_status
 
     with _engine() as engine:
         plan_ids = [_plan_id(plan)] if plan else engine.store.plan_ids()
@@ -422,7 +426,7 @@ def checkin(
 ) -> None:
     """Record a check-in for a person (into their window open at that time)."""
     from worker import clock
-    from worker.checkins import CheckinError, record_checkin
+    from worker.checkins.detection import CheckinError, record_checkin
 
     loaded = read_plan(plan)
     if person not in {p.id for p in loaded.people}:
@@ -446,7 +450,7 @@ def done(
     at: TimeOpt = None,
 ) -> None:
     """Mark a milestone done."""
-    from worker.checkins import mark_done
+    from worker.checkins.detection import mark_done
 
     loaded = read_plan(plan)
     if milestone not in {m.id for m in loaded.milestones}:
@@ -460,7 +464,7 @@ def done(
 def close(plan: PlanArg) -> None:
     """Close the plan now: build the handover bundle and deliver it (once)."""
     from worker import clock
-    from worker.handover import close_plan
+    from worker.handover.close import close_plan
 
     loaded = read_plan(plan)
     with _registered(loaded) as engine:
@@ -477,7 +481,7 @@ def handover(
 ) -> None:
     """Only build the handover bundle (a BagIt zip); nothing is sent."""
     from worker import clock
-    from worker.handover import build_bundle
+    from worker.handover.close import build_bundle
 
     loaded = read_plan(plan)
     with _engine() as engine:
@@ -543,6 +547,89 @@ def _sqlite_file(settings: Settings) -> Path:
     from config.settings import SQLITE_STORE
 
     return settings.data_dir / SQLITE_STORE
+
+
+# -- status for a terminal ------------------------------------------------------------
+
+
+def print_status(reports: list[dict[str, Any]]) -> None:
+    """The reports for a terminal. Every text is shown through ``_shown``: notes, names and
+    delivery errors come from people and servers, and must not steer the terminal."""
+    from rich.console import Console
+
+    console = Console(width=140)
+    if not reports:
+        console.print("No plans registered yet: run 'pactkeeper sync PLAN'.")
+    for report in reports:
+        counts = ", ".join(f"{n} {state}" for state, n in report["counts"].items()) or "nothing"
+        closed = "  (closed)" if report["closed"] else ""
+        console.print(_shown(report["plan"], "bold") + _shown(f"  {counts}{closed}"))
+        _print_progress(console, report)
+        for title, rows in (
+            ("next", report["next"]),
+            ("failed", report["failed"]),
+            ("unknown outcome", report["unknown"]),
+        ):
+            if rows:
+                console.print(_deliveries(title, rows))
+        for target in report["disabled_channels"]:
+            console.print(
+                _shown(
+                    f"  channel off: {target['person']} on {target['channel']} ({target['reason']})"
+                )
+            )
+
+
+def _shown(text: str, style: str = "") -> Text:
+    """Text for the terminal: control characters written as escapes, never markup."""
+    from rich.text import Text
+
+    from config.load import printable
+
+    return Text(printable(text), style=style)
+
+
+def _deliveries(title: str, rows: list[dict[str, Any]]) -> Table:
+    from rich.table import Table
+
+    table = Table(
+        "due (UTC)",
+        "kind",
+        "ref",
+        "recipient",
+        "channel",
+        "detail",
+        title=title,
+        title_justify="left",
+        box=None,
+    )
+    for row in rows:
+        cells = (row["due"], row["kind"], row["ref"], row["recipient"], row["channel"])
+        table.add_row(*(_shown(str(cell or "")) for cell in (*cells, row["detail"])))
+    return table
+
+
+def _print_progress(console: Any, report: dict[str, Any]) -> None:
+    """Risk with its reasons, each person's last windows, overdue milestones."""
+    if "error" in report:
+        console.print(_shown(f"  {report['error']}"))
+    if "risk" not in report:
+        return
+    risk = report["risk"]
+    console.print(_shown(f"  risk: {risk['level']}"))
+    for reason in risk["reasons"]:
+        console.print(_shown(f"    - {reason['text']}"))
+    for person, windows in report["checkins"].items():
+        marks = (
+            " ".join(f"{w['window'][5:]} {w['state']}" for w in windows[-6:]) or "no windows yet"
+        )
+        level = risk["people"][person]["level"]
+        console.print(_shown(f"  {person} ({level}): {marks}"))
+    for milestone in report["milestones"]:
+        if milestone["overdue_days"] is not None:
+            console.print(
+                _shown(f"  overdue: {milestone['id']} ({milestone['overdue_days']} days)")
+            )
 
 
 def main() -> None:

@@ -27,8 +27,9 @@ from typing import IO
 from config.load import PlanError
 from config.settings import Settings
 from worker import clock, datafolder
-from worker.engine import Engine, IdTaken, register_file
-from worker.watch import plan_files
+from worker.engine import Engine, IdTaken
+from worker.plans.register import register_file
+from worker.plans.watch import plan_files
 
 STOP_SECONDS = 30
 REHEARSAL = "rehearsal"  # the rehearsal's folder, inside DATA_DIR
@@ -48,7 +49,7 @@ def worker_command(
         "-m",
         "celery",
         "-A",
-        "worker.app",
+        "worker.run.app",
         *([] if verbose else ["--quiet"]),  # no banner
         "worker",
         "-l",

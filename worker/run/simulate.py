@@ -27,11 +27,12 @@ from config.notation import parse_datetime
 from config.plan import Plan
 from config.settings import Settings
 from worker import clock, datafolder
-from worker.engine import Delivery, Engine, register
-from worker.handover import bundle_path
+from worker.engine import Delivery, Engine
+from worker.handover.close import bundle_path
+from worker.plans.register import register
+from worker.store import records
 from worker.store.sqlite import SqliteStore
 
-LOG_KINDS = {"checkin_open": "checkin_open"}
 STATUSES = ("on_track", "need_help", "blocked", "stopping")
 
 
@@ -131,8 +132,8 @@ def prepare(out: Path) -> None:
 @contextmanager
 def eager(engine: Engine, virtual: clock.VirtualClock) -> Iterator[None]:
     """Run the Celery tasks in this process on ``engine`` and the virtual clock."""
-    from worker import tasks
-    from worker.app import app
+    from worker.run import tasks
+    from worker.run.app import app
 
     before_engine, before_eager = tasks._engine, app.conf.task_always_eager
     before_propagates, before_clock = app.conf.task_eager_propagates, clock._current
@@ -163,7 +164,7 @@ def simulate(plan_path: Path, until: date, out: Path, checkins: Path | None = No
         engine.listeners.append(lambda d: _log(log, d, summary))
         register(engine, plan, start)
         _run(engine, plan, rows, end, virtual, summary)
-    summary.closed = engine.store.get_record("closed", plan.id) is not None
+    summary.closed = engine.store.get_record(records.CLOSED, plan.id) is not None
     kept = bundle_path(settings, plan.id)
     if summary.closed and kept.exists():
         shutil.copyfile(kept, out / "handover.zip")
@@ -180,7 +181,7 @@ def _run(
     virtual: clock.VirtualClock,
     summary: Simulation,
 ) -> None:
-    from worker import tasks
+    from worker.run import tasks
 
     pending = list(rows)
     while True:
@@ -198,7 +199,7 @@ def _run(
 
 
 def _answer(engine: Engine, plan: Plan, row: CheckinRow, now: float, summary: Simulation) -> None:
-    from worker.checkins import CheckinError, record_checkin
+    from worker.checkins.detection import CheckinError, record_checkin
 
     try:
         record_checkin(engine, plan, row.person, now, row.status, row.note, row.done, source="csv")
@@ -210,7 +211,7 @@ def _log(handle: IO[str], delivery: Delivery, summary: Simulation) -> None:
     if delivery.state != "sent":
         return
     item = delivery.item
-    kind = str(item.data.get("log_kind") or LOG_KINDS.get(item.kind, item.kind))
+    kind = str(item.data.get("log_kind") or item.kind)
     line: dict[str, Any] = {
         "key": item.key,
         "kind": kind,

@@ -16,51 +16,30 @@ Retry-After; nothing waits in Celery with an ETA.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
 
 from config.load import PlanError
 from config.plan import Person, Plan
 from connectors.base import ConnectorError
-from worker.engine import Delivery, Engine, PlanGone, digest_of, utc
-from worker.store import Claim, Item
+from worker import kinds
+from worker.delivery import compose as composing
+from worker.delivery.channels import choose_channel, disable
+from worker.delivery.draft import Step
+from worker.delivery.retry import MAX_ATTEMPTS, backoff
+from worker.engine import Delivery, Engine, PlanGone, utc
+from worker.store import Claim, Item, records
 
 log = logging.getLogger("pactkeeper.dispatch")
 
 BATCH = 500
 SWEEP_ROUNDS = 10
-MAX_ATTEMPTS = 8
-BACKOFF_BASE = 30.0
-BACKOFF_CAP = 3600.0
 PLAN_WAIT = 300.0  # how often an item whose stored plan does not read tries again
 RESEND_DELAY = 5.0
 # Raised while a message is composed or built from the plan's values (a header that
 # refuses a line break, a calendar line that refuses one): the same every time.
 BUILD_ERRORS = (ValueError, TypeError, AssertionError, LookupError)
-
-# Items that are engine steps, not messages: kind -> "module:function(engine, item, now)".
-STEPS: dict[str, str] = {
-    "checkin_close": "worker.checkins:window_closed",
-    "deadline_check": "worker.checkins:deadline_passed",
-    "close": "worker.handover:plan_closed",
-    "caldav": "connectors.calendar.caldav:push_step",
-}
-
-
-# Steps that can run many items at once: kind -> "module:function(engine, items, now)
-# -> list[StepResult]". The sweep runs them itself, in one batch per sweep.
-BATCH_STEPS: dict[str, str] = {
-    "checkin_close": "worker.checkins:close_windows",
-}
-
-
-@dataclass
-class StepResult:
-    """What an engine step did, in one line for the log and the ledger."""
-
-    detail: str
+# The kinds the sweep runs itself, many at once (worker.kinds says which).
+BATCH_STEPS = kinds.BATCH_STEPS
 
 
 def sweep(
@@ -91,10 +70,7 @@ def run_steps(engine: Engine, claims: list[Claim], now: float) -> list[Delivery]
     for claim in claims:
         by_kind.setdefault(claim.kind, []).append(claim)
     for kind, group in by_kind.items():
-        module_name, function_name = BATCH_STEPS[kind].split(":")
-        function: Callable[[Engine, list[Item], float], list[StepResult]] = getattr(
-            importlib.import_module(module_name), function_name
-        )
+        function = kinds.batch_for(kind)
         tokens = {claim.key: claim.token for claim in group}
         items = [
             i
@@ -174,35 +150,21 @@ def _report(engine: Engine, item: Item, now: float, problem: str) -> None:
     _notify_lead(engine, plan, item, now, problem, item.detail, channel)
 
 
-def backoff(attempts: int, retry_after: float | None) -> float:
-    delay: float = min(BACKOFF_CAP, BACKOFF_BASE * 2.0 ** min(attempts, 20))
-    return max(delay, retry_after or 0.0)
-
-
 def deliver(engine: Engine, claim: Claim, now: float) -> Delivery | None:
     """Carry out one claimed item; None when the claim no longer holds."""
     item = engine.store.begin(claim, now, engine.settings.lease_seconds)
     if item is None:
         log.debug("claim no longer holds: %s", claim.key)
         return None
-    if item.kind in STEPS:
-        return _step(engine, claim, item, now)
+    step = kinds.step_for(item.kind)
+    if step is not None:
+        return _step(engine, claim, item, now, step)
     return _send(engine, claim, item, now)
 
 
-def _step(engine: Engine, claim: Claim, item: Item, now: float) -> Delivery:
-    module_name, function_name = STEPS[item.kind].split(":")
+def _step(engine: Engine, claim: Claim, item: Item, now: float, step: Step) -> Delivery:
     try:
-        function: Callable[[Engine, Item, float], StepResult] = getattr(
-            importlib.import_module(module_name), function_name
-        )
-    except (ImportError, AttributeError):
-        detail = f"no handler for {item.kind} in this version"
-        log.warning("%s: %s", item.key, detail)
-        engine.store.finish(claim, "failed", now, detail=detail)
-        return _done(engine, item, now, "failed", detail=detail)
-    try:
-        result = function(engine, item, now)
+        result = step(engine, item, now)
     except PlanError as error:
         return _wait_for_plan(engine, claim, item, now, error)
     except PlanGone as error:
@@ -213,8 +175,6 @@ def _step(engine: Engine, claim: Claim, item: Item, now: float) -> Delivery:
 
 
 def _send(engine: Engine, claim: Claim, item: Item, now: float) -> Delivery:
-    from worker.messages.compose import compose
-
     try:
         plan = engine.plan(item.plan_id)
         person = plan.person(item.recipient or "")
@@ -229,7 +189,7 @@ def _send(engine: Engine, claim: Claim, item: Item, now: float) -> Delivery:
         # Every channel failed before; the lead was told then, once per channel.
         reasons = "; ".join(
             f"{t['channel']}: {t['reason']}"
-            for t in engine.store.records(f"targets:{plan.id}").values()
+            for t in engine.store.records(records.channel_targets(plan.id)).values()
             if t.get("person") == person.id
         )
         return _give_up(
@@ -243,7 +203,7 @@ def _send(engine: Engine, claim: Claim, item: Item, now: float) -> Delivery:
         )
     try:
         connector, outbox = engine.connector(plan, channel)
-        message = compose(engine, plan, item, person, channel, now)
+        message = composing.compose(engine, plan, item, person, channel, now)
         # What send would put on the wire, built here: an error in it is local and
         # certain (nothing went out), not an "unknown" from the middle of a send.
         connector.prepare(message)
@@ -315,45 +275,6 @@ def _done(
     )
     engine.emit(delivery)
     return delivery
-
-
-# -- channels ---------------------------------------------------------------------------------
-
-
-def _target_id(person: Person, channel: str) -> str:
-    return f"{person.id}/{channel}"
-
-
-def disabled(engine: Engine, plan: Plan, person: Person, channel: str) -> bool:
-    found = engine.store.get_record(f"targets:{plan.id}", _target_id(person, channel))
-    return bool(found and found.get("digest") == digest_of(plan.text))
-
-
-def disable(
-    engine: Engine, plan: Plan, person: Person, channel: str, reason: str, now: float
-) -> None:
-    """A permanent failure disables the target until the plan changes."""
-    engine.store.put_record(
-        f"targets:{plan.id}",
-        _target_id(person, channel),
-        {
-            "person": person.id,
-            "channel": channel,
-            "reason": reason,
-            "at": now,
-            "digest": digest_of(plan.text),
-        },
-    )
-
-
-def choose_channel(engine: Engine, plan: Plan, person: Person, preferred: str | None) -> str | None:
-    """The first working channel from ``preferred`` on in the person's list."""
-    channels = list(person.channels)
-    start = channels.index(preferred) if preferred in channels else 0
-    for channel in channels[start:] + channels[:start]:
-        if not disabled(engine, plan, person, channel):
-            return channel
-    return None
 
 
 # -- failures ---------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ JSON: Any = kombu_json
 
 log = logging.getLogger("pactkeeper.broker")
 
-NAME = "worker.broker:Transport"
+NAME = "worker.run.broker:Transport"
 FOLDERS = ("queue", "drafts", "claimed", "broken", "control")
 STALE_SECONDS = 300.0  # no publisher or consumer holds a file this long
 

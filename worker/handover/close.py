@@ -49,19 +49,23 @@ from typing import TYPE_CHECKING, Any
 
 from config.plan import Person, Plan
 from config.settings import SecretMissing, Settings, read_env_secret
-from worker import handover_bag, messages, tokens
-from worker import handover_report as report
-from worker.handover_report import LeftOut
+from worker import links, timeline
+from worker.calendar.feeds import feed_calendar
+from worker.delivery.draft import StepResult
+from worker.handover import bag, report
+from worker.handover.report import LeftOut
+from worker.kickoff.runbook import render_runbook
+from worker.plans.register import register
 from worker.store import Item
+from worker.store.records import CLOSED
 
 if TYPE_CHECKING:
-    from worker.dispatch import StepResult
     from worker.engine import Engine
-    from worker.messages.compose import Draft
 
+# The bundle's link is made in worker.links; callers holding this module reach it here.
+download_link = links.download_link
 FOLDER = "handover"  # under the data folder: handover/<plan>.zip
 LINK_DAYS = 30  # a download link works this long after the message is written
-CLOSED = "closed"  # store records: plan id -> {"at": moment, "by": who}
 REMOVED = "[removed]"
 SECRET_MIN = 6  # shorter values would match ordinary words
 TEXT_SUFFIXES = (".md", ".txt", ".csv", ".yaml", ".yml", ".html", ".htm", ".svg", ".ics", ".json")
@@ -119,8 +123,8 @@ def _bundle(engine: Engine, plan: Plan, as_of: float, closed: bool, redact: bool
         "External-Description": _one_line(plan.title),
         "Source-Organization": _one_line(plan.partner.name),
     }
-    files = handover_bag.make_bag(payload, info)
-    return handover_bag.zip_folder(files, f"{plan.id}-handover", moment.date())
+    files = bag.make_bag(payload, info)
+    return bag.zip_folder(files, f"{plan.id}-handover", moment.date())
 
 
 def _version() -> str:
@@ -152,15 +156,11 @@ def _plan_text(plan: Plan, redacted: bool) -> str:
 
 
 def _calendar(engine: Engine, plan: Plan, as_of: float) -> bytes:
-    from connectors.calendar.sync import feed_calendar
-
     # Stamped with the moment of the bundle, with the SEQUENCEs people's calendars have.
     return feed_calendar(engine, plan, None, as_of)
 
 
 def _runbook(plan: Plan, fmt: str) -> bytes:
-    from worker.runbook import render_runbook
-
     return render_runbook(plan, fmt).encode()
 
 
@@ -429,8 +429,6 @@ class Closing:
 
 def close_plan(engine: Engine, plan: Plan, now: float) -> Closing:
     """Close ``plan`` (once), keep its bundle, schedule its delivery (once)."""
-    from worker.engine import register
-
     first = engine.store.put_record(CLOSED, plan.id, {"at": now}, only_if_absent=True)
     record = engine.store.get_record(CLOSED, plan.id)
     at = float(record["at"]) if record else now
@@ -438,14 +436,9 @@ def close_plan(engine: Engine, plan: Plan, now: float) -> Closing:
     recipients = plan.handover_recipients()
     scheduled = engine.store.schedule([_delivery(plan, person, at) for person in recipients])
     if first:
-        # What the plan still had scheduled after the close is cancelled (engine.register).
+        # What the plan still had scheduled after the close is cancelled (plans.register).
         register(engine, plan, now)
     return Closing(plan, at, first, path, path.stat().st_size, recipients, scheduled)
-
-
-def closed_at(engine: Engine, plan_id: str) -> float | None:
-    record = engine.store.get_record(CLOSED, plan_id)
-    return float(record["at"]) if record else None
 
 
 def keep_bundle(engine: Engine, plan: Plan, at: float) -> Path:
@@ -467,14 +460,12 @@ def keep_bundle(engine: Engine, plan: Plan, at: float) -> Path:
 
 
 def _delivery(plan: Plan, person: Person, at: float) -> Item:
-    from worker.checkins import reaction_time
-
     key_text = "|".join((plan.id, "handover", person.id, repr(at)))
     return Item(
         key=hashlib.sha256(key_text.encode()).hexdigest()[:24],
         plan_id=plan.id,
         kind="handover",
-        due=reaction_time(plan, person, at, defer_pauses=False),
+        due=timeline.reaction_time(plan, person, at, defer_pauses=False),
         ref="bundle",
         recipient=person.id,
         channel=person.channels[0],
@@ -485,73 +476,9 @@ def _delivery(plan: Plan, person: Person, at: float) -> Item:
 
 def plan_closed(engine: Engine, item: Item, now: float) -> StepResult:
     """The ``close`` step at the end of the plan."""
-    from worker.dispatch import StepResult
 
     closing = close_plan(engine, engine.plan(item.plan_id), now)
     return StepResult(closing.summary().replace("\n", "; "))
 
 
 # -- the message with the bundle ---------------------------------------------------------------
-
-
-LINK_LABELS = {"nl": "Overdrachtsbundel downloaden", "en": "Download the handover bundle"}
-
-
-def download_link(settings: Settings, plan_id: str, data: bytes, expires: float) -> str:
-    token = tokens.sign(
-        settings.signing_key, "bundle", {"p": plan_id, "d": digest(data)}, expires=expires
-    )
-    return f"{settings.base_url.rstrip('/')}/bundles/{plan_id}/{token}.zip"
-
-
-def digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()[:32]
-
-
-def handover_draft(engine: Engine, plan: Plan, item: Item, person: Person, now: float) -> Draft:
-    """To a handover recipient: the bundle attached (e-mail, under the limit) and a link."""
-    from connectors.base import Attachment
-    from worker.messages.compose import Draft
-    from worker.runbook import md, successor_name
-
-    lang = plan.language_of(person)
-    at = float(item.data.get("closed", now))
-    data = keep_bundle(engine, plan, at).read_bytes()
-    expires = now + LINK_DAYS * 86400
-    attached = item.channel == "email" and len(data) <= engine.settings.handover_attach_limit
-    handover = plan.handover
-    successor = successor_name(plan)
-    context = {
-        "partner": md(plan.partner.name, inline=True),
-        "team": md(plan.team.name, inline=True),
-        "end": messages.format_day(plan.end, lang),
-        "attached": attached,
-        "filename": bundle_name(plan),
-        "size": size_words(len(data), lang),
-        "expires": messages.format_day(datetime.fromtimestamp(expires, plan.zone_of(person)), lang),
-        "handover_when": messages.format_moment(
-            handover.at.replace(tzinfo=plan.zone).astimezone(plan.zone_of(person)), lang
-        )
-        if handover and handover.at.replace(tzinfo=plan.zone).timestamp() > now
-        else None,
-        "successor": successor,
-    }
-    attachments = [Attachment(bundle_name(plan), "application/zip", data)] if attached else []
-    return Draft(
-        "handover",
-        context,
-        link=download_link(engine.settings, plan.id, data, expires),
-        link_label=LINK_LABELS.get(lang, LINK_LABELS["en"]),
-        attachments=attachments,
-    )
-
-
-def size_words(size: int, lang: str) -> str:
-    """1.2 MB, 340 kB, in the reader's number format."""
-    from babel.numbers import format_decimal
-
-    if size >= 1_000_000:
-        amount, unit = size / 1_000_000, "MB"
-    else:
-        amount, unit = max(size / 1000, 1), "kB"
-    return f"{format_decimal(round(amount, 1), locale=messages.locale(lang))} {unit}"

@@ -1,8 +1,8 @@
-"""Keeping every calendar in step with the plan (docs/architecture §5): revisions, invites, feeds.
+"""Keeping every calendar in step with the plan (docs/architecture.md §5): revisions, invites.
 
-``queue_changes`` runs in ``worker.engine.register`` right after the store applied
+``queue_changes`` runs in ``worker.plans.register.register`` right after the store applied
 the plan's timeline. It builds every event of the plan with the one builder
-(``connectors.calendar.ics``) and compares it with what the store remembers:
+(``worker.calendar.events``) and compares it with what the store remembers:
 
 - per UID, the revision store (``Store.revise``): SEQUENCE rises only when the
   significant hash changes, and never falls. The records ``calendar:<plan>`` keep
@@ -22,7 +22,7 @@ calendar object built here, with DTSTAMP the moment the change was queued: a
 later change has a higher SEQUENCE and wins in every client, even when an earlier
 message is still being retried. Deadlines and check-in series are not e-mailed:
 they live in the feeds and in CalDAV. With ``CALDAV_URL`` set, every
-registration also queues one ``caldav`` step (``connectors.calendar.caldav``).
+registration also queues one ``caldav`` step (``worker.calendar.push``).
 
 Decisions:
 
@@ -45,18 +45,11 @@ from typing import TYPE_CHECKING, Any
 from icalendar import Event
 
 from config.plan import Person, Plan
-from config.settings import Settings
-from connectors.calendar.ics import (
-    SIGNIFICANT,
-    Stamping,
-    build_calendar,
-    checkin_series,
-    handover_event,
-    milestone_event,
-)
-from connectors.calendar.invites import as_event, cancel_calendar, request_calendar
-from worker import tokens
+from connectors.calendar.ics import SIGNIFICANT
+from connectors.calendar.itip import as_event, cancel_calendar, request_calendar
+from worker.calendar.events import PlanEvent, Stamping, by_email, plan_events
 from worker.store import Item
+from worker.store import records as names
 
 if TYPE_CHECKING:
     from worker.engine import Engine
@@ -66,58 +59,6 @@ INVITE, CANCEL, CALDAV = "invite", "cancel", "caldav"
 # What a person's copy of a meeting hangs on: the significant fields, without the
 # attendee list (someone else being added is no reason to write to everyone).
 PERSONAL = SIGNIFICANT - {"ATTENDEE"}
-
-
-def calendar_records(plan_id: str) -> str:
-    return f"calendar:{plan_id}"
-
-
-def invitee_records(plan_id: str) -> str:
-    return f"invitees:{plan_id}"
-
-
-STAMPS = "calendars"  # plan id -> {"changed": when any event of the plan last changed}
-
-
-@dataclass(frozen=True)
-class PlanEvent:
-    """One event of the plan with what it is and who is invited to it by e-mail."""
-
-    item: str  # "milestone/intake", "handover", "checkins/eva"
-    ref: str  # what a log line names: the milestone id, "handover", the person
-    event: Event
-    invited: tuple[Person, ...]  # meetings only: attendees with an e-mail address
-
-    @property
-    def uid(self) -> str:
-        return str(self.event["UID"])
-
-
-def by_email(person: Person | None) -> bool:
-    """Whether ``person`` can be sent an invitation: an address, and e-mail agreed."""
-    return person is not None and bool(person.email) and "email" in person.channels
-
-
-def _emailed(people: list[Person]) -> tuple[Person, ...]:
-    return tuple(person for person in people if by_email(person))
-
-
-def plan_events(plan: Plan, stamping: Stamping) -> list[PlanEvent]:
-    """Every event of the plan, in ``ics.events_for`` order, each with its invitees."""
-    found = []
-    for milestone in plan.milestones:
-        event = milestone_event(plan, milestone, stamping)
-        invited = _emailed(plan.attendees(milestone)) if milestone.is_meeting else ()
-        found.append(PlanEvent(f"milestone/{milestone.id}", milestone.id, event, invited))
-    if plan.handover is not None:
-        event = handover_event(plan, stamping)
-        invited = _emailed(plan.handover_recipients())
-        found.append(PlanEvent("handover", "handover", event, invited))
-    for person in plan.checkin_people():
-        series = checkin_series(plan, person, stamping)
-        if series is not None:
-            found.append(PlanEvent(f"checkins/{person.id}", person.id, series, ()))
-    return found
 
 
 def _hash(event: Event, names: frozenset[str]) -> str:
@@ -318,8 +259,8 @@ def queue_changes(engine: Engine, plan: Plan, now: float) -> CalendarChanges:
     """Compare the plan's events with the store; queue invites, cancellations, CalDAV."""
     store = engine.store
     stamping = Stamping.of(engine.settings, datetime.fromtimestamp(now, UTC))
-    current = store.records_of([calendar_records(plan.id), invitee_records(plan.id)])
-    known, invitees = current[calendar_records(plan.id)], current[invitee_records(plan.id)]
+    current = store.records_of([names.calendar_events(plan.id), names.invitees(plan.id)])
+    known, invitees = current[names.calendar_events(plan.id)], current[names.invitees(plan.id)]
     queue = _Queue(plan, now, invitees)
     calendar: dict[str, dict[str, Any]] = {}
     found_events = plan_events(plan, stamping)
@@ -355,10 +296,10 @@ def _write(
     engine.store.schedule(items)
     records: dict[str, dict[str, dict[str, Any]]] = {}
     if queue.records:
-        records[invitee_records(plan.id)] = queue.records
+        records[names.invitees(plan.id)] = queue.records
     if calendar:
-        records[calendar_records(plan.id)] = calendar
-        records[STAMPS] = {plan.id: {"changed": now}}
+        records[names.calendar_events(plan.id)] = calendar
+        records[names.CALENDAR_STAMPS] = {plan.id: {"changed": now}}
     if records:
         engine.store.put_records(records)
     return changes
@@ -376,34 +317,3 @@ def caldav_item(plan: Plan, now: float, attempt: int = 0) -> Item:
         origin="engine",
         data={"attempt": attempt},
     )
-
-
-# -- feeds ------------------------------------------------------------------------------
-
-
-def feed_token(settings: Settings, plan_id: str, person_id: str | None = None) -> str:
-    """The secret of one feed: signed, bound to the plan and the person (or the whole plan)."""
-    return tokens.sign(settings.signing_key, "feed", {"p": plan_id, "u": person_id or ""})
-
-
-def feed_url(settings: Settings, plan_id: str, person_id: str | None = None) -> str:
-    token = feed_token(settings, plan_id, person_id)
-    return f"{settings.base_url.rstrip('/')}/feeds/{plan_id}/{token}.ics"
-
-
-def feed_stamp(engine: Engine, plan: Plan) -> float:
-    """When an event of the plan last changed: the feed's DTSTAMP, so its bytes (and
-    ETag) stay the same until something in it changes."""
-    stamps = engine.store.get_record(STAMPS, plan.id)
-    if stamps is not None:
-        return float(stamps["changed"])
-    record = engine.store.plan(plan.id)
-    return record.updated if record is not None else 0.0
-
-
-def feed_calendar(engine: Engine, plan: Plan, person_id: str | None, stamp: float) -> bytes:
-    """The feed (METHOD:PUBLISH) of the plan or one person, with the SEQUENCEs sent."""
-    known = engine.store.records(calendar_records(plan.id))
-    sequences = {uid: int(record["sequence"]) for uid, record in known.items()}
-    moment = datetime.fromtimestamp(stamp, UTC)
-    return build_calendar(plan, person_id, engine.settings, moment, sequences, "PUBLISH")

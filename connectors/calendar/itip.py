@@ -1,10 +1,10 @@
 """iTIP over e-mail (RFC 5546, RFC 6047): invitations and cancellations of meetings.
 
-The calendar objects are built when a change is queued (``connectors.calendar.sync``)
-from the one builder's events, and travel in the ledger item; the drafts here
-turn an item into the e-mail a person reads, in the plan's language, with the
-object as the ``text/calendar`` part (``connectors.email`` adds it beside text
-and HTML, with the same METHOD in the MIME header, and as ``invite.ics``).
+The calendar objects are built when a change is queued (``worker.calendar.revisions``)
+from the one builder's events, and travel in the ledger item; ``meeting_of`` reads
+them back for the e-mail a person reads (drafted in ``worker.calendar.messages``,
+with the object as the ``text/calendar`` part: ``connectors.email`` adds it beside
+text and HTML, with the same METHOD in the MIME header, and as ``invite.ics``).
 
 What an iTIP copy adds to the builder's event:
 
@@ -22,19 +22,12 @@ import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from icalendar import Calendar, Event, vCalAddress
 
-from config.plan import Person, Plan
-from connectors.base import CalendarPart
+from config.plan import Plan
 from connectors.calendar.ics import address, calendar_of
-from worker import messages
-from worker.store import Item
-
-if TYPE_CHECKING:
-    from worker.engine import Engine
-    from worker.messages.compose import Draft
 
 REQUEST, CANCEL = "REQUEST", "CANCEL"
 
@@ -92,7 +85,7 @@ def cancel_calendar(
     return data
 
 
-# -- what the person reads ----------------------------------------------------------------
+# -- what an item holds -------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -118,60 +111,3 @@ def meeting_of(data: bytes) -> Meeting:
         description=str(event["DESCRIPTION"]) if "DESCRIPTION" in event else None,
         attendees=[str(a.params.get("CN") or a) for a in _addresses(event)],
     )
-
-
-def _context(plan: Plan, person: Person, meeting: Meeting) -> dict[str, Any]:
-    from worker.messages.compose import ask_whom
-
-    lang, zone = plan.language_of(person), plan.zone_of(person)
-    context: dict[str, Any] = {
-        "title": meeting.title,
-        "location": meeting.location,
-        "description": meeting.description,
-        "attendees": ", ".join(meeting.attendees),
-        "contact": ask_whom(plan, person).name,
-        "until": None,
-        "plan_time": None,
-    }
-    if not isinstance(meeting.start, datetime):
-        context["when"] = messages.format_day(meeting.start, lang)
-        return context
-    context["when"] = messages.format_moment(meeting.start, lang, zone.key)
-    if isinstance(meeting.end, datetime):
-        context["until"] = messages.format_clock(meeting.end.astimezone(zone), lang)
-    if zone.key != plan.zone.key:
-        # Someone abroad reads their own time first, and the time the others keep.
-        context["plan_time"] = messages.format_moment(meeting.start, lang, plan.zone.key)
-    return context
-
-
-def _facts(plan: Plan, person: Person, context: dict[str, Any]) -> list[tuple[str, str]]:
-    from worker.messages.compose import label
-
-    lang = plan.language_of(person)
-    facts = [(label(lang, "when"), str(context["when"]))]
-    if context["location"]:
-        facts.append((label(lang, "where"), str(context["location"])))
-    return facts
-
-
-def invite_draft(engine: Engine, plan: Plan, item: Item, person: Person, now: float) -> Draft:
-    """A new or changed meeting: the REQUEST queued for this person."""
-    from worker.messages.compose import Draft
-
-    data = str(item.data["calendar"]).encode()
-    context = _context(plan, person, meeting_of(data))
-    context["update"] = bool(item.data.get("update"))
-    calendar = CalendarPart(REQUEST, data)
-    return Draft("invite", context, facts=_facts(plan, person, context), calendar=calendar)
-
-
-def cancel_draft(engine: Engine, plan: Plan, item: Item, person: Person, now: float) -> Draft:
-    """A removed meeting, or a person taken off its attendees: the CANCEL queued for them."""
-    from worker.messages.compose import Draft
-
-    data = str(item.data["calendar"]).encode()
-    context = _context(plan, person, meeting_of(data))
-    context["removed"] = item.data.get("reason") == "removed"
-    calendar = CalendarPart(CANCEL, data)
-    return Draft("cancel", context, facts=_facts(plan, person, context), calendar=calendar)

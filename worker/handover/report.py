@@ -24,11 +24,14 @@ from typing import TYPE_CHECKING, Literal
 from markupsafe import Markup
 
 from config.plan import Milestone, Person, Plan
-from worker import handover_svg, messages, timeline
-from worker.checkins import Standing, Window
-from worker.risk import closed, level_words
-from worker.runbook import WORDS as RUNBOOK_WORDS
-from worker.runbook import Contact, contact, counted, listed, md, place
+from worker import messages, timeline
+from worker.checkins.detection import Standing, standing
+from worker.checkins.risk import closed, level_words
+from worker.checkins.windows import Window
+from worker.handover import picture as handover_svg
+from worker.kickoff.runbook import Contact, contact
+from worker.messages.words import WORDS as RUNBOOK_WORDS
+from worker.messages.words import counted, listed, md, place
 from worker.store import Item
 
 if TYPE_CHECKING:
@@ -39,8 +42,7 @@ LONG_DAY = "d MMMM y"
 HURDLES = 30  # the most recent notes that asked for help, in the report (all are in checkins.csv)
 TOOLTIP_NOTE = 80
 
-# Kinds that are engine steps, not messages, and the bundle's own delivery.
-NOT_DELIVERIES = ("close", "checkin_close", "deadline_check", "handover")
+HANDOVER = "handover"  # the bundle's own delivery: not in the report it carries
 DELIVERED = ("sent", "failed", "unknown")
 
 
@@ -178,14 +180,17 @@ class Facts:
 def gather(
     engine: Engine, plan: Plan, as_of: float, closed_plan: bool, left_out: Sequence[LeftOut] = ()
 ) -> Facts:
-    from worker.checkins import standing
-
     items = engine.store.items(plan.id, DELIVERED)
     deliveries = sorted(
-        (i for i in items if i.kind not in NOT_DELIVERIES),
+        (i for i in items if is_delivery(i)),
         key=lambda i: (_delivered_at(i), i.kind, i.recipient or "", i.key),
     )
     return Facts(plan, as_of, standing(engine, plan, as_of), deliveries, closed_plan, left_out)
+
+
+def is_delivery(item: Item) -> bool:
+    """A message to a person (a step is scheduled on no channel), other than the bundle's own."""
+    return item.channel is not None and item.kind != HANDOVER
 
 
 def _delivered_at(item: Item) -> float:

@@ -1,0 +1,99 @@
+"""The words of the calendars: invitation and cancellation drafts, and the event labels.
+
+``invite_draft`` and ``cancel_draft`` turn an ``invite``/``cancel`` item into the e-mail a
+person reads, in the plan's language, with the item's iTIP object as the ``text/calendar``
+part. ``LABELS`` are the words inside the events themselves (``worker.calendar.events``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from config.plan import Person, Plan
+from connectors.base import CalendarPart
+from connectors.calendar.itip import CANCEL, REQUEST, Meeting, meeting_of
+from worker import messages
+from worker.delivery.draft import Draft
+from worker.messages.words import label
+from worker.people import ask_whom
+from worker.store import Item
+
+if TYPE_CHECKING:
+    from worker.engine import Engine
+
+LABELS: dict[str, dict[str, str]] = {
+    "nl": {
+        "deadline": "Deadline: {title}",
+        "handover": "Overdracht: {title}",
+        "checkin": "Check-in: {name}",
+        "checkin_text": "Je check-in voor {title}.",
+        "reminder": "Herinnering: {title}",
+        "owner": "Eigenaar",
+        "deliverable": "Op te leveren",
+        "acceptance": "Geaccepteerd als",
+        "documents": "Documenten",
+        "questions": "Vragen",
+    },
+    "en": {
+        "deadline": "Deadline: {title}",
+        "handover": "Handover: {title}",
+        "checkin": "Check-in: {name}",
+        "checkin_text": "Your check-in for {title}.",
+        "reminder": "Reminder: {title}",
+        "owner": "Owner",
+        "deliverable": "Deliverable",
+        "acceptance": "Accepted when",
+        "documents": "Documents",
+        "questions": "Questions",
+    },
+}
+
+
+def _context(plan: Plan, person: Person, meeting: Meeting) -> dict[str, Any]:
+    lang, zone = plan.language_of(person), plan.zone_of(person)
+    context: dict[str, Any] = {
+        "title": meeting.title,
+        "location": meeting.location,
+        "description": meeting.description,
+        "attendees": ", ".join(meeting.attendees),
+        "contact": ask_whom(plan, person).name,
+        "until": None,
+        "plan_time": None,
+    }
+    if not isinstance(meeting.start, datetime):
+        context["when"] = messages.format_day(meeting.start, lang)
+        return context
+    context["when"] = messages.format_moment(meeting.start, lang, zone.key)
+    if isinstance(meeting.end, datetime):
+        context["until"] = messages.format_clock(meeting.end.astimezone(zone), lang)
+    if zone.key != plan.zone.key:
+        # Someone abroad reads their own time first, and the time the others keep.
+        context["plan_time"] = messages.format_moment(meeting.start, lang, plan.zone.key)
+    return context
+
+
+def _facts(plan: Plan, person: Person, context: dict[str, Any]) -> list[tuple[str, str]]:
+    lang = plan.language_of(person)
+    facts = [(label(lang, "when"), str(context["when"]))]
+    if context["location"]:
+        facts.append((label(lang, "where"), str(context["location"])))
+    return facts
+
+
+def invite_draft(engine: Engine, plan: Plan, item: Item, person: Person, now: float) -> Draft:
+    """A new or changed meeting: the REQUEST queued for this person."""
+    data = str(item.data["calendar"]).encode()
+    context = _context(plan, person, meeting_of(data))
+    context["update"] = bool(item.data.get("update"))
+    calendar = CalendarPart(REQUEST, data)
+    return Draft("invite", context, facts=_facts(plan, person, context), calendar=calendar)
+
+
+def cancel_draft(engine: Engine, plan: Plan, item: Item, person: Person, now: float) -> Draft:
+    """A removed meeting, or a person taken off its attendees: the CANCEL queued for them."""
+    data = str(item.data["calendar"]).encode()
+    context = _context(plan, person, meeting_of(data))
+    context["removed"] = item.data.get("reason") == "removed"
+    calendar = CalendarPart(CANCEL, data)
+    return Draft("cancel", context, facts=_facts(plan, person, context), calendar=calendar)

@@ -1,0 +1,1 @@
+"""The ledger in motion: drafts, steps, retries and the dispatcher (docs/architecture.md §4)."""

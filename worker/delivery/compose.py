@@ -1,0 +1,88 @@
+"""From a ledger item to a message a person reads, in their language.
+
+Each kind has a draft function (named in ``worker.kinds``) that gathers the facts and
+names a template; the template holds the sentences. A template has two blocks,
+``subject`` and ``body`` (Markdown): chat channels get the Markdown, e-mail gets it as
+text and as HTML in ``email.html.j2``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from config.plan import Person, Plan
+from connectors.base import Message, Recipient
+from worker import kinds, messages
+from worker.messages.words import label
+from worker.store import Item
+
+if TYPE_CHECKING:
+    from worker.engine import Engine
+
+
+def recipient(plan: Plan, person: Person) -> Recipient:
+    return Recipient(
+        person.id,
+        person.name,
+        person.email,
+        person.phone,
+        plan.language_of(person),
+        plan.zone_of(person).key,
+    )
+
+
+def compose(
+    engine: Engine, plan: Plan, item: Item, person: Person, channel: str, now: float
+) -> Message:
+    lang = plan.language_of(person)
+    draft = kinds.drafter_for(item.kind)(engine, plan, item, person, now)
+    values = {"person": person, "plan": plan, "plan_title": plan.title, **draft.context}
+    subject, body = render_parts(draft.template, lang, **values)
+    html = None
+    if channel == "email":
+        html = messages.render(
+            "email.html.j2",
+            lang,
+            subject=subject,
+            body_html=messages.to_html(body),
+            link=draft.link,
+            link_label=draft.link_label,
+            footer=label(lang, "footer").format(title=plan.title),
+        )
+    text = body if draft.link is None else f"{body}\n{draft.link_label}: {draft.link}\n"
+    return Message(
+        key=item.key,
+        plan_id=plan.id,
+        kind=_message_kind(item),
+        channel=channel,
+        recipient=recipient(plan, person),
+        subject=subject,
+        text=text,
+        html=html,
+        link=draft.link,
+        link_label=draft.link_label,
+        facts=tuple(draft.facts),
+        attachments=tuple(draft.attachments),
+        calendar=draft.calendar,
+        when=datetime.fromtimestamp(now, UTC),
+        extra={"template": draft.template},
+    )
+
+
+def _message_kind(item: Item) -> str:
+    return "checkin_request" if item.kind == "checkin_open" else item.kind
+
+
+def render_parts(template: str, lang: str, **context: Any) -> tuple[str, str]:
+    """The ``subject`` and ``body`` blocks of ``templates/<template>.md.j2`` in ``lang``.
+
+    Every value is shown as text (``messages.markdown_environment``): plain in the
+    subject, escaped Markdown in the body, so plan text never becomes a link.
+    ``channel`` in the context lets a template word a text for that channel.
+    """
+    return messages.render_parts(template, lang, **context)
+
+
+def _block(template: str, lang: str, name: str, plain: bool, context: dict[str, Any]) -> str:
+    return messages.render_block(template, lang, name, plain, context)

@@ -1,0 +1,65 @@
+"""Every secret link pactkeeper hands out: check-in, status page, calendar feed, bundle.
+
+One home, so what a link grants, how long it lasts and where it points are read in one
+place (docs/architecture.md §9). ``worker.tokens`` is the signing primitive; the web app
+verifies what is made here. The token purposes ("checkin", "status", "feed", "bundle")
+and their fields are persisted in every link sent: they never change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import time, timedelta
+
+from config.plan import Person, Plan
+from config.settings import Settings
+from worker import tokens
+from worker.timeline import local_moment
+
+CHECKIN_LINK_DAYS = 7  # a check-in link keeps working this long after its window closes
+STATUS_LINK_DAYS = 180  # the status page link outlives the plan by this long
+
+
+def _base(settings: Settings) -> str:
+    return settings.base_url.rstrip("/")
+
+
+def checkin_link(settings: Settings, plan: Plan, person: Person, window: str, closes: float) -> str:
+    """One person's link to answer one check-in window (``window``: its day)."""
+    fields = {"p": plan.id, "u": person.id, "w": window}
+    expires = closes + CHECKIN_LINK_DAYS * 86400
+    token = tokens.sign(settings.signing_key, "checkin", fields, expires=expires)
+    return f"{_base(settings)}/checkin/{token}"
+
+
+def status_token(settings: Settings, plan: Plan) -> str:
+    expires = local_moment(plan.end + timedelta(days=STATUS_LINK_DAYS), time(0), plan.zone)
+    return tokens.sign(settings.signing_key, "status", {"p": plan.id}, expires.timestamp())
+
+
+def status_link(settings: Settings, plan: Plan) -> str:
+    """The plan's secret status page link (the same link every time for one key)."""
+    return f"{_base(settings)}/status/{plan.id}/{status_token(settings, plan)}"
+
+
+def feed_token(settings: Settings, plan_id: str, person_id: str | None = None) -> str:
+    """The secret of one feed: signed, bound to the plan and the person (or the whole plan)."""
+    return tokens.sign(settings.signing_key, "feed", {"p": plan_id, "u": person_id or ""})
+
+
+def feed_url(settings: Settings, plan_id: str, person_id: str | None = None) -> str:
+    token = feed_token(settings, plan_id, person_id)
+    return f"{_base(settings)}/feeds/{plan_id}/{token}.ics"
+
+
+def digest(data: bytes) -> str:
+    """What a bundle link is bound to: the bundle's own bytes."""
+    return hashlib.sha256(data).hexdigest()[:32]
+
+
+def download_link(settings: Settings, plan_id: str, data: bytes, expires: float) -> str:
+    """The link to one handover bundle, valid until ``expires``."""
+    token = tokens.sign(
+        settings.signing_key, "bundle", {"p": plan_id, "d": digest(data)}, expires=expires
+    )
+    return f"{_base(settings)}/bundles/{plan_id}/{token}.zip"

@@ -1,0 +1,1 @@
+"""Getting a plan into the ledger: registering it, and watching the plans folder."""

@@ -1,0 +1,49 @@
+"""Every record collection the engine keeps, and the ids of its rows: one home.
+
+The store holds free-form records (``Store.put_record``/``records``) by collection name.
+These names and row ids are persisted in every existing SQLite and Redis store, so they
+never change; no other module writes one as a literal (docs/architecture.md §13).
+"""
+
+from __future__ import annotations
+
+CLOSED = "closed"  # plan id -> {"at": moment, "by": who}: the plan was closed
+CALENDAR_STAMPS = "calendars"  # plan id -> {"changed": when any event of the plan changed}
+
+
+def checkin_rows(plan_id: str) -> str:
+    """The check-in answers of a plan: row ``checkin_row_id(person, day)`` per window."""
+    return f"checkins:{plan_id}"
+
+
+def checkin_row_id(person_id: str, day: str) -> str:
+    return f"{person_id}/{day}"
+
+
+def done_rows(plan_id: str) -> str:
+    """The milestones marked done, by milestone id."""
+    return f"done:{plan_id}"
+
+
+def channel_targets(plan_id: str) -> str:
+    """The channels that failed for a person of the plan (and why), by target id."""
+    return f"targets:{plan_id}"
+
+
+def channel_target_id(person_id: str, channel: str) -> str:
+    return f"{person_id}/{channel}"
+
+
+def calendar_events(plan_id: str) -> str:
+    """Per event UID: the SEQUENCE, hashes and (for meetings) the event last sent."""
+    return f"calendar:{plan_id}"
+
+
+def invitees(plan_id: str) -> str:
+    """Per ``<uid> <person>``: what that attendee was last sent of a meeting."""
+    return f"invitees:{plan_id}"
+
+
+def caldav_resources(plan_id: str) -> str:
+    """Per event UID: the href, ETag, SEQUENCE and digest written to the CalDAV calendar."""
+    return f"caldav:{plan_id}"
