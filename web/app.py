@@ -31,7 +31,7 @@ from starlette.exceptions import HTTPException
 
 from config.errors import SettingsError
 from config.settings import Settings
-from web import bundles, checkin, feeds, status
+from web import bundles, checkin, feeds, runbook, status
 from web.access import engine_of
 from web.limits import BodyLimit
 from web.pages import SECURITY_HEADERS, Refused, language, problem, refusal
@@ -91,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.include_router(feeds.router)
     app.include_router(bundles.router)
+    app.include_router(runbook.router)
     app.add_exception_handler(Refused, refused)
     app.add_exception_handler(RequestValidationError, unreadable)
     app.add_exception_handler(HTTPException, http_error)

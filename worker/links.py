@@ -1,8 +1,9 @@
-"""Every secret link pactkeeper hands out: check-in, status page, calendar feed, bundle.
+"""Every secret link pactkeeper hands out: check-in, status page, runbook, calendar feed, bundle.
 
 One home, so what a link grants, how long it lasts and where it points are read in one
 place (docs/architecture.md §9). ``worker.tokens`` is the signing primitive; the web app
-verifies what is made here. The token purposes ("checkin", "status", "feed", "bundle")
+verifies what is made here. The token purposes ("checkin", "status", "runbook", "feed",
+"bundle")
 and their fields are persisted in every link sent: they never change.
 """
 
@@ -40,6 +41,17 @@ def status_token(settings: Settings, plan: Plan) -> str:
 def status_link(settings: Settings, plan: Plan) -> str:
     """The plan's secret status page link (the same link every time for one key)."""
     return f"{_base(settings)}/status/{plan.id}/{status_token(settings, plan)}"
+
+
+def runbook_link(settings: Settings, plan: Plan) -> str:
+    """The plan's runbook as a web page, for readers whose channel carries no attachment.
+
+    The runbook is for every participant, so the link names the plan only; it lasts as
+    long as the status page link and, like it, is the same every time for one key.
+    """
+    expires = local_moment(plan.end + timedelta(days=STATUS_LINK_DAYS), time(0), plan.zone)
+    token = tokens.sign(settings.signing_key, "runbook", {"p": plan.id}, expires.timestamp())
+    return f"{_base(settings)}/runbook/{plan.id}/{token}"
 
 
 def feed_token(settings: Settings, plan_id: str, person_id: str | None = None) -> str:
