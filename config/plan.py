@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator
 from datetime import date, datetime, time
 from pathlib import Path, PurePosixPath
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo
 
 from pydantic import (
@@ -197,6 +197,11 @@ Weekday = Annotated[
     PlainValidator(notation.parse_weekday),
     WithJsonSchema({"type": "string", "enum": sorted(notation.DAY_NAMES)}),
 ]
+# The languages pactkeeper speaks: each has a catalog in worker/messages/locale/. Adding
+# one is naming it here and adding its catalog (docs/translations.md); nothing else.
+Language = Literal["nl", "en"]
+LANGUAGES: tuple[str, ...] = get_args(Language)
+
 ChannelName = Literal[
     "email", "sms", "whatsapp", "slack", "teams", "mattermost", "telegram", "webhook", "apprise"
 ]
@@ -247,7 +252,7 @@ class Person(Section):
     reachable: ReachableText | None = None
     timezone: Zone | None = None
     away: list[DateRange] = Field(default_factory=list)
-    language: Literal["nl", "en"] | None = None
+    language: Language | None = None
     # How a greeting addresses the person ("Hoi Ana"); optional, see ``called``.
     call_name: LineText | None = None
 
@@ -514,7 +519,7 @@ class Plan(Section):
     version: Literal[1]
     id: Id
     title: LineText
-    language: Literal["nl", "en"]
+    language: Language
     timezone: Zone
     start: Day
     end: Day
