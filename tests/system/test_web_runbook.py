@@ -13,6 +13,7 @@ import requests
 
 from tests.system.test_web import KEY, Served, serve, web_plan
 from worker import links, tokens
+from worker.delivery.compose import compose
 
 pytestmark = pytest.mark.system
 
@@ -56,3 +57,28 @@ def test_a_wrong_runbook_link_is_refused_with_a_clear_page(
     assert "Traceback" not in answer.text
     assert f'data-code="{reason}"' in answer.text, answer.text[:500]
     assert "Design approved" not in answer.text  # nothing of the plan shows
+
+
+@pytest.mark.parametrize("channel", ["email", "slack", "whatsapp", "telegram", "sms"])
+def test_every_kickoff_links_the_runbook_and_only_email_attaches_it(
+    served: Served, channel: str
+) -> None:
+    plan = served.plan
+    (item,) = [
+        i
+        for i in served.engine.store.items(plan.id)
+        if i.kind == "kickoff" and i.recipient == "tom"
+    ]
+    message = compose(served.engine, plan, item, plan.person("tom"), channel, served.now())
+    link = links.runbook_link(served.engine.settings, plan)
+    assert message.link == link
+    assert link in message.text
+    if channel == "email":
+        assert message.attachments
+        assert "In de bijlage staat het draaiboek" in message.text
+        assert message.html is not None and f'href="{link}"' in message.html
+    else:
+        assert "bijlage" not in message.text
+        assert "staat achter de link hieronder" in message.text
+    page = requests.get(_link(served), timeout=10)
+    assert page.status_code == 200

@@ -284,17 +284,14 @@ def kickoff(plan: Plan, reader: str, **extra: Any) -> str:
     return messages.render_parts("kickoff", plan.language, **values)[1]
 
 
-def test_a_chat_kickoff_claims_no_attachment_and_gives_the_link_when_there_is_one() -> None:
+def test_a_chat_kickoff_claims_no_attachment_and_points_to_its_link() -> None:
     plan = people_plan()
     by_mail = kickoff(plan, "ida", channel="email")
     assert "In de bijlage staat het draaiboek" in by_mail
     on_chat = kickoff(plan, "ida", channel="slack")
-    assert "bijlage staat" not in on_chat and "zit als bijlage" not in on_chat
-    assert "vraag het dan aan Tim" in on_chat
-    linked = kickoff(plan, "ida", channel="whatsapp", runbook_link="https://pk.example/r/1")
-    assert "https://pk.example/r/1" in messages.plain_text(linked)
-    assert "bijlage" not in linked
-    # compose does not pass the channel yet: the e-mail wording stays until it does.
+    assert "bijlage" not in on_chat
+    assert "staat achter de link hieronder" in on_chat  # the message's link: the runbook page
+    # Without a channel (a caller that does not say) the e-mail wording stays.
     assert "In de bijlage staat het draaiboek" in kickoff(plan, "ida")
 
 

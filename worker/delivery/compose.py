@@ -37,7 +37,13 @@ def compose(
 ) -> Message:
     lang = plan.language_of(person)
     draft = kinds.drafter_for(item.kind)(engine, plan, item, person, now)
-    values = {"person": person, "plan": plan, "plan_title": plan.title, **draft.context}
+    values = {
+        "person": person,
+        "plan": plan,
+        "plan_title": plan.title,
+        "channel": channel,  # a template words what only some channels carry (attachments)
+        **draft.context,
+    }
     subject, body = render_parts(draft.template, lang, **values)
     html = None
     if channel == "email":

@@ -1,7 +1,9 @@
 """The kickoff message: the runbook and the person's own calendar, attached.
 
 A draft only (``worker.kinds`` wires it): the runbook is rendered by ``runbook.py``
-beside this module, the calendar is the person's feed as it stands.
+beside this module, the calendar is the person's feed as it stands. Only e-mail
+carries attachments, so the message's link is the runbook's page: every channel can
+open it, and chat channels and SMS have nothing else.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from config.plan import Person, Plan
 from connectors.base import Attachment
-from worker import messages, timeline
+from worker import links, messages, timeline
 from worker.calendar.feeds import feed_calendar, feed_stamp
 from worker.delivery.draft import Draft
 from worker.kickoff.runbook import render_runbook
@@ -48,7 +50,9 @@ def kickoff(engine: Engine, plan: Plan, item: Item, person: Person, now: float) 
             _calendar(engine, plan, person),
         ),
     ]
-    return Draft("kickoff", context, attachments=attachments)
+    link = links.runbook_link(engine.settings, plan)
+    label = messages.gettext_in(lang, "Read the runbook")
+    return Draft("kickoff", context, link=link, link_label=label, attachments=attachments)
 
 
 def _rhythm(plan: Plan, lang: str) -> str | None:
