@@ -1,5 +1,5 @@
 """The words of check-ins: the nudge, the warnings to the lead and contact, and the
-overdue reminder, with their fact labels and link labels in Dutch and English.
+overdue reminder, with their fact labels and link labels (English msgids, the Dutch in the catalog).
 
 Drafts only: facts in, template name and context out (``worker.kinds`` wires them).
 """
@@ -15,6 +15,7 @@ from worker import links, messages
 from worker.checkins.detection import group_rows, open_milestones, person_risk, rhythm, rung_people
 from worker.checkins.risk import Risk, level_words, short_day
 from worker.delivery.draft import Draft
+from worker.messages import NP_, pgettext_in
 from worker.messages.words import counted, duration_words, listed, md
 from worker.messages.words import label as field_label
 from worker.people import ask_whom
@@ -24,10 +25,8 @@ if TYPE_CHECKING:
     from worker.engine import Engine
 
 
-LINK_LABELS = {
-    "nl": {"status": "Bekijk de stand van zaken"},
-    "en": {"status": "See where things stand"},
-}
+LINK = "message link"  # the catalog context of link labels (docs/glossary.md)
+STATUS_LINK = NP_("message link", "See where things stand")
 
 
 def warning_draft(engine: Engine, plan: Plan, item: Item, person: Person, now: float) -> Draft:
@@ -43,7 +42,7 @@ def warning_draft(engine: Engine, plan: Plan, item: Item, person: Person, now: f
         link = _checkin_link(engine, plan, about, now)
         label = field_label(lang, "checkin") if link else None
     else:
-        link, label = _status_link(engine, plan), LINK_LABELS[_lang(lang)]["status"]
+        link, label = _status_link(engine, plan), pgettext_in(lang, LINK, STATUS_LINK)
     facts = [(_fact(lang, "risk"), context["risk"])]
     if data.get("count"):
         facts.append((_fact(lang, "missed"), str(data["count"])))
@@ -51,18 +50,16 @@ def warning_draft(engine: Engine, plan: Plan, item: Item, person: Person, now: f
     return Draft(template, context, link=link, link_label=label, facts=facts)
 
 
+FACT = "message label"  # the catalog context of fact labels, as worker.messages.words.LABELS
 FACTS = {
-    "nl": {"risk": "Inschatting", "missed": "Gemiste check-ins op rij", "due": "Deadline"},
-    "en": {"risk": "Risk", "missed": "Check-ins missed in a row", "due": "Due"},
+    "risk": NP_("message label", "Risk"),
+    "missed": NP_("message label", "Check-ins missed in a row"),
+    "due": NP_("message label", "Due"),
 }
 
 
-def _lang(lang: str) -> str:
-    return lang if lang in ("nl", "en") else "en"
-
-
 def _fact(lang: str, name: str) -> str:
-    return FACTS[_lang(lang)][name]
+    return pgettext_in(lang, FACT, FACTS[name])
 
 
 def _warning_context(
@@ -171,7 +168,7 @@ def overdue_draft(engine: Engine, plan: Plan, item: Item, person: Person, now: f
         link = _checkin_link(engine, plan, person, now)
         label = field_label(lang, "checkin") if link else None
     else:
-        link, label = _status_link(engine, plan), LINK_LABELS[_lang(lang)]["status"]
+        link, label = _status_link(engine, plan), pgettext_in(lang, LINK, STATUS_LINK)
     facts = [(_fact(lang, "due"), messages.format_day(due, lang))]
     return Draft("overdue", context, link=link, link_label=label, facts=facts)
 

@@ -38,13 +38,14 @@ title), gets every value unescaped.
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime, time
 from functools import cache, lru_cache
 from io import BytesIO
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 import jinja2
@@ -58,6 +59,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "pactkeeper"
 _LOCALES = {"nl": "nl_NL", "en": "en_GB"}
+T = TypeVar("T")
 
 
 def locale(lang: str) -> str:
@@ -108,6 +110,71 @@ def _compile(po: Path, lang: str) -> Translations:
 def N_(message: str) -> str:
     """Mark ``message`` for extraction; it is translated where it is used."""
     return message
+
+
+def NP_(context: str, message: str) -> str:
+    """Mark ``message`` for extraction in ``context``; translated where it is used.
+
+    A module's word table gives each entry the table's context (``"runbook"``,
+    ``"calendar event"``, ...), so one English word can have a different Dutch word in
+    another table without the catalog having to choose (docs/glossary.md lists them).
+    """
+    return message
+
+
+def translated(lang: str, context: str, value: T) -> T:
+    """``value`` (a string, or dicts, tuples and frozen dataclasses of them) in ``lang``.
+
+    Every string in it is looked up with ``pgettext_in(lang, context, ...)``; dict keys and
+    the first item of a pair in a tuple of pairs (a key, as in a legend) stay as they are.
+    """
+    result: Any
+    if isinstance(value, str):
+        result = pgettext_in(lang, context, value)
+    elif isinstance(value, dict):
+        result = {key: translated(lang, context, item) for key, item in value.items()}
+    elif isinstance(value, tuple):
+        result = tuple(_pair_or_item(lang, context, item) for item in value)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {
+            field.name: translated(lang, context, getattr(value, field.name))
+            for field in dataclasses.fields(value)
+        }
+        result = dataclasses.replace(value, **changes)
+    else:
+        result = value
+    return cast(T, result)
+
+
+def _pair_or_item(lang: str, context: str, item: Any) -> Any:
+    # (key, word) pairs keep their key: only the word is text a person reads.
+    if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str):
+        return (item[0], translated(lang, context, item[1]))
+    return translated(lang, context, item)
+
+
+class ByLanguage(Mapping[str, T]):
+    """``table[lang]``: an English word table (marked with ``NP_``) translated into ``lang``.
+
+    Each language's copy is made once per process; a language without a catalog is the
+    ``ValueError`` of ``translations``.
+    """
+
+    def __init__(self, context: str, english: T) -> None:
+        self.context = context
+        self.english = english
+        self._made: dict[str, T] = {}
+
+    def __getitem__(self, lang: str) -> T:
+        if lang not in self._made:
+            self._made[lang] = translated(lang, self.context, self.english)
+        return self._made[lang]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(LANGUAGES)
+
+    def __len__(self) -> int:
+        return len(LANGUAGES)
 
 
 def gettext_in(lang: str, message: str) -> str:
