@@ -16,7 +16,6 @@ from worker.handover.close import LINK_DAYS, bundle_name, keep_bundle
 from worker.kickoff.runbook import successor_name
 from worker.links import download_link
 from worker.messages import NP_
-from worker.messages.words import md
 from worker.store import Item
 
 if TYPE_CHECKING:
@@ -37,8 +36,8 @@ def handover_draft(engine: Engine, plan: Plan, item: Item, person: Person, now: 
     handover = plan.handover
     successor = successor_name(plan)
     context = {
-        "partner": md(plan.partner.name, inline=True),
-        "team": md(plan.team.name, inline=True),
+        "partner": plan.partner.name,
+        "team": plan.team.name,
         "end": messages.format_day(plan.end, lang),
         "attached": attached,
         "filename": bundle_name(plan),

@@ -30,10 +30,13 @@ do: every ``{{ value }}`` in a message's body, inside a ``{% trans %}`` block or
 is shown as text, never as a link, image, autolink, emphasis or heading, whoever
 prepared it, so a name such as ``Leo <https://phish.example>`` or a title with
 ``![x](https://tracker/p.gif)`` stays words in the e-mail's HTML and in the chat
-text. The markup of a message is the template's own (and the catalog's). Values
-already escaped with ``worker.runbook.md`` are left as they are (the escaping does
-not double), and the subject, which is plain text (an e-mail header, a chat
-title), gets every value unescaped.
+text. The markup of a message is the template's own (and the catalog's). Markdown
+made on purpose is a ``Prepared`` string (what ``worker.messages.words.md`` and the
+link and code helpers return): it is left as it is, and every other string is
+escaped fully, backslashes included, so nothing is guessed from a value's looks.
+The subject, which is plain text (an e-mail header, a chat title), shows plain
+strings as written and ``Prepared`` ones unescaped (``plain_text``, the connectors'
+own function).
 """
 
 from __future__ import annotations
@@ -52,6 +55,8 @@ import jinja2
 import jinja2.ext
 import jinja2.nodes
 from babel.support import Translations
+
+from connectors.markup import plain_text as _connector_plain_text
 
 # The one list of languages: each needs locale/<lang>/LC_MESSAGES/pactkeeper.po.
 LANGUAGES = ("nl", "en")
@@ -311,34 +316,61 @@ def environment(lang: str, autoescape: bool) -> jinja2.Environment:
     return env
 
 
-# A backslash escape CommonMark knows (before any ASCII punctuation), a character
-# that starts inline markup (the ones worker.runbook.md escapes), or an entity's &.
-_INLINE = re.compile(r"\\[!-/:-@\[-`{-~]|[\\`*_\[\]<|]|&(?=#?[0-9A-Za-z]+;)")
+# Every character that starts inline markup (backslash included), or an entity's &.
+_INLINE = re.compile(r"[\\`*_\[\]<|]|&(?=#?[0-9A-Za-z]+;)")
 _BLOCK_MARK = re.compile(r"^([#>+=~-])")
 _LIST_NUMBER = re.compile(r"^(\d+)([.)])")
-_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 PLAIN_TEXT = "_plain_text"  # in a template's context: render values as plain text
+
+
+class Prepared(str):
+    """Markdown made on purpose: escaped plan text (``md``) or a helper's link or code span.
+
+    As ``markupsafe.Markup`` is for HTML: a message template shows a ``Prepared`` value as it
+    is, and escapes every other string fully, so nothing is guessed from what a value looks
+    like (a plan's own ``C:\\temp \\*x\\*`` keeps its backslashes).
+    """
+
+    __slots__ = ()
+
+
+def markdown_text(text: str) -> Prepared:
+    """Text as Markdown that shows exactly that text, on one line.
+
+    Every character that could start markup is escaped (a backslash too), and so is a mark
+    that would start a heading, quote or list if the value began a line (unless ``inline``
+    is asked for by ``escape``). Whitespace runs become one space. A ``Prepared`` value is
+    already Markdown and comes back as it is.
+    """
+    if isinstance(text, Prepared):
+        return text
+    return _escaped(str(text), False)
+
+
+def escape(text: str, inline: bool = False) -> Prepared:
+    """``markdown_text``; ``inline``: the value never starts a line, block marks stay."""
+    if isinstance(text, Prepared):
+        return text
+    return _escaped(str(text), inline)
 
 
 # Plan text repeats (names, titles, dates in every message): escaping it once is enough.
 @lru_cache(maxsize=4096)
-def markdown_text(text: str) -> str:
-    """Text as Markdown that shows exactly that text, on one line: ``md`` that never doubles.
-
-    An escape already there (``\\*``, from ``worker.runbook.md``) is kept, every other
-    character that could start markup is escaped, and so is a mark that would start a
-    heading, quote or list if the value began a line. Whitespace runs become one space.
-    """
+def _escaped(text: str, inline: bool) -> Prepared:
     flat = " ".join(text.split())
-    escaped = _INLINE.sub(lambda found: found[0] if len(found[0]) == 2 else "\\" + found[0], flat)
-    escaped = _LIST_NUMBER.sub(r"\1\\\2", escaped)
-    return _BLOCK_MARK.sub(r"\\\1", escaped)
+    escaped = _INLINE.sub(r"\\\g<0>", flat)
+    if not inline:
+        escaped = _BLOCK_MARK.sub(r"\\\1", _LIST_NUMBER.sub(r"\1\\\2", escaped))
+    return Prepared(escaped)
 
 
 @lru_cache(maxsize=4096)
 def plain_text(text: str) -> str:
-    """Markdown-escaped text back as it was written (for a subject line)."""
-    return _ESCAPE.sub(r"\1", text)
+    """Markdown-escaped text back as it was written (for a subject line).
+
+    The same function as ``connectors.markup.plain_text``, cached here for plan text.
+    """
+    return _connector_plain_text(text)
 
 
 class _Translated(str):
@@ -348,9 +380,13 @@ class _Translated(str):
 
 
 def _shown(context: jinja2.runtime.Context, value: Any) -> Any:
+    # A subject is plain text: Markdown made on purpose is unescaped, plan text stays as
+    # written. A body is Markdown: plan text is escaped, Markdown made on purpose kept.
     if not isinstance(value, str) or isinstance(value, _Translated):
         return value
-    return plain_text(value) if context.get(PLAIN_TEXT) else markdown_text(value)
+    if context.get(PLAIN_TEXT):
+        return plain_text(value) if isinstance(value, Prepared) else value
+    return markdown_text(value)
 
 
 _as_text = jinja2.pass_context(_shown)

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from config.notation import WEEKDAY_CODES, Duration, Period, Reachable
 from config.plan import Checkins
-from worker.messages import NP_, ByLanguage, locale, ngettext_in, pgettext_in
+from worker.messages import NP_, ByLanguage, Prepared, escape, locale, ngettext_in, pgettext_in
 from worker.timeline import checkin_rule
 
 LABEL = "message label"  # the catalog context of the field labels (docs/glossary.md)
@@ -37,57 +37,41 @@ def label(lang: str, name: str) -> str:
     return pgettext_in(lang, LABEL, LABELS[name])
 
 
-_SPECIAL = re.compile(r"[\\`*_\[\]<|]")
-
-
-_ENTITY = re.compile(r"&(?=#?[0-9A-Za-z]+;)")
-
-
-_BLOCK_MARK = re.compile(r"^([#>+=~-])")
-
-
-_LIST_NUMBER = re.compile(r"^(\d+)([.)])")
-
-
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 
 
 _URL = re.compile(r"https?://[^\s<>|`\\\[\]]+")
 
 
-def md(text: str, inline: bool = False) -> str:
-    """Plan text as one line of Markdown that shows exactly that text.
+def md(text: str, inline: bool = False) -> Prepared:
+    """Plan text as one line of Markdown that shows exactly that text (a ``Prepared``).
 
     Line breaks become spaces (a value sits inside a sentence, list item or
     table cell); characters that would start emphasis, code, links, HTML or a
     table cell are escaped, and so is a mark that would start a heading, quote
     or list at the beginning of a line (unless the caller puts the value
-    ``inline``, never at the start of a line or list item).
+    ``inline``, never at the start of a line or list item). The message templates
+    show the result as it is (``worker.messages.Prepared``).
     """
-    flat = " ".join(text.split())
-    escaped = _ENTITY.sub(r"\\&", _SPECIAL.sub(r"\\\g<0>", flat))
-    if inline:
-        return escaped
-    escaped = _LIST_NUMBER.sub(r"\1\\\2", escaped)
-    return _BLOCK_MARK.sub(r"\\\1", escaped)
+    return escape(text, inline)
 
 
-def maybe(text: str | None) -> str | None:
+def maybe(text: str | None) -> Prepared | None:
     return md(text) if text else None
 
 
-def email_link(address: str) -> str:
-    return f"<{address}>" if _EMAIL.fullmatch(address) else md(address)
+def email_link(address: str) -> Prepared:
+    return Prepared(f"<{address}>") if _EMAIL.fullmatch(address) else md(address)
 
 
-def place(location: str) -> str:
+def place(location: str) -> Prepared:
     """A place as text, or a video link as a link."""
-    return f"<{location}>" if _URL.fullmatch(location) else md(location)
+    return Prepared(f"<{location}>") if _URL.fullmatch(location) else md(location)
 
 
-def code(text: str) -> str:
+def code(text: str) -> Prepared:
     """A command or file name in a code span; a ``|`` would split a table cell even there."""
-    return md(text) if "`" in text or "|" in text else f"`{text}`"
+    return md(text) if "`" in text or "|" in text else Prepared(f"`{text}`")
 
 
 @dataclass(frozen=True)
@@ -382,7 +366,7 @@ def zone_words(zone: str, lang: str) -> str:
     from babel.dates import get_timezone_location
 
     city = get_timezone_location(ZoneInfo(zone), locale=locale(lang), return_city=True)
-    return f"{md(str(city))} ({zone})"  # an IANA name is letters, digits and /_+-
+    return Prepared(f"{md(str(city))} ({zone})")  # an IANA name is letters, digits and /_+-
 
 
 def duration_or_none(span: Duration | None, lang: str) -> str | None:
