@@ -414,3 +414,16 @@ def test_the_status_legend_gives_each_answer_its_own_colour() -> None:
     assert len(set(colours.values())) == 4, colours
     # The cells carry the same class as their legend entry.
     assert "s-{{ w.status }}" in status
+
+
+def test_plain_text_is_escaped_fully_and_prepared_markdown_is_left_alone() -> None:
+    from worker.messages import Prepared, markdown_text, plain_text
+    from worker.messages.words import md, place
+
+    plan_text = r"C:\temp \*x\* [y](z)"
+    escaped = markdown_text(plan_text)
+    assert escaped == r"C:\\temp \\\*x\\\* \[y\](z)"
+    assert plain_text(escaped) == plan_text  # the subject gets the words back
+    assert isinstance(md(plan_text), Prepared) and markdown_text(md(plan_text)) == md(plan_text)
+    assert markdown_text(place("https://meet.example/a")) == "<https://meet.example/a>"
+    assert messages.to_html(escaped) == f"<p>{plan_text}</p>\n"  # shown as written
