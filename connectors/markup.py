@@ -53,25 +53,27 @@ BREAK = "\u200b"  # ZERO WIDTH SPACE: stops a formatting character from working
 
 # -- escaping one value as CommonMark (the message templates' escape) -------------------
 
-# A backslash escape CommonMark knows (before any ASCII punctuation), a character
-# that starts inline markup (the ones worker.runbook.md escapes), or an entity's &.
-_INLINE = re.compile(r"\\[!-/:-@\[-`{-~]|[\\`*_\[\]<|]|&(?=#?[0-9A-Za-z]+;)")
+# Every character that starts inline markup (a backslash too), or an entity's &.
+_INLINE = re.compile(r"[\\`*_\[\]<|]|&(?=#?[0-9A-Za-z]+;)")
 _BLOCK_MARK = re.compile(r"^([#>+=~-])")
 _LIST_NUMBER = re.compile(r"^(\d+)([.)])")
 _ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 
 
-def markdown_text(text: str) -> str:
-    """Text as Markdown that shows exactly that text, on one line: ``md`` that never doubles.
+def markdown_text(text: str, inline: bool = False) -> str:
+    """Text as Markdown that shows exactly that text, on one line: the one escape.
 
-    An escape already there (``\\*``, from ``worker.runbook.md``) is kept, every other
-    character that could start markup is escaped, and so is a mark that would start a
-    heading, quote or list if the value began a line. Whitespace runs become one space.
+    Every character that could start markup is escaped (a backslash too, so a plan's own
+    ``C:\\temp`` keeps it), and so is a mark that would start a heading, quote or list if
+    the value began a line (not with ``inline``: the value never starts one). Whitespace
+    runs become one space. ``worker.messages`` applies it to every value a message
+    template shows that is not already Markdown made on purpose.
     """
     flat = " ".join(text.split())
-    escaped = _INLINE.sub(lambda found: found[0] if len(found[0]) == 2 else "\\" + found[0], flat)
-    escaped = _LIST_NUMBER.sub(r"\1\\\2", escaped)
-    return _BLOCK_MARK.sub(r"\\\1", escaped)
+    escaped = _INLINE.sub(r"\\\g<0>", flat)
+    if not inline:
+        escaped = _BLOCK_MARK.sub(r"\\\1", _LIST_NUMBER.sub(r"\1\\\2", escaped))
+    return escaped
 
 
 def plain_text(text: str) -> str:

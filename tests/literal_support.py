@@ -329,9 +329,10 @@ def skeleton(channel: str, payload: Any, own: str | None = None) -> list[str]:
 def _without(piece: str, own: str) -> str:
     """``piece`` without the message's own link, whole or cut short by a length limit."""
     piece = piece.replace(own, "LINK")
-    cut = re.search(r"\S+…$", piece)
-    if cut and own.startswith(cut[0][:-1]):
-        piece = piece[: cut.start()] + "LINK…"
+    # A cut link may end any line (a limit cuts the body; the facts follow it).
+    for cut in reversed(list(re.finditer(r"\S+…$", piece, re.M))):
+        if own.startswith(cut[0][:-1]):
+            piece = piece[: cut.start()] + "LINK…" + piece[cut.end() :]
     return piece
 
 

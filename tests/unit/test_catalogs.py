@@ -37,6 +37,7 @@ TEMPLATE = LOCALE / "pactkeeper.pot"
 KEYWORDS: dict[str, Any] = {
     **DEFAULT_KEYWORDS,
     "N_": None,
+    "NP_": ((1, "c"), 2),
     "gettext_in": (2,),
     "pgettext_in": ((2, "c"), 3),
     "ngettext_in": (2, 3),
@@ -123,6 +124,71 @@ def test_no_catalog_uses_a_word_the_glossary_replaced(concept: str) -> None:
             for text in strings(entry):
                 for pattern in OLD_VARIANTS[concept]:
                     assert not re.search(pattern, text, re.IGNORECASE), (concept, text)
+
+
+# What a person reads is written in these: Python sources and templates of worker/ and web/.
+SOURCES = [
+    path
+    for folder in ("worker", "web")
+    for path in sorted((ROOT / folder).rglob("*"))
+    if path.suffix in (".py", ".j2") and "locale" not in path.parts
+]
+
+# A Dutch word table in Python: a "nl" key or a branch on the language. Locale codes for
+# Babel ("nl": "nl_NL") are not words.
+DUTCH_TABLE = re.compile(r"""["']nl["']\s*:(?!\s*["']nl_)|lang(?:uage)?\s*==\s*["']nl["']""")
+
+
+def test_the_sources_were_found() -> None:
+    names = {path.relative_to(ROOT).as_posix() for path in SOURCES}
+    assert {"worker/messages/words.py", "web/pages.py"} <= names
+
+
+@pytest.mark.parametrize("concept", OLD_VARIANTS)
+def test_no_source_or_template_uses_a_word_the_glossary_replaced(concept: str) -> None:
+    found = [
+        (path.relative_to(ROOT).as_posix(), line)
+        for path in SOURCES
+        for line in path.read_text().splitlines()
+        for pattern in OLD_VARIANTS[concept]
+        if re.search(pattern, line, re.IGNORECASE)
+    ]
+    assert not found, found
+
+
+def test_no_python_word_table_per_language_is_left() -> None:
+    found = [
+        (path.relative_to(ROOT).as_posix(), line.strip())
+        for path in SOURCES
+        if path.suffix == ".py"
+        for line in path.read_text().splitlines()
+        if DUTCH_TABLE.search(line)
+    ]
+    assert not found, found
+
+
+def test_the_dutch_table_pattern_finds_a_table_and_spares_a_locale_code() -> None:
+    assert DUTCH_TABLE.search('WORDS = {"nl": NL, "en": EN}')
+    assert DUTCH_TABLE.search('return "Overdracht" if lang == "nl" else "Handover"')
+    assert not DUTCH_TABLE.search('_LOCALES = {"nl": "nl_NL", "en": "en_GB"}')
+
+
+def test_a_word_table_is_translated_with_its_context() -> None:
+    from worker.checkins.risk import level_words
+    from worker.messages.words import WORDS, counted, day_ordinal
+
+    assert WORDS["nl"].every_day == "elke dag" and WORDS["en"].every_day == "every day"
+    assert (counted(1, "day", "nl"), counted(2, "day", "nl")) == ("1 dag", "2 dagen")
+    assert (counted(1, "hour", "en"), counted(3, "hour", "en")) == ("1 hour", "3 hours")
+    assert [day_ordinal(n, "en") for n in (1, 2, 3, 11, 22)] == [
+        "1st",
+        "2nd",
+        "3rd",
+        "11th",
+        "22nd",
+    ]
+    assert day_ordinal(22, "nl") == "22"
+    assert level_words("at_risk", "nl") == "verhoogd risico"
 
 
 def test_every_language_has_a_catalog_and_the_docs_say_how_to_add_one() -> None:
@@ -341,3 +407,16 @@ def test_the_status_legend_gives_each_answer_its_own_colour() -> None:
     assert len(set(colours.values())) == 4, colours
     # The cells carry the same class as their legend entry.
     assert "s-{{ w.status }}" in status
+
+
+def test_plain_text_is_escaped_fully_and_prepared_markdown_is_left_alone() -> None:
+    from worker.messages import Prepared, markdown_text, plain_text
+    from worker.messages.words import md, place
+
+    plan_text = r"C:\temp \*x\* [y](z)"
+    escaped = markdown_text(plan_text)
+    assert escaped == r"C:\\temp \\\*x\\\* \[y\](z)"
+    assert plain_text(escaped) == plan_text  # the subject gets the words back
+    assert isinstance(md(plan_text), Prepared) and markdown_text(md(plan_text)) == md(plan_text)
+    assert markdown_text(place("https://meet.example/a")) == "<https://meet.example/a>"
+    assert messages.to_html(escaped) == f"<p>{plan_text}</p>\n"  # shown as written

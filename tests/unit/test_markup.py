@@ -198,7 +198,8 @@ def test_a_value_that_would_start_a_block_stays_in_its_line() -> None:
 def test_markdown_text_and_plain_text_are_each_others_inverse_on_one_line() -> None:
     value = "A *b* [c](d) <e> & f_g"
     assert plain_text(markdown_text(value)) == value
-    assert markdown_text(markdown_text(value)) == markdown_text(value)
+    own = "C:\\temp \\*x\\*"  # a plan's own backslashes are text too, never taken as escapes
+    assert plain_text(markdown_text(own)) == own
 
 
 # -- mentions and emoji ------------------------------------------------------------------

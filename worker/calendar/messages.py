@@ -2,7 +2,7 @@
 
 ``invite_draft`` and ``cancel_draft`` turn an ``invite``/``cancel`` item into the e-mail a
 person reads, in the plan's language, with the item's iTIP object as the ``text/calendar``
-part. ``LABELS`` are the words inside the events themselves (``worker.calendar.events``).
+part. ``LABELS[lang]`` are the words inside the events themselves (``worker.calendar.events``).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from connectors.base import CalendarPart
 from connectors.calendar.itip import CANCEL, REQUEST, Meeting, meeting_of
 from worker import messages
 from worker.delivery.draft import Draft
+from worker.messages import NP_, ByLanguage
 from worker.messages.words import label
 from worker.people import ask_whom
 from worker.store import Item
@@ -22,32 +23,22 @@ from worker.store import Item
 if TYPE_CHECKING:
     from worker.engine import Engine
 
-LABELS: dict[str, dict[str, str]] = {
-    "nl": {
-        "deadline": "Deadline: {title}",
-        "handover": "Overdracht: {title}",
-        "checkin": "Check-in: {name}",
-        "checkin_text": "Je check-in voor {title}.",
-        "reminder": "Herinnering: {title}",
-        "owner": "Eigenaar",
-        "deliverable": "Op te leveren",
-        "acceptance": "Geaccepteerd als",
-        "documents": "Documenten",
-        "questions": "Vragen",
+EVENT = "calendar event"  # the catalog context of these words (docs/glossary.md)
+LABELS: ByLanguage[dict[str, str]] = ByLanguage(
+    EVENT,
+    {
+        "deadline": NP_("calendar event", "Deadline: {title}"),
+        "handover": NP_("calendar event", "Handover: {title}"),
+        "checkin": NP_("calendar event", "Check-in: {name}"),
+        "checkin_text": NP_("calendar event", "Your check-in for {title}."),
+        "reminder": NP_("calendar event", "Reminder: {title}"),
+        "owner": NP_("calendar event", "Owner"),
+        "deliverable": NP_("calendar event", "Deliverable"),
+        "acceptance": NP_("calendar event", "Accepted when"),
+        "documents": NP_("calendar event", "Documents"),
+        "questions": NP_("calendar event", "Questions"),
     },
-    "en": {
-        "deadline": "Deadline: {title}",
-        "handover": "Handover: {title}",
-        "checkin": "Check-in: {name}",
-        "checkin_text": "Your check-in for {title}.",
-        "reminder": "Reminder: {title}",
-        "owner": "Owner",
-        "deliverable": "Deliverable",
-        "acceptance": "Accepted when",
-        "documents": "Documents",
-        "questions": "Questions",
-    },
-}
+)
 
 
 def _context(plan: Plan, person: Person, meeting: Meeting) -> dict[str, Any]:

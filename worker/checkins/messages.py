@@ -1,7 +1,8 @@
 """The words of check-ins: the nudge, the warnings to the lead and contact, and the
-overdue reminder, with their fact labels and link labels in Dutch and English.
+overdue reminder, with their fact labels and link labels (English msgids, the Dutch in the catalog).
 
-Drafts only: facts in, template name and context out (``worker.kinds`` wires them).
+Drafts only: facts in, template name and context out (``worker.kinds`` wires them). Plan
+text is handed over as it is written: the templates show every value as text.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from worker import links, messages
 from worker.checkins.detection import group_rows, open_milestones, person_risk, rhythm, rung_people
 from worker.checkins.risk import Risk, level_words, short_day
 from worker.delivery.draft import Draft
-from worker.messages.words import counted, duration_words, listed, md
+from worker.messages import NP_, pgettext_in
+from worker.messages.words import counted, duration_words, listed
 from worker.messages.words import label as field_label
 from worker.people import ask_whom
 from worker.store import Item, records
@@ -24,10 +26,8 @@ if TYPE_CHECKING:
     from worker.engine import Engine
 
 
-LINK_LABELS = {
-    "nl": {"status": "Bekijk de stand van zaken"},
-    "en": {"status": "See where things stand"},
-}
+LINK = "message link"  # the catalog context of link labels (docs/glossary.md)
+STATUS_LINK = NP_("message link", "See where things stand")
 
 
 def warning_draft(engine: Engine, plan: Plan, item: Item, person: Person, now: float) -> Draft:
@@ -43,26 +43,24 @@ def warning_draft(engine: Engine, plan: Plan, item: Item, person: Person, now: f
         link = _checkin_link(engine, plan, about, now)
         label = field_label(lang, "checkin") if link else None
     else:
-        link, label = _status_link(engine, plan), LINK_LABELS[_lang(lang)]["status"]
+        link, label = _status_link(engine, plan), pgettext_in(lang, LINK, STATUS_LINK)
     facts = [(_fact(lang, "risk"), context["risk"])]
     if data.get("count"):
         facts.append((_fact(lang, "missed"), str(data["count"])))
-    context["about_name"] = md(about.name, inline=True)
+    context["about_name"] = about.name
     return Draft(template, context, link=link, link_label=label, facts=facts)
 
 
+FACT = "message label"  # the catalog context of fact labels, as worker.messages.words.LABELS
 FACTS = {
-    "nl": {"risk": "Inschatting", "missed": "Gemiste check-ins op rij", "due": "Deadline"},
-    "en": {"risk": "Risk", "missed": "Check-ins missed in a row", "due": "Due"},
+    "risk": NP_("message label", "Risk"),
+    "missed": NP_("message label", "Check-ins missed in a row"),
+    "due": NP_("message label", "Due"),
 }
 
 
-def _lang(lang: str) -> str:
-    return lang if lang in ("nl", "en") else "en"
-
-
 def _fact(lang: str, name: str) -> str:
-    return FACTS[_lang(lang)][name]
+    return pgettext_in(lang, FACT, FACTS[name])
 
 
 def _warning_context(
@@ -72,7 +70,7 @@ def _warning_context(
     done = engine.store.records(records.done_rows(plan.id))
     level = int(data.get("level") or 1)
     return {
-        "about": md(about.name, inline=True),
+        "about": about.name,
         "count": int(data.get("count") or 0),
         "since": short_day(date.fromisoformat(str(data.get("since") or data["window"])), lang),
         "window": short_day(date.fromisoformat(str(data["window"])), lang),
@@ -83,22 +81,20 @@ def _warning_context(
         "dropout": bool(data.get("dropout")),
         "stopping": data.get("trigger") == "stopping",
         "blocked": data.get("trigger") == "blocked",
-        "note": md(str(data.get("note") or ""), inline=True),
+        "note": str(data.get("note") or ""),
         "risk": level_words(risk.level, lang),
-        "reasons": [reason.text(lang, lambda t: md(t, inline=True)) for reason in risk.reasons],
+        "reasons": [reason.text(lang) for reason in risk.reasons],
         "next": _next_step(plan, about, level, lang),
-        "tell": md(ask_whom(plan, about).name, inline=True),
+        "tell": ask_whom(plan, about).name,
         "reach": _reach(about),
         "successor": _successor(plan),
-        "backup": md(plan.continuity.backup, inline=True)
-        if plan.continuity and plan.continuity.backup
-        else None,
-        "open_milestones": [md(m.title, inline=True) for m in open_milestones(plan, about, done)],
+        "backup": plan.continuity.backup if plan.continuity and plan.continuity.backup else None,
+        "open_milestones": [m.title for m in open_milestones(plan, about, done)],
         "answered_since": _answered_since(engine, plan, about, data, lang),
         "response_time": duration_words(plan.communication.response_time, lang)
         if plan.communication.response_time
         else None,
-        "partner": md(plan.partner.name, inline=True),
+        "partner": plan.partner.name,
         "is_lead": person.id == plan.team.lead,
     }
 
@@ -110,7 +106,7 @@ def _next_step(plan: Plan, about: Person, level: int, lang: str) -> str | None:
     if level >= len(steps):
         return None
     people = [p for p in rung_people(plan, steps[level], about) if p.id != about.id]
-    return listed([md(p.name, inline=True) for p in people], lang) or None
+    return listed([p.name for p in people], lang) or None
 
 
 def _reach(person: Person) -> str | None:
@@ -121,7 +117,7 @@ def _reach(person: Person) -> str | None:
 def _successor(plan: Plan) -> str | None:
     if plan.continuity is None or plan.continuity.successor is None:
         return None
-    return md(plan.person(plan.continuity.successor).name, inline=True)
+    return plan.person(plan.continuity.successor).name
 
 
 def _answered_since(
@@ -157,21 +153,21 @@ def overdue_draft(engine: Engine, plan: Plan, item: Item, person: Person, now: f
     done = engine.store.get_record(records.done_rows(plan.id), milestone.id)
     owner = plan.person(milestone.owner) if milestone.owner else None
     context = {
-        "title": md(milestone.title, inline=True),
+        "title": milestone.title,
         "due": messages.format_day(due, lang),
         "days": counted(max(1, (today - due).days), "day", lang),
-        "owner": md(owner.name, inline=True) if owner else None,
+        "owner": owner.name if owner else None,
         "is_owner": owner is not None and owner.id == person.id,
         "done_since": done is not None,
-        "tell": md(ask_whom(plan, person).name, inline=True),
-        "deliverable": md(milestone.deliverable, inline=True) if milestone.deliverable else None,
+        "tell": ask_whom(plan, person).name,
+        "deliverable": milestone.deliverable if milestone.deliverable else None,
         "checks_in": person.id in rhythm(plan).slots,
     }
     if context["is_owner"] and context["checks_in"]:
         link = _checkin_link(engine, plan, person, now)
         label = field_label(lang, "checkin") if link else None
     else:
-        link, label = _status_link(engine, plan), LINK_LABELS[_lang(lang)]["status"]
+        link, label = _status_link(engine, plan), pgettext_in(lang, LINK, STATUS_LINK)
     facts = [(_fact(lang, "due"), messages.format_day(due, lang))]
     return Draft("overdue", context, link=link, link_label=label, facts=facts)
 

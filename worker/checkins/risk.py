@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from config.plan import Milestone, Person, Plan
 from worker import messages
+from worker.messages import NP_, pgettext_in
 from worker.messages.words import counted, listed
 from worker.timeline import local_moment
 
@@ -46,52 +47,45 @@ DAY = 86400.0
 
 STATUS_LEVEL = {"need_help": "watch", "blocked": "at_risk", "stopping": "dropout"}
 
+LEVEL = "risk level"  # the catalog contexts of these words (docs/glossary.md)
+REASON = "risk reason"
 LEVEL_WORDS = {
-    "nl": {
-        "ok": "in orde",
-        "watch": "opletten",
-        "at_risk": "verhoogd risico",
-        "dropout": "dreigt af te haken",
-    },
-    "en": {"ok": "fine", "watch": "watch", "at_risk": "at risk", "dropout": "about to drop out"},
+    "ok": NP_("risk level", "fine"),
+    "watch": NP_("risk level", "watch"),
+    "at_risk": NP_("risk level", "at risk"),
+    "dropout": NP_("risk level", "about to drop out"),
 }
 
 # One sentence per reason, without a subject, so it reads right in a nudge to the
 # person themselves and in a warning about them. ``{note}`` is ': "…"' or empty.
-SENTENCES: dict[str, dict[str, str]] = {
-    "en": {
-        "streak_one": "The check-in of {since} was missed.",
-        "streak": "{count} check-ins in a row were missed, since {since}.",
-        "status_need_help": "The last check-in ({day}) asked for help{note}.",
-        "status_blocked": "The last check-in ({day}) said the work is blocked{note}.",
-        "status_stopping": "The last check-in ({day}) said they have to stop{note}.",
-        "recent": "{misses} of the last {total} check-ins were missed.",
-        "late": "{late} of the last {total} check-ins came in after the window had closed.",
-        "trend": "Answers come later each time: {delays} after the request.",
-        "silence": "No check-in for {days} (the last on {last}).",
-        "silence_never": "No check-in at all since the first request on {first} ({days}).",
-        "overdue": "“{title}” was due on {due} and is not done yet ({days} overdue).",
-        "who": "{who}: {text}",
-    },
-    "nl": {
-        "streak_one": "De check-in van {since} is gemist.",
-        "streak": "Er zijn {count} check-ins op rij gemist, sinds {since}.",
-        "status_need_help": "Bij de laatste check-in ({day}) werd om hulp gevraagd{note}.",
-        "status_blocked": "Bij de laatste check-in ({day}) werd gemeld dat het werk vastzit{note}.",
-        "status_stopping": "Bij de laatste check-in ({day}) werd gemeld: stoppen{note}.",
-        "recent": "{misses} van de laatste {total} check-ins zijn gemist.",
-        "late": "{late} van de laatste {total} check-ins kwamen pas na de sluitingstijd binnen.",
-        "trend": "De antwoorden komen steeds later: {delays} na het verzoek.",
-        "silence": "Al {days} geen check-in (de laatste op {last}).",
-        "silence_never": "Nog geen enkele check-in sinds het eerste verzoek op {first} ({days}).",
-        "overdue": "“{title}” moest klaar zijn op {due} en is nog niet af ({days} te laat).",
-        "who": "{who}: {text}",
-    },
+SENTENCES: dict[str, str] = {
+    "streak_one": NP_("risk reason", "The check-in of {since} was missed."),
+    "streak": NP_("risk reason", "{count} check-ins in a row were missed, since {since}."),
+    "status_need_help": NP_("risk reason", "The last check-in ({day}) asked for help{note}."),
+    "status_blocked": NP_(
+        "risk reason", "The last check-in ({day}) said the work is blocked{note}."
+    ),
+    "status_stopping": NP_(
+        "risk reason", "The last check-in ({day}) said they have to stop{note}."
+    ),
+    "recent": NP_("risk reason", "{misses} of the last {total} check-ins were missed."),
+    "late": NP_(
+        "risk reason", "{late} of the last {total} check-ins came in after the window had closed."
+    ),
+    "trend": NP_("risk reason", "Answers come later each time: {delays} after the request."),
+    "silence": NP_("risk reason", "No check-in for {days} (the last on {last})."),
+    "silence_never": NP_(
+        "risk reason", "No check-in at all since the first request on {first} ({days})."
+    ),
+    "overdue": NP_(
+        "risk reason", "“{title}” was due on {due} and is not done yet ({days} overdue)."
+    ),
+    "who": NP_("risk reason", "{who}: {text}"),
 }
 
 
 def level_words(level: str, lang: str) -> str:
-    return LEVEL_WORDS.get(lang, LEVEL_WORDS["en"])[level]
+    return pgettext_in(lang, LEVEL, LEVEL_WORDS[level])
 
 
 def higher(first: str, second: str) -> str:
@@ -113,15 +107,16 @@ class Reason:
 
     def text(self, lang: str, escape: Callable[[str], str] = _plain) -> str:
         """The reason as one sentence; ``escape`` guards plan text and notes (Markdown)."""
-        sentences = SENTENCES.get(lang, SENTENCES["en"])
         key = self.code if self.code != "status" else f"status_{self.values['status']}"
         if self.code == "streak" and self.values["count"] == 1:
             key = "streak_one"
         if self.code == "silence" and self.values.get("last") is None:
             key = "silence_never"
-        text = sentences[key].format(**self._words(lang, escape))
+        text = pgettext_in(lang, REASON, SENTENCES[key]).format(**self._words(lang, escape))
         if self.who:
-            return sentences["who"].format(who=escape(self.who), text=text)
+            return pgettext_in(lang, REASON, SENTENCES["who"]).format(
+                who=escape(self.who), text=text
+            )
         return text
 
     def _words(self, lang: str, escape: Callable[[str], str]) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """The notice to the team lead that a message may not have reached someone.
 
-A draft (``worker.kinds`` wires the ``notice`` kind to it); ``KIND_WORDS`` names, in
-Dutch and English, what it was that may not have arrived.
+A draft (``worker.kinds`` wires the ``notice`` kind to it); ``KIND_WORDS`` names (English
+msgids, the Dutch in the catalog) what it was that may not have arrived.
 """
 
 from __future__ import annotations
@@ -10,33 +10,23 @@ from typing import TYPE_CHECKING
 
 from config.plan import Person, Plan
 from worker.delivery.draft import Draft
+from worker.messages import NP_, pgettext_in
 from worker.store import Item
 
 if TYPE_CHECKING:
     from worker.engine import Engine
 
 
+NOTICE = "delivery notice"  # the catalog context of these words (docs/glossary.md)
 KIND_WORDS = {
-    "nl": {
-        "reminder": "een herinnering",
-        "kickoff": "het draaiboek bij de start",
-        "checkin_open": "een check-in-verzoek",
-        "warning": "een waarschuwing",
-        "handover": "de overdrachtsbundel",
-        "invite": "een agenda-uitnodiging",
-        "cancel": "een agenda-annulering",
-        "overdue": "een herinnering aan een deadline",
-    },
-    "en": {
-        "reminder": "a reminder",
-        "kickoff": "the kickoff runbook",
-        "checkin_open": "a check-in request",
-        "warning": "a warning",
-        "handover": "the handover bundle",
-        "invite": "a calendar invitation",
-        "cancel": "a calendar cancellation",
-        "overdue": "an overdue-deadline reminder",
-    },
+    "reminder": NP_("delivery notice", "a reminder"),
+    "kickoff": NP_("delivery notice", "the kickoff runbook"),
+    "checkin_open": NP_("delivery notice", "a check-in request"),
+    "warning": NP_("delivery notice", "a warning"),
+    "handover": NP_("delivery notice", "the handover bundle"),
+    "invite": NP_("delivery notice", "a calendar invitation"),
+    "cancel": NP_("delivery notice", "a calendar cancellation"),
+    "overdue": NP_("delivery notice", "an overdue-deadline reminder"),
 }
 
 
@@ -45,12 +35,16 @@ def notice(engine: Engine, plan: Plan, item: Item, person: Person, now: float) -
     lang = plan.language_of(person)
     data = item.data
     about = plan.person(data["person"]).name if data.get("person") else "?"
-    words = KIND_WORDS.get(lang, KIND_WORDS["en"])
     context = {
         "about": about,
-        "what": words.get(str(data.get("about_kind")), "?"),
+        "what": _kind_words(lang, str(data.get("about_kind"))),
         "channel": data.get("channel") or "?",
         "problem": data.get("problem"),
         "detail": data.get("detail") or "",
     }
     return Draft("delivery_failure", context)
+
+
+def _kind_words(lang: str, kind: str) -> str:
+    """What was sent, in ``lang``; ``?`` for a kind the table does not name."""
+    return pgettext_in(lang, NOTICE, KIND_WORDS[kind]) if kind in KIND_WORDS else "?"

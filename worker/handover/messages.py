@@ -15,14 +15,15 @@ from worker.delivery.draft import Draft
 from worker.handover.close import LINK_DAYS, bundle_name, keep_bundle
 from worker.kickoff.runbook import successor_name
 from worker.links import download_link
-from worker.messages.words import md
+from worker.messages import NP_
 from worker.store import Item
 
 if TYPE_CHECKING:
     from worker.engine import Engine
 
 
-LINK_LABELS = {"nl": "Overdrachtsbundel downloaden", "en": "Download the handover bundle"}
+LINK = "message link"  # the catalog context of link labels (docs/glossary.md)
+LINK_LABEL = NP_("message link", "Download the handover bundle")
 
 
 def handover_draft(engine: Engine, plan: Plan, item: Item, person: Person, now: float) -> Draft:
@@ -35,8 +36,8 @@ def handover_draft(engine: Engine, plan: Plan, item: Item, person: Person, now: 
     handover = plan.handover
     successor = successor_name(plan)
     context = {
-        "partner": md(plan.partner.name, inline=True),
-        "team": md(plan.team.name, inline=True),
+        "partner": plan.partner.name,
+        "team": plan.team.name,
         "end": messages.format_day(plan.end, lang),
         "attached": attached,
         "filename": bundle_name(plan),
@@ -54,7 +55,7 @@ def handover_draft(engine: Engine, plan: Plan, item: Item, person: Person, now: 
         "handover",
         context,
         link=download_link(engine.settings, plan.id, data, expires),
-        link_label=LINK_LABELS.get(lang, LINK_LABELS["en"]),
+        link_label=messages.pgettext_in(lang, LINK, LINK_LABEL),
         attachments=attachments,
     )
 

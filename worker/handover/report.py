@@ -30,6 +30,7 @@ from worker.checkins.risk import closed, level_words
 from worker.checkins.windows import Window
 from worker.handover import picture as handover_svg
 from worker.kickoff.runbook import Contact, contact
+from worker.messages import NP_, ByLanguage
 from worker.messages.words import WORDS as RUNBOOK_WORDS
 from worker.messages.words import counted, listed, md, place
 from worker.store import Item
@@ -63,87 +64,55 @@ class Words:
     legend: Sequence[tuple[str, str]]
 
 
-NL = Words(
-    statuses={
-        "on_track": "loopt goed",
-        "need_help": "hulp nodig",
-        "blocked": "vastgelopen",
-        "stopping": "stopt",
-    },
-    windows={
-        "answered": "beantwoord",
-        "late": "te laat beantwoord",
-        "missed": "gemist",
-        "excused": "vrij (pauze of afwezig)",
-        "pending": "nog open",
-        "untracked": "niet gevolgd",
-    },
-    milestones={
-        "done": "af",
-        "overdue": "niet af, deadline verstreken",
-        "past": "geweest, niet afgevinkt",
-        "open": "nog open",
-    },
-    kinds={"meeting": "afspraak", "deadline": "deadline"},
-    late="{days} te laat",
-    early="{days} eerder",
-    on_the_day="op de dag zelf",
-    picture="Tijdlijn van {title}: mijlpalen, check-ins per week en de overdracht",
-    picture_milestones="Mijlpalen",
-    picture_checkins="Check-ins",
-    picture_handover="Overdracht {day}",
-    picture_as_of="Stand op {day}",
-    legend=(
-        ("answered", "beantwoord / af"),
-        ("late", "te laat"),
-        ("missed", "gemist / niet af"),
-        ("excused", "vrij"),
-        ("past", "geweest"),
-        ("pending", "open"),
-    ),
-)
+REPORT = "handover report"  # the catalog context of these words (docs/glossary.md)
 
+# English msgids; ``WORDS[lang]`` is this table in ``lang`` (the catalog has the Dutch).
 EN = Words(
     statuses={
-        "on_track": "on track",
-        "need_help": "needs help",
-        "blocked": "blocked",
-        "stopping": "stopping",
+        "on_track": NP_("handover report", "on track"),
+        "need_help": NP_("handover report", "needs help"),
+        "blocked": NP_("handover report", "blocked"),
+        "stopping": NP_("handover report", "stopping"),
     },
     windows={
-        "answered": "answered",
-        "late": "answered late",
-        "missed": "missed",
-        "excused": "excused (pause or away)",
-        "pending": "still open",
-        "untracked": "not tracked",
+        "answered": NP_("handover report", "answered"),
+        "late": NP_("handover report", "answered late"),
+        "missed": NP_("handover report", "missed"),
+        "excused": NP_("handover report", "excused (pause or away)"),
+        "pending": NP_("handover report", "still open"),
+        "untracked": NP_("handover report", "not tracked"),
     },
     milestones={
-        "done": "done",
-        "overdue": "not done, past its deadline",
-        "past": "past, not ticked off",
-        "open": "still open",
+        "done": NP_("handover report", "done"),
+        "overdue": NP_("handover report", "not done, past its deadline"),
+        "past": NP_("handover report", "past, not ticked off"),
+        "open": NP_("handover report", "still open"),
     },
-    kinds={"meeting": "meeting", "deadline": "deadline"},
-    late="{days} late",
-    early="{days} early",
-    on_the_day="on the day",
-    picture="Timeline of {title}: milestones, weekly check-ins and the handover",
-    picture_milestones="Milestones",
-    picture_checkins="Check-ins",
-    picture_handover="Handover {day}",
-    picture_as_of="As of {day}",
+    kinds={
+        "meeting": NP_("handover report", "meeting"),
+        "deadline": NP_("handover report", "deadline"),
+    },
+    late=NP_("handover report", "{days} late"),
+    early=NP_("handover report", "{days} early"),
+    on_the_day=NP_("handover report", "on the day"),
+    picture=NP_(
+        "handover report", "Timeline of {title}: milestones, weekly check-ins and the handover"
+    ),
+    picture_milestones=NP_("handover report", "Milestones"),
+    picture_checkins=NP_("handover report", "Check-ins"),
+    picture_handover=NP_("handover report", "Handover {day}"),
+    picture_as_of=NP_("handover report", "As of {day}"),
     legend=(
-        ("answered", "answered / done"),
-        ("late", "late"),
-        ("missed", "missed / not done"),
-        ("excused", "excused"),
-        ("past", "past"),
-        ("pending", "open"),
+        ("answered", NP_("handover report", "answered / done")),
+        ("late", NP_("handover report", "late")),
+        ("missed", NP_("handover report", "missed / not done")),
+        ("excused", NP_("handover report", "excused")),
+        ("past", NP_("handover report", "past")),
+        ("pending", NP_("handover report", "open")),
     ),
 )
 
-WORDS = {"nl": NL, "en": EN}
+WORDS = ByLanguage(REPORT, EN)
 
 
 # -- the facts -------------------------------------------------------------------------
@@ -388,7 +357,7 @@ def _answers(windows: Sequence[Window]) -> list[Window]:
 def person_line(plan: Plan, person: Person, facts: Facts) -> PersonLine:
     lang = plan.language
     windows = facts.standing.windows.get(person.id, [])
-    count = {state: sum(1 for w in windows if w.state == state) for state in NL.windows}
+    count = {state: sum(1 for w in windows if w.state == state) for state in EN.windows}
     answers = _answers(windows)
     last = answers[-1] if answers else None
     return PersonLine(
@@ -439,7 +408,7 @@ def longest_streak(facts: Facts) -> Streak | None:
 def summary(facts: Facts, outcomes: Sequence[MilestoneOutcome]) -> Summary:
     _plan, lang = facts.plan, facts.plan.language
     windows = [w for ws in facts.standing.windows.values() for w in ws]
-    count = {state: sum(1 for w in windows if w.state == state) for state in NL.windows}
+    count = {state: sum(1 for w in windows if w.state == state) for state in EN.windows}
     counted_windows = count["answered"] + count["late"] + count["missed"]
     answered = count["answered"] + count["late"]
     statuses: dict[str, int] = {}
@@ -464,7 +433,7 @@ def summary(facts: Facts, outcomes: Sequence[MilestoneOutcome]) -> Summary:
         rate=round(100 * answered / counted_windows) if counted_windows else None,
         statuses=[
             (WORDS[lang].statuses[status], statuses[status])
-            for status in NL.statuses
+            for status in EN.statuses
             if status in statuses
         ],
         warnings=len(warnings),

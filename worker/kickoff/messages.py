@@ -17,7 +17,7 @@ from worker import links, messages, timeline
 from worker.calendar.feeds import feed_calendar, feed_stamp
 from worker.delivery.draft import Draft
 from worker.kickoff.runbook import render_runbook
-from worker.messages.words import rhythm_words
+from worker.messages.words import rhythm_words, runbook_title
 from worker.store import Item
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ def kickoff(engine: Engine, plan: Plan, item: Item, person: Person, now: float) 
         "next_milestone": _first_milestone(plan, person),
         "calendar": True,
     }
-    title = "draaiboek" if lang == "nl" else "runbook"
+    title = runbook_title(lang)
     attachments = [
         Attachment(
             f"{title}-{plan.id}.html",

@@ -30,21 +30,25 @@ do: every ``{{ value }}`` in a message's body, inside a ``{% trans %}`` block or
 is shown as text, never as a link, image, autolink, emphasis or heading, whoever
 prepared it, so a name such as ``Leo <https://phish.example>`` or a title with
 ``![x](https://tracker/p.gif)`` stays words in the e-mail's HTML and in the chat
-text. The markup of a message is the template's own (and the catalog's). Values
-already escaped with ``worker.runbook.md`` are left as they are (the escaping does
-not double), and the subject, which is plain text (an e-mail header, a chat
-title), gets every value unescaped.
+text. The markup of a message is the template's own (and the catalog's). Markdown
+made on purpose is a ``Prepared`` string (what ``worker.messages.words.md`` and the
+link and code helpers return): it is left as it is, and every other string is
+escaped fully, backslashes included, so nothing is guessed from a value's looks.
+The subject, which is plain text (an e-mail header, a chat title), shows plain
+strings as written and ``Prepared`` ones unescaped (``plain_text``, the connectors'
+own function).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime, time
 from functools import cache, lru_cache
 from io import BytesIO
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 import jinja2
@@ -52,12 +56,16 @@ import jinja2.ext
 import jinja2.nodes
 from babel.support import Translations
 
-# The one list of languages: each needs locale/<lang>/LC_MESSAGES/pactkeeper.po.
-LANGUAGES = ("nl", "en")
+# The one list of languages (config/plan.py), each with locale/<lang>/.../pactkeeper.po.
+from config.plan import LANGUAGES as LANGUAGES
+from connectors import markup
+from connectors.markup import plain_text as _connector_plain_text
+
 TEMPLATES = Path(__file__).parent / "templates"
 LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "pactkeeper"
 _LOCALES = {"nl": "nl_NL", "en": "en_GB"}
+T = TypeVar("T")
 
 
 def locale(lang: str) -> str:
@@ -108,6 +116,71 @@ def _compile(po: Path, lang: str) -> Translations:
 def N_(message: str) -> str:
     """Mark ``message`` for extraction; it is translated where it is used."""
     return message
+
+
+def NP_(context: str, message: str) -> str:
+    """Mark ``message`` for extraction in ``context``; translated where it is used.
+
+    A module's word table gives each entry the table's context (``"runbook"``,
+    ``"calendar event"``, ...), so one English word can have a different Dutch word in
+    another table without the catalog having to choose (docs/glossary.md lists them).
+    """
+    return message
+
+
+def translated(lang: str, context: str, value: T) -> T:
+    """``value`` (a string, or dicts, tuples and frozen dataclasses of them) in ``lang``.
+
+    Every string in it is looked up with ``pgettext_in(lang, context, ...)``; dict keys and
+    the first item of a pair in a tuple of pairs (a key, as in a legend) stay as they are.
+    """
+    result: Any
+    if isinstance(value, str):
+        result = pgettext_in(lang, context, value)
+    elif isinstance(value, dict):
+        result = {key: translated(lang, context, item) for key, item in value.items()}
+    elif isinstance(value, tuple):
+        result = tuple(_pair_or_item(lang, context, item) for item in value)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {
+            field.name: translated(lang, context, getattr(value, field.name))
+            for field in dataclasses.fields(value)
+        }
+        result = dataclasses.replace(value, **changes)
+    else:
+        result = value
+    return cast(T, result)
+
+
+def _pair_or_item(lang: str, context: str, item: Any) -> Any:
+    # (key, word) pairs keep their key: only the word is text a person reads.
+    if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str):
+        return (item[0], translated(lang, context, item[1]))
+    return translated(lang, context, item)
+
+
+class ByLanguage(Mapping[str, T]):
+    """``table[lang]``: an English word table (marked with ``NP_``) translated into ``lang``.
+
+    Each language's copy is made once per process; a language without a catalog is the
+    ``ValueError`` of ``translations``.
+    """
+
+    def __init__(self, context: str, english: T) -> None:
+        self.context = context
+        self.english = english
+        self._made: dict[str, T] = {}
+
+    def __getitem__(self, lang: str) -> T:
+        if lang not in self._made:
+            self._made[lang] = translated(lang, self.context, self.english)
+        return self._made[lang]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(LANGUAGES)
+
+    def __len__(self) -> int:
+        return len(LANGUAGES)
 
 
 def gettext_in(lang: str, message: str) -> str:
@@ -244,34 +317,53 @@ def environment(lang: str, autoescape: bool) -> jinja2.Environment:
     return env
 
 
-# A backslash escape CommonMark knows (before any ASCII punctuation), a character
-# that starts inline markup (the ones worker.runbook.md escapes), or an entity's &.
-_INLINE = re.compile(r"\\[!-/:-@\[-`{-~]|[\\`*_\[\]<|]|&(?=#?[0-9A-Za-z]+;)")
-_BLOCK_MARK = re.compile(r"^([#>+=~-])")
-_LIST_NUMBER = re.compile(r"^(\d+)([.)])")
-_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 PLAIN_TEXT = "_plain_text"  # in a template's context: render values as plain text
+
+
+class Prepared(str):
+    """Markdown made on purpose: escaped plan text (``md``) or a helper's link or code span.
+
+    As ``markupsafe.Markup`` is for HTML: a message template shows a ``Prepared`` value as it
+    is, and escapes every other string fully, so nothing is guessed from what a value looks
+    like (a plan's own ``C:\\temp \\*x\\*`` keeps its backslashes).
+    """
+
+    __slots__ = ()
+
+
+def markdown_text(text: str) -> Prepared:
+    """Text as Markdown that shows exactly that text, on one line.
+
+    Every character that could start markup is escaped (a backslash too), and so is a mark
+    that would start a heading, quote or list if the value began a line (unless ``inline``
+    is asked for by ``escape``). Whitespace runs become one space. A ``Prepared`` value is
+    already Markdown and comes back as it is.
+    """
+    if isinstance(text, Prepared):
+        return text
+    return _escaped(str(text), False)
+
+
+def escape(text: str, inline: bool = False) -> Prepared:
+    """``markdown_text``; ``inline``: the value never starts a line, block marks stay."""
+    if isinstance(text, Prepared):
+        return text
+    return _escaped(str(text), inline)
 
 
 # Plan text repeats (names, titles, dates in every message): escaping it once is enough.
 @lru_cache(maxsize=4096)
-def markdown_text(text: str) -> str:
-    """Text as Markdown that shows exactly that text, on one line: ``md`` that never doubles.
-
-    An escape already there (``\\*``, from ``worker.runbook.md``) is kept, every other
-    character that could start markup is escaped, and so is a mark that would start a
-    heading, quote or list if the value began a line. Whitespace runs become one space.
-    """
-    flat = " ".join(text.split())
-    escaped = _INLINE.sub(lambda found: found[0] if len(found[0]) == 2 else "\\" + found[0], flat)
-    escaped = _LIST_NUMBER.sub(r"\1\\\2", escaped)
-    return _BLOCK_MARK.sub(r"\\\1", escaped)
+def _escaped(text: str, inline: bool) -> Prepared:
+    return Prepared(markup.markdown_text(text, inline))
 
 
 @lru_cache(maxsize=4096)
 def plain_text(text: str) -> str:
-    """Markdown-escaped text back as it was written (for a subject line)."""
-    return _ESCAPE.sub(r"\1", text)
+    """Markdown-escaped text back as it was written (for a subject line).
+
+    The same function as ``connectors.markup.plain_text``, cached here for plan text.
+    """
+    return _connector_plain_text(text)
 
 
 class _Translated(str):
@@ -281,9 +373,13 @@ class _Translated(str):
 
 
 def _shown(context: jinja2.runtime.Context, value: Any) -> Any:
+    # A subject is plain text: Markdown made on purpose is unescaped, plan text stays as
+    # written. A body is Markdown: plan text is escaped, Markdown made on purpose kept.
     if not isinstance(value, str) or isinstance(value, _Translated):
         return value
-    return plain_text(value) if context.get(PLAIN_TEXT) else markdown_text(value)
+    if context.get(PLAIN_TEXT):
+        return plain_text(value) if isinstance(value, Prepared) else value
+    return markdown_text(value)
 
 
 _as_text = jinja2.pass_context(_shown)

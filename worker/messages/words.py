@@ -2,7 +2,8 @@
 
 Kept apart from the i18n machinery in ``worker.messages`` (which renders and formats):
 this module holds the word tables (``WORDS``, the field ``LABELS``) and the helpers around
-them, so a feature's drafts import words without importing the runbook, the composer or
+them, English msgids marked with ``NP_`` whose Dutch lives in the catalog (no Python table
+per language), so a feature's drafts import words without importing the runbook, the composer or
 another feature. ``md`` and its siblings keep plan text from becoming markup: every piece
 of plan text a Markdown message shows passes through one of them.
 """
@@ -16,43 +17,24 @@ from zoneinfo import ZoneInfo
 
 from config.notation import WEEKDAY_CODES, Duration, Period, Reachable
 from config.plan import Checkins
-from worker.messages import locale
+from worker.messages import NP_, ByLanguage, Prepared, escape, locale, ngettext_in, pgettext_in
 from worker.timeline import checkin_rule
 
+LABEL = "message label"  # the catalog context of the field labels (docs/glossary.md)
 LABELS = {
-    "nl": {
-        "checkin": "Check-in invullen",
-        "when": "Wanneer",
-        "where": "Waar",
-        "due": "Deadline",
-        "owner": "Verantwoordelijk",
-        "footer": "Verstuurd door pactkeeper voor {title}. Vragen? Antwoord op dit bericht.",
-    },
-    "en": {
-        "checkin": "Check in now",
-        "when": "When",
-        "where": "Where",
-        "due": "Due",
-        "owner": "Owner",
-        "footer": "Sent by pactkeeper for {title}. Questions? Reply to this message.",
-    },
+    "checkin": NP_("message label", "Check in now"),
+    "when": NP_("message label", "When"),
+    "where": NP_("message label", "Where"),
+    "due": NP_("message label", "Due"),
+    "owner": NP_("message label", "Owner"),
+    "footer": NP_(
+        "message label", "Sent by pactkeeper for {title}. Questions? Reply to this message."
+    ),
 }
 
 
 def label(lang: str, name: str) -> str:
-    return LABELS.get(lang, LABELS["en"])[name]
-
-
-_SPECIAL = re.compile(r"[\\`*_\[\]<|]")
-
-
-_ENTITY = re.compile(r"&(?=#?[0-9A-Za-z]+;)")
-
-
-_BLOCK_MARK = re.compile(r"^([#>+=~-])")
-
-
-_LIST_NUMBER = re.compile(r"^(\d+)([.)])")
+    return pgettext_in(lang, LABEL, LABELS[name])
 
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
@@ -61,46 +43,41 @@ _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _URL = re.compile(r"https?://[^\s<>|`\\\[\]]+")
 
 
-def md(text: str, inline: bool = False) -> str:
-    """Plan text as one line of Markdown that shows exactly that text.
+def md(text: str, inline: bool = False) -> Prepared:
+    """Plan text as one line of Markdown that shows exactly that text (a ``Prepared``).
 
     Line breaks become spaces (a value sits inside a sentence, list item or
     table cell); characters that would start emphasis, code, links, HTML or a
     table cell are escaped, and so is a mark that would start a heading, quote
     or list at the beginning of a line (unless the caller puts the value
-    ``inline``, never at the start of a line or list item).
+    ``inline``, never at the start of a line or list item). The message templates
+    show the result as it is (``worker.messages.Prepared``).
     """
-    flat = " ".join(text.split())
-    escaped = _ENTITY.sub(r"\\&", _SPECIAL.sub(r"\\\g<0>", flat))
-    if inline:
-        return escaped
-    escaped = _LIST_NUMBER.sub(r"\1\\\2", escaped)
-    return _BLOCK_MARK.sub(r"\\\1", escaped)
+    return escape(text, inline)
 
 
-def maybe(text: str | None) -> str | None:
+def maybe(text: str | None) -> Prepared | None:
     return md(text) if text else None
 
 
-def email_link(address: str) -> str:
-    return f"<{address}>" if _EMAIL.fullmatch(address) else md(address)
+def email_link(address: str) -> Prepared:
+    return Prepared(f"<{address}>") if _EMAIL.fullmatch(address) else md(address)
 
 
-def place(location: str) -> str:
+def place(location: str) -> Prepared:
     """A place as text, or a video link as a link."""
-    return f"<{location}>" if _URL.fullmatch(location) else md(location)
+    return Prepared(f"<{location}>") if _URL.fullmatch(location) else md(location)
 
 
-def code(text: str) -> str:
+def code(text: str) -> Prepared:
     """A command or file name in a code span; a ``|`` would split a table cell even there."""
-    return md(text) if "`" in text or "|" in text else f"`{text}`"
+    return md(text) if "`" in text or "|" in text else Prepared(f"`{text}`")
 
 
 @dataclass(frozen=True)
 class Words:
     """What the runbook says in one language outside its templates' sentences."""
 
-    units: dict[str, tuple[str, str]]
     day_range: str
     hours: str
     all_day: str
@@ -120,139 +97,84 @@ class Words:
     ordinals: dict[int, str]
 
 
-NL = Words(
-    units={
-        "week": ("week", "weken"),
-        "day": ("dag", "dagen"),
-        "hour": ("uur", "uur"),
-        "minute": ("minuut", "minuten"),
-        "second": ("seconde", "seconden"),
-    },
-    day_range="{first} t/m {last}",
-    hours="van {start} tot {end}",
-    all_day="de hele dag",
-    every_day="elke dag",
-    no_hours="geen vaste tijden afgesproken",
-    channels={
-        "email": "e-mail",
-        "sms": "sms",
-        "whatsapp": "WhatsApp",
-        "slack": "Slack",
-        "teams": "Microsoft Teams",
-        "mattermost": "Mattermost",
-        "telegram": "Telegram",
-        "webhook": "een eigen koppeling (webhook)",
-        "apprise": "een eigen berichtendienst (Apprise)",
-    },
-    only="alleen {}",
-    first="eerst {}",
-    then=", dan {}",
-    cadence={
-        "daily": "elke dag",
-        "weekly": "elke week",
-        "biweekly": "om de twee weken",
-        "monthly": "elke maand",
-    },
-    barriers={"time": "tijd", "money": "geld", "skills": "vakkennis", "other": "overige"},
-    kinds={"result": "een blijvend resultaat", "activity": "een eenmalige activiteit"},
-    labels={
-        "contact": "vast aanspreekpunt",
-        "deputy": "vervanger van het aanspreekpunt",
-        "lead": "teamleider",
-        "successor": "opvolger",
-    },
-    rungs={
-        "self": "jou",
-        "lead": "de teamleider ({name})",
-        "contact": "het aanspreekpunt bij {partner} ({name})",
-        "deputy": "de vervanger van het aanspreekpunt ({name})",
-        "successor": "de opvolger ({name})",
-    },
-    nobody="niemand (het plan heeft geen vervanger of opvolger voor deze stap)",
-    rhythm={
-        "daily": "elke dag",
-        "days": "om de {n} dagen",
-        "weekly": "elke {days}",
-        "biweekly": "om de twee weken op {days}",
-        "weeks": "om de {n} weken op {days}",
-        "nth": "op de {nth} {day} van de maand",
-        "monthday": "op de {n}e van de maand",
-        "lastday": "op de laatste dag van de maand",
-        "monthly": "{when}",
-        "months": "{when}, om de {n} maanden",
-        "other": "volgens een eigen schema",
-    },
-    ordinals={1: "eerste", 2: "tweede", 3: "derde", 4: "vierde", 5: "vijfde", -1: "laatste"},
-)
+RUNBOOK = "runbook"  # the catalog context of these words (docs/glossary.md)
 
-
+# English msgids; ``WORDS[lang]`` is this table in ``lang`` (the catalog has the Dutch).
 EN = Words(
-    units={
-        "week": ("week", "weeks"),
-        "day": ("day", "days"),
-        "hour": ("hour", "hours"),
-        "minute": ("minute", "minutes"),
-        "second": ("second", "seconds"),
-    },
-    day_range="{first} to {last}",
-    hours="from {start} to {end}",
-    all_day="all day",
-    every_day="every day",
-    no_hours="no fixed hours agreed",
+    day_range=NP_("runbook", "{first} to {last}"),
+    hours=NP_("runbook", "from {start} to {end}"),
+    all_day=NP_("runbook", "all day"),
+    every_day=NP_("runbook", "every day"),
+    no_hours=NP_("runbook", "no fixed hours agreed"),
     channels={
-        "email": "e-mail",
-        "sms": "SMS",
-        "whatsapp": "WhatsApp",
-        "slack": "Slack",
-        "teams": "Microsoft Teams",
-        "mattermost": "Mattermost",
-        "telegram": "Telegram",
-        "webhook": "their own system (webhook)",
-        "apprise": "their own notification service (Apprise)",
+        "email": NP_("runbook", "e-mail"),
+        "sms": NP_("runbook", "SMS"),
+        "whatsapp": NP_("runbook", "WhatsApp"),
+        "slack": NP_("runbook", "Slack"),
+        "teams": NP_("runbook", "Microsoft Teams"),
+        "mattermost": NP_("runbook", "Mattermost"),
+        "telegram": NP_("runbook", "Telegram"),
+        "webhook": NP_("runbook", "their own system (webhook)"),
+        "apprise": NP_("runbook", "their own notification service (Apprise)"),
     },
-    only="{} only",
-    first="{} first",
-    then=", then {}",
+    only=NP_("runbook", "{} only"),
+    first=NP_("runbook", "{} first"),
+    then=NP_("runbook", ", then {}"),
     cadence={
-        "daily": "every day",
-        "weekly": "every week",
-        "biweekly": "every other week",
-        "monthly": "every month",
+        "daily": NP_("runbook", "every day"),
+        "weekly": NP_("runbook", "every week"),
+        "biweekly": NP_("runbook", "every other week"),
+        "monthly": NP_("runbook", "every month"),
     },
-    barriers={"time": "time", "money": "money", "skills": "skills", "other": "other"},
-    kinds={"result": "a lasting result", "activity": "a one-off activity"},
+    barriers={
+        "time": NP_("runbook", "time"),
+        "money": NP_("runbook", "money"),
+        "skills": NP_("runbook", "skills"),
+        "other": NP_("runbook", "other"),
+    },
+    kinds={
+        "result": NP_("runbook", "a lasting result"),
+        "activity": NP_("runbook", "a one-off activity"),
+    },
     labels={
-        "contact": "main contact",
-        "deputy": "deputy contact",
-        "lead": "team lead",
-        "successor": "successor",
+        "contact": NP_("runbook", "main contact"),
+        "deputy": NP_("runbook", "deputy contact"),
+        "lead": NP_("runbook", "team lead"),
+        "successor": NP_("runbook", "successor"),
     },
     rungs={
-        "self": "you",
-        "lead": "the team lead ({name})",
-        "contact": "the contact at {partner} ({name})",
-        "deputy": "the deputy contact ({name})",
-        "successor": "the successor ({name})",
+        "self": NP_("runbook", "you"),
+        "lead": NP_("runbook", "the team lead ({name})"),
+        "contact": NP_("runbook", "the contact at {partner} ({name})"),
+        "deputy": NP_("runbook", "the deputy contact ({name})"),
+        "successor": NP_("runbook", "the successor ({name})"),
     },
-    nobody="nobody (the plan names no deputy or successor for this step)",
+    nobody=NP_("runbook", "nobody (the plan names no deputy or successor for this step)"),
     rhythm={
-        "daily": "every day",
-        "days": "every {n} days",
-        "weekly": "every {days}",
-        "biweekly": "every other {days}",
-        "weeks": "every {n} weeks on {days}",
-        "nth": "on the {nth} {day} of the month",
-        "monthday": "on the {n} of the month",
-        "lastday": "on the last day of the month",
-        "monthly": "{when}",
-        "months": "{when}, every {n} months",
-        "other": "on a schedule of its own",
+        "daily": NP_("runbook", "every day"),
+        "days": NP_("runbook", "every {n} days"),
+        "weekly": NP_("runbook", "every {days}"),
+        "biweekly": NP_("runbook", "every other {days}"),
+        "weeks": NP_("runbook", "every {n} weeks on {days}"),
+        "nth": NP_("runbook", "on the {nth} {day} of the month"),
+        "monthday": NP_("runbook", "on the {n} of the month"),
+        "lastday": NP_("runbook", "on the last day of the month"),
+        "monthly": NP_("runbook", "{when}"),
+        "months": NP_("runbook", "{when}, every {n} months"),
+        "other": NP_("runbook", "on a schedule of its own"),
     },
-    ordinals={1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth", -1: "last"},
+    ordinals={
+        1: NP_("runbook", "first"),
+        2: NP_("runbook", "second"),
+        3: NP_("runbook", "third"),
+        4: NP_("runbook", "fourth"),
+        5: NP_("runbook", "fifth"),
+        -1: NP_("runbook", "last"),
+    },
 )
 
 
-WORDS = {"nl": NL, "en": EN}
+WORDS = ByLanguage(RUNBOOK, EN)
 
 
 def listed(items: list[str], lang: str) -> str:
@@ -270,8 +192,18 @@ def day_name(weekday: int, lang: str) -> str:
 
 
 def counted(amount: int, unit: str, lang: str) -> str:
-    one, many = WORDS[lang].units[unit]
-    return f"{amount} {one if amount == 1 else many}"
+    """``1 dag``, ``3 weeks``: the catalog's plural forms of each unit."""
+    return _UNITS[unit](lang, amount) % {"num": amount}
+
+
+# One ngettext call per unit, so that pybabel finds each pair of forms.
+_UNITS = {
+    "week": lambda lang, n: ngettext_in(lang, "%(num)s week", "%(num)s weeks", n),
+    "day": lambda lang, n: ngettext_in(lang, "%(num)s day", "%(num)s days", n),
+    "hour": lambda lang, n: ngettext_in(lang, "%(num)s hour", "%(num)s hours", n),
+    "minute": lambda lang, n: ngettext_in(lang, "%(num)s minute", "%(num)s minutes", n),
+    "second": lambda lang, n: ngettext_in(lang, "%(num)s second", "%(num)s seconds", n),
+}
 
 
 def duration_words(span: Duration, lang: str) -> str:
@@ -408,16 +340,25 @@ def monthly_words(parts: dict[str, str], lang: str) -> str | None:
     return None
 
 
-_SUFFIXES = {1: "st", 2: "nd", 3: "rd"}
-
-
 def day_ordinal(number: int, lang: str) -> str:
-    """``11`` (the Dutch wording adds the ``e``: "de 11e") or ``11th``."""
-    if lang == "nl":
-        return str(number)
-    if number % 100 in (11, 12, 13):
-        return f"{number}th"
-    return f"{number}{_SUFFIXES.get(number % 10, 'th')}"
+    """``11th`` / ``11`` (the Dutch sentence adds the ``e`` itself: "de 11e").
+
+    The catalog holds each English ending as its own entry, so a language writes its own.
+    """
+    if number % 100 in (11, 12, 13) or number % 10 not in (1, 2, 3):
+        pattern = pgettext_in(lang, "day of the month", "{n}th")
+    elif number % 10 == 1:
+        pattern = pgettext_in(lang, "day of the month", "{n}st")
+    elif number % 10 == 2:
+        pattern = pgettext_in(lang, "day of the month", "{n}nd")
+    else:
+        pattern = pgettext_in(lang, "day of the month", "{n}rd")
+    return pattern.format(n=number)
+
+
+def runbook_title(lang: str) -> str:
+    """The runbook's name inside a sentence (``draaiboek`` / ``runbook``)."""
+    return pgettext_in(lang, "runbook", "runbook")
 
 
 def zone_words(zone: str, lang: str) -> str:
@@ -425,7 +366,7 @@ def zone_words(zone: str, lang: str) -> str:
     from babel.dates import get_timezone_location
 
     city = get_timezone_location(ZoneInfo(zone), locale=locale(lang), return_city=True)
-    return f"{md(str(city))} ({zone})"  # an IANA name is letters, digits and /_+-
+    return Prepared(f"{md(str(city))} ({zone})")  # an IANA name is letters, digits and /_+-
 
 
 def duration_or_none(span: Duration | None, lang: str) -> str | None:

@@ -64,7 +64,7 @@ def reminder(engine: Engine, plan: Plan, item: Item, person: Person, now: float)
 
 
 def _handover_title(lang: str) -> str:
-    return "Overdracht" if lang == "nl" else "Handover"
+    return messages.pgettext_in(lang, "reminder title", "Handover")
 
 
 def _milestone_context(plan: Plan, milestone: Milestone, lang: str) -> dict[str, Any]:
