@@ -1,4 +1,4 @@
-"""``worker.handover_bag`` writes the bag ``bagit.make_bag`` writes, byte for byte, without
+"""``worker.handover.bag`` writes the bag ``bagit.make_bag`` writes, byte for byte, without
 ``os.chdir``; its zip depends on nothing but the files and the day."""
 
 from __future__ import annotations

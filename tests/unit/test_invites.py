@@ -1,6 +1,6 @@
 """Invitations and cancellations: which change sends what to whom, with which SEQUENCE.
 
-The queueing runs in ``register`` (``connectors.calendar.sync.queue_changes``); these
+The queueing runs in ``register`` (``worker.calendar.revisions.queue_changes``); these
 tests register plans and read the items it queued, against both stores where the
 revision store matters. Delivery to a real SMTP server is in
 ``tests/system/test_calendar_invites.py``.
