@@ -23,7 +23,7 @@ from fastapi import Request
 
 from config.load import PlanError
 from config.plan import Person, Plan
-from web.pages import TOKEN_REASONS, Refused
+from web.pages import Refused
 from worker import tokens
 from worker.checkins.detection import CheckinError, checking_person, rhythm
 from worker.engine import Engine, PlanGone
@@ -52,7 +52,7 @@ def verify(engine: Engine, token: str, purpose: str, now: float) -> tokens.Grant
     try:
         return tokens.verify(engine.settings.signing_key, token, purpose, now)
     except tokens.TokenError as error:
-        raise Refused(403, TOKEN_REASONS.get(str(error), "invalid")) from None
+        raise Refused(403, error.reason) from None  # a code, never the message's wording
 
 
 def field(grant: tokens.Grant, name: str) -> str:

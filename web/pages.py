@@ -58,14 +58,6 @@ REASONS = {
     "unavailable": N_("pactkeeper cannot read its data right now. Please try again later."),
 }
 
-TOKEN_REASONS = {
-    "this link is incomplete": "incomplete",
-    "this link is not valid": "invalid",
-    "this link is not meant for this page": "wrong_page",
-    "this link has expired": "expired",
-}
-
-
 class Refused(Exception):
     """A request answered with a clear refusal: an HTTP status and a reason code."""
 

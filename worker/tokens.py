@@ -21,7 +21,13 @@ from config.settings import MIN_KEY_BYTES
 
 
 class TokenError(ValueError):
-    """The token is not valid; ``reason`` is safe to show (forged, expired, wrong use)."""
+    """The token is not valid. ``reason`` is the code pages and APIs act on (``incomplete``,
+    ``invalid``, ``wrong_page``, ``expired``); the message is for a log or a command line
+    and may be reworded freely."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -53,18 +59,18 @@ def verify(key: bytes, token: str, purpose: str, now: float) -> Grant:
     """The grant in a token, or ``TokenError`` saying why it is refused."""
     payload, _, signature = token.partition(".")
     if not payload or not signature:
-        raise TokenError("this link is incomplete")
+        raise TokenError("incomplete", "this link is incomplete")
     if len(key) < MIN_KEY_BYTES:
-        raise TokenError("this link is not valid")  # Settings refuses such keys at start
+        raise TokenError("invalid", "this link is not valid")  # Settings refuses such keys at start
     if not hmac.compare_digest(_signature(key, payload), signature):
-        raise TokenError("this link is not valid")
+        raise TokenError("invalid", "this link is not valid")
     try:
         body = json.loads(_unb64(payload))
     except (ValueError, UnicodeDecodeError):
-        raise TokenError("this link is not valid") from None
+        raise TokenError("invalid", "this link is not valid") from None
     if body.get("u") != purpose or not isinstance(body.get("f"), dict):
-        raise TokenError("this link is not meant for this page")
+        raise TokenError("wrong_page", "this link is not meant for this page")
     expires = body.get("x")
     if expires is not None and now > float(expires):
-        raise TokenError("this link has expired")
+        raise TokenError("expired", "this link has expired")
     return Grant(purpose, body["f"], expires)
