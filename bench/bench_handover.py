@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.engine import make_engine, moment, run_until
 from tests.support import minimal_data, plan_from
-from worker.checkins.detection import CheckinError, record_checkin
+from worker.checkins.answers import CheckinError, record_checkin
 from worker.handover import close as handover
 from worker.plans.register import register
 
@@ -107,7 +107,7 @@ def played(folder: Path) -> tuple[Any, Any, float]:
         day += timedelta(days=7)
     for n, milestone in enumerate(plan.milestones):
         if n % 2 == 0 and milestone.due is not None:
-            from worker.checkins.detection import mark_done
+            from worker.checkins.answers import mark_done
 
             mark_done(engine, plan, milestone.id, moment(f"{milestone.due} 09:00"))
     closing = moment("2028-01-01 00:00")

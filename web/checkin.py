@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from web.access import Holder, checkin_holder, engine_of, run_on_store_thread
 from web.pages import Problem, Refused, page, reason
 from worker import clock
-from worker.checkins.detection import (
+from worker.checkins.answers import (
     NOTE_LIMIT,
     STATUSES,
     CheckinError,
@@ -32,8 +32,8 @@ from worker.checkins.detection import (
     PlanClosed,
     open_milestones,
     record_checkin,
-    rhythm,
 )
+from worker.checkins.rhythm import rhythm
 from worker.engine import Engine
 from worker.plans.closed import closed_at
 from worker.store.records import checkin_row_id as row_id

@@ -13,7 +13,7 @@ from __future__ import annotations
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from worker.checkins.detection import NOTE_LIMIT
+from worker.checkins.answers import NOTE_LIMIT
 
 # The largest valid check-in: a note and 50 answers of NOTE_LIMIT characters each, plus
 # 100 milestone ids of 64, every character written as a JSON surrogate-pair escape

@@ -19,8 +19,8 @@ from web.access import engine_of, status_plan
 from web.checkin import HTML_ERRORS, JSON_ERRORS
 from web.pages import page
 from worker import clock
-from worker.checkins.detection import Standing, standing
 from worker.checkins.risk import Risk, level_words
+from worker.checkins.standing import Standing, standing
 from worker.checkins.windows import Window
 from worker.engine import Engine
 from worker.status import PROBLEMS, plan_status, recent_warnings

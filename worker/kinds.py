@@ -25,6 +25,7 @@ from worker.handover import close as handover
 from worker.handover import messages as handover_messages
 from worker.kickoff import messages as kickoff_messages
 from worker.milestones import messages as milestone_messages
+from worker.milestones import overdue
 
 
 @dataclass(frozen=True)
@@ -54,13 +55,11 @@ TABLE: tuple[Kind, ...] = (
     ),
     Kind("close", "worker.timeline", step=handover.plan_closed),
     # Scheduled by the engine's other modules.
-    Kind("deadline_check", "worker.plans.register", step=detection.deadline_passed),
+    Kind("deadline_check", "worker.plans.register", step=overdue.deadline_passed),
     Kind("notice", "worker.delivery.dispatch", draft=delivery_messages.notice, delivery=True),
+    Kind("warning", "worker.checkins.ladder", draft=checkin_messages.warning_draft, delivery=True),
     Kind(
-        "warning", "worker.checkins.detection", draft=checkin_messages.warning_draft, delivery=True
-    ),
-    Kind(
-        "overdue", "worker.checkins.detection", draft=checkin_messages.overdue_draft, delivery=True
+        "overdue", "worker.milestones.overdue", draft=checkin_messages.overdue_draft, delivery=True
     ),
     # The bundle's own delivery is not in the report it carries.
     Kind("handover", "worker.handover.close", draft=handover_messages.handover_draft),

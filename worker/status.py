@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 from config.load import PlanError
 from worker import clock
-from worker.checkins.detection import standing
+from worker.checkins.standing import standing
 from worker.engine import Engine, PlanGone
 from worker.store import Item, records
 from worker.timeline import milestone_anchor
 
 if TYPE_CHECKING:
     from config.plan import Plan
-    from worker.checkins.detection import Standing
+    from worker.checkins.standing import Standing
 
 NEXT = 10
 PROBLEMS = 20

@@ -252,7 +252,7 @@ def test_no_secret_token_or_feed_link_is_in_the_bundle(
     engine = make_engine(tmp_path, secret_key=SECRETS["PACTKEEPER_SECRET_KEY"])
     register(engine, plan, moment("2027-01-01 00:00"))
     run_until(engine, moment("2027-03-01 12:00"))  # reminders, check-in requests with links
-    from worker.checkins.detection import record_checkin
+    from worker.checkins.answers import record_checkin
 
     record_checkin(
         engine,

@@ -33,7 +33,7 @@ from tests.engine import moment, run_until
 from tests.servers import RedisServer, free_port, wait_for_port
 from tests.support import minimal_data, plan_from
 from worker import tokens
-from worker.checkins.detection import record_checkin
+from worker.checkins.answers import record_checkin
 from worker.engine import Engine
 from worker.plans.register import register
 from worker.store.base import Store

@@ -16,7 +16,7 @@ import requests
 from tests.system.test_web import KEY, Served, serve, web_plan
 from web.limits import BODY_LIMIT
 from worker import tokens
-from worker.checkins.detection import NOTE_LIMIT
+from worker.checkins.answers import NOTE_LIMIT
 from worker.handover.close import close_plan
 
 pytestmark = pytest.mark.system

@@ -14,7 +14,8 @@ import pytest
 from tests.engine import make_engine, moment, run_until
 from tests.support import dump, plan_from, run_cli
 from tests.unit.test_checkins import REGISTERED, plan_data
-from worker.checkins.detection import CheckinError, PlanClosed, record_checkin, standing
+from worker.checkins.answers import CheckinError, PlanClosed, record_checkin
+from worker.checkins.standing import standing
 from worker.engine import Engine
 from worker.handover.close import close_plan
 from worker.plans.register import register

@@ -27,14 +27,10 @@ import pytest
 from tests.engine import make_engine, moment, run_due, run_until
 from tests.support import minimal_data, plan_from
 from web.status import view
-from worker.checkins.detection import (
-    CheckinError,
-    close_windows,
-    mark_done,
-    record_checkin,
-    standing,
-)
+from worker.checkins.answers import CheckinError, mark_done, record_checkin
+from worker.checkins.detection import close_windows
 from worker.checkins.risk import Overdue, assess_person
+from worker.checkins.standing import standing
 from worker.checkins.windows import Window
 from worker.engine import Delivery, Engine
 from worker.plans.register import register

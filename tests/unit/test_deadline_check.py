@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tests.engine import make_engine, moment, registered, run_until
 from tests.support import minimal_data, plan_from
-from worker.checkins.detection import mark_done
+from worker.checkins.answers import mark_done
 
 
 def plan_with_deadlines() -> dict[str, object]:

@@ -252,7 +252,7 @@ FORMULAS = [
 
 
 def test_csv_cells_that_start_a_formula_are_kept_as_text(tmp_path: Path) -> None:
-    from worker.checkins.detection import record_checkin
+    from worker.checkins.answers import record_checkin
 
     data = minimal_data()
     data["people"][1]["name"] = "=cmd|' /C calc'!A0"

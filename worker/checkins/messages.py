@@ -13,8 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 from config.plan import Person, Plan
 from worker import links, messages
-from worker.checkins.detection import group_rows, open_milestones, person_risk, rhythm, rung_people
+from worker.checkins.answers import open_milestones
+from worker.checkins.ladder import rung_people
+from worker.checkins.rhythm import rhythm
 from worker.checkins.risk import Risk, level_words, short_day
+from worker.checkins.standing import person_risk
+from worker.checkins.tracking import group_rows
 from worker.delivery.draft import Draft
 from worker.messages import NP_, pgettext_in
 from worker.messages.words import counted, duration_words, listed

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+STATES = ("pending", "answered", "late", "missed", "excused", "untracked")
+
 
 @dataclass(frozen=True)
 class Window:

@@ -25,8 +25,8 @@ from markupsafe import Markup
 
 from config.plan import Milestone, Person, Plan
 from worker import messages, timeline
-from worker.checkins.detection import Standing, standing
 from worker.checkins.risk import closed, level_words
+from worker.checkins.standing import Standing, standing
 from worker.checkins.windows import Window
 from worker.handover import picture as handover_svg
 from worker.kickoff.runbook import Contact, contact

@@ -426,7 +426,7 @@ def checkin(
 ) -> None:
     """Record a check-in for a person (into their window open at that time)."""
     from worker import clock
-    from worker.checkins.detection import CheckinError, record_checkin
+    from worker.checkins.answers import CheckinError, record_checkin
 
     loaded = read_plan(plan)
     if person not in {p.id for p in loaded.people}:
@@ -450,7 +450,7 @@ def done(
     at: TimeOpt = None,
 ) -> None:
     """Mark a milestone done."""
-    from worker.checkins.detection import mark_done
+    from worker.checkins.answers import mark_done
 
     loaded = read_plan(plan)
     if milestone not in {m.id for m in loaded.milestones}:

@@ -199,7 +199,7 @@ def _run(
 
 
 def _answer(engine: Engine, plan: Plan, row: CheckinRow, now: float, summary: Simulation) -> None:
-    from worker.checkins.detection import CheckinError, record_checkin
+    from worker.checkins.answers import CheckinError, record_checkin
 
     try:
         record_checkin(engine, plan, row.person, now, row.status, row.note, row.done, source="csv")
