@@ -25,7 +25,8 @@ from config.load import PlanError
 from config.plan import Person, Plan
 from web.pages import Refused
 from worker import tokens
-from worker.checkins.detection import CheckinError, checking_person, rhythm
+from worker.checkins.answers import CheckinError, checking_person
+from worker.checkins.rhythm import rhythm
 from worker.engine import Engine, PlanGone
 
 log = logging.getLogger("pactkeeper.web")

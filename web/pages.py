@@ -58,6 +58,7 @@ REASONS = {
     "unavailable": N_("pactkeeper cannot read its data right now. Please try again later."),
 }
 
+
 class Refused(Exception):
     """A request answered with a clear refusal: an HTTP status and a reason code."""
 

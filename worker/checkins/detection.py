@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from config.plan import Plan
-from worker.checkins.answers import CheckinError, checking_person, window_row
+from worker.checkins.answers import window_row
 from worker.checkins.ladder import silence_warnings
 from worker.checkins.rhythm import Slot, rhythm
 from worker.checkins.risk import current_streak
@@ -30,10 +30,6 @@ from worker.store import Item, Store, records
 
 if TYPE_CHECKING:
     from worker.engine import Engine
-
-# web/access.py still imports these three from here; once its import line names
-# worker.checkins.answers and .rhythm (at the merge), this re-export goes.
-__all__ = ["CheckinError", "checking_person", "close_windows", "rhythm", "window_closed"]
 
 
 def window_closed(engine: Engine, item: Item, now: float) -> StepResult:
