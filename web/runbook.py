@@ -13,19 +13,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from web.access import engine_of, field, load_plan, verify
-from web.pages import Refused, language, refusal
+from web.pages import SECURITY_HEADERS, Refused, language, refusal
 from worker import clock
 from worker.kickoff.runbook import render_runbook
 
 router = APIRouter()
-
-HEADERS = {
-    "Cache-Control": "private, no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "X-Robots-Tag": "noindex, nofollow",
-}
-
 
 @router.get("/runbook/{plan_id}/{token}", include_in_schema=False)
 def runbook(plan_id: str, token: str, request: Request) -> Response:
@@ -39,4 +31,5 @@ def runbook(plan_id: str, token: str, request: Request) -> Response:
         plan = load_plan(engine, plan_id)
     except Refused as error:
         return refusal(error, lang)
-    return HTMLResponse(render_runbook(plan, "html"), headers=HEADERS)
+    # A page like every other: not cached, not framed, no script (the runbook has none).
+    return HTMLResponse(render_runbook(plan, "html"), headers=SECURITY_HEADERS)

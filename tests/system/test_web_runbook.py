@@ -33,7 +33,8 @@ def test_the_runbook_link_shows_the_runbook_in_the_plans_language(served: Served
     answer = requests.get(_link(served), timeout=10)
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/html")
-    assert answer.headers["cache-control"] == "private, no-store"
+    assert answer.headers["cache-control"] == "no-store"
+    assert "default-src 'none'" in answer.headers["content-security-policy"]
     assert '<html lang="nl">' in answer.text
     assert served.plan.title in answer.text
     assert "Design approved" in answer.text  # a milestone of the plan
