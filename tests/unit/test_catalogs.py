@@ -266,10 +266,15 @@ def test_an_installed_package_reads_the_mo_it_was_built_with(
     (folder / "pactkeeper.po").write_bytes(messages.catalog_path("nl").read_bytes())
     setup_module.compile_catalogs(tmp_path, keep_sources=False)
     assert [path.name for path in folder.iterdir()] == ["pactkeeper.mo"]
-    monkeypatch.setattr(messages, "LOCALE_DIR", tmp_path)
+    assert _dutch_from(tmp_path, monkeypatch) == "Pagina niet gevonden"
+
+
+def _dutch_from(folder: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """ "Page not found" in Dutch, as the catalogs under ``folder`` give it."""
+    monkeypatch.setattr(messages, "LOCALE_DIR", folder)
     messages.translations.cache_clear()
     try:
-        assert messages.translations("nl").gettext("Page not found") == "Pagina niet gevonden"
+        return messages.translations("nl").gettext("Page not found")
     finally:
         messages.translations.cache_clear()
 
@@ -281,12 +286,7 @@ def test_an_older_mo_is_ignored_for_its_po(tmp_path: Path, monkeypatch: pytest.M
     po.write_bytes(messages.catalog_path("nl").read_bytes())
     (folder / "pactkeeper.mo").write_bytes(b"not a catalog")
     os.utime(folder / "pactkeeper.mo", (1, 1))
-    monkeypatch.setattr(messages, "LOCALE_DIR", tmp_path)
-    messages.translations.cache_clear()
-    try:
-        assert messages.translations("nl").gettext("Page not found") == "Pagina niet gevonden"
-    finally:
-        messages.translations.cache_clear()
+    assert _dutch_from(tmp_path, monkeypatch) == "Pagina niet gevonden"
 
 
 # -- text made for each reader ------------------------------------------------------------

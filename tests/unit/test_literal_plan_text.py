@@ -23,13 +23,16 @@ from __future__ import annotations
 
 import re
 import tempfile
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from connectors.base import Message
 from tests.literal_support import FIELDS, Built, build, renderings, shown, skeleton
 
 # Characters that start markup somewhere (Markdown, mrkdwn, WhatsApp, HTML, Slack's
@@ -173,15 +176,21 @@ def test_no_link_image_markup_or_mention_is_made_of_plan_text(text: str, lang: s
     with tempfile.TemporaryDirectory() as folder:
         built = build(Path(folder), values_of(text), lang)
         for name, message in built.messages.items():
-            expected = dict(renderings(plain.messages[name], plain.engine.settings))
-            for channel, payload in renderings(message, built.engine.settings):
-                assert skeleton(channel, payload, message.link) == skeleton(
-                    channel, expected[channel], plain.messages[name].link
-                ), (
-                    name,
-                    channel,
-                    payload,
-                )
+            list(same_markup(name, message, built, plain))  # asserts for every channel
+
+
+def same_markup(
+    name: str, message: Message, built: Built, plain: Built
+) -> Iterator[tuple[str, Any]]:
+    """Each channel's rendering of ``message``, asserted to have the markup (tags, links,
+    marks, mentions) of the same message made from plain words."""
+    expected = dict(renderings(plain.messages[name], plain.engine.settings))
+    for channel, payload in renderings(message, built.engine.settings):
+        own, neutral_link = message.link, plain.messages[name].link
+        assert skeleton(channel, payload, own) == skeleton(
+            channel, expected[channel], neutral_link
+        ), (name, channel, payload)
+        yield channel, payload
 
 
 HOSTILE_EXAMPLES = [
@@ -212,15 +221,7 @@ def test_the_known_attacks_are_words_everywhere(text: str, tmp_path: Path) -> No
     built = build(tmp_path, values, "en")
     plain = neutral("en")
     for name, message in built.messages.items():
-        expected = dict(renderings(plain.messages[name], plain.engine.settings))
-        for channel, payload in renderings(message, built.engine.settings):
-            assert skeleton(channel, payload, message.link) == skeleton(
-                channel, expected[channel], plain.messages[name].link
-            ), (
-                name,
-                channel,
-                payload,
-            )
+        for channel, payload in same_markup(name, message, built, plain):
             if channel != "sms":
                 for field in SHOWN[name] if channel != "email" else in_body("en", name):
                     seen = literal(shown(channel, payload))
