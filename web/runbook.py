@@ -19,6 +19,7 @@ from worker.kickoff.runbook import render_runbook
 
 router = APIRouter()
 
+
 @router.get("/runbook/{plan_id}/{token}", include_in_schema=False)
 def runbook(plan_id: str, token: str, request: Request) -> Response:
     """The plan's runbook: contacts, channels, rhythm, milestones, agreements."""

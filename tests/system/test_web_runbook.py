@@ -42,7 +42,12 @@ def test_the_runbook_link_shows_the_runbook_in_the_plans_language(served: Served
 
 @pytest.mark.parametrize(
     ("name", "reason"),
-    [("forged", "invalid"), ("other plan's", "other_plan"), ("a status link", "wrong_page")],
+    [
+        ("forged", "invalid"),
+        ("other plan's", "other_plan"),
+        ("a status link", "wrong_page"),
+        ("a plan not kept here", "unknown_plan"),
+    ],
 )
 def test_a_wrong_runbook_link_is_refused_with_a_clear_page(
     served: Served, name: str, reason: str
@@ -52,7 +57,10 @@ def test_a_wrong_runbook_link_is_refused_with_a_clear_page(
         "forged": tokens.sign(b"not-our-key-but-long-enough", "runbook", {"p": plan}, None),
         "other plan's": tokens.sign(KEY.encode(), "runbook", {"p": "other"}, None),
         "a status link": served.status_token(),
+        "a plan not kept here": tokens.sign(KEY.encode(), "runbook", {"p": "gone"}, None),
     }[name]
+    if name == "a plan not kept here":
+        plan = "gone"
     answer = requests.get(f"{served.base}/runbook/{plan}/{token}", timeout=10)
     assert answer.status_code == 403, name
     assert "Traceback" not in answer.text
