@@ -97,6 +97,11 @@ class Handler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        if len(body) < length:
+            # The sender died mid-request (a killed worker): like a real service, the sink
+            # never acts on half a request, and it records nothing of it.
+            self.close_connection = True
+            return
         if self.path.startswith(CONTROL):
             self._control(body)
             return
