@@ -21,7 +21,8 @@ What it promises:
 - **Trouble is one line.** An unreachable server, a refused login, a missing folder, a
   bad certificate: one log line (never the password), nothing changed, and the next poll
   tries again. A message over ``SIZE_LIMIT`` is not downloaded: it is refused
-  (``too_large``) and moved to the refused folder.
+  (``too_large``) and moved to the refused folder, like one ``take_mail`` failed on
+  (logged once with its traceback: never read again at every poll).
 - **Bounded.** A poll stops after ``POLL_SECONDS``, inside the task time limit; what is
   left waits for the next one.
 """
@@ -316,10 +317,20 @@ def _handle(
             result.outcomes["refused"] += 1
             refused.append(uid)
     for uid, raw in _bodies(imap, small):
-        outcome: Outcome = take_mail(engine, raw, clock.now())
+        outcome = _taken(engine, uid, raw, clock.now())
         result.outcomes[outcome.result] += 1
         (refused if outcome.result == "refused" else done).append(uid)
     return done, refused
+
+
+def _taken(engine: Engine, uid: str, raw: bytes, now: float) -> Outcome:
+    """``take_mail``'s outcome; a message it fails on is refused (kept in the refused
+    folder, said once with the traceback) rather than read again at every poll."""
+    try:
+        return take_mail(engine, raw, now)
+    except Exception:
+        log.exception("imap: message %s could not be read; moved to the refused folder", uid)
+        return Outcome("refused", reason="internal_error")
 
 
 def _sizes(imap: imaplib.IMAP4, batch: list[str]) -> dict[str, int]:
