@@ -3,9 +3,10 @@
 ``Dovecot(folder).start()`` writes its own configuration into ``folder`` (no system
 configuration is read: ``dovecot -F -c CONF``), with a self-signed certificate made by
 ``openssl`` for ``127.0.0.1``, listens on two free loopback ports (``imap`` with
-STARTTLS, ``imaps``) and is stopped by pid. One user, any name, one password
-(``PASSWORD``; a static passdb); mail is a maildir under ``folder/mail``, whose folder
-separator is Dovecot's default ``.`` (so ``pactkeeper/done`` is ``pactkeeper.done``).
+STARTTLS, ``imaps``) and is stopped by pid. Any user name, one password
+(``PASSWORD``; a static passdb), so each test can have a mailbox of its own; mail is a
+maildir per user under ``folder/mail``, whose folder separator is Dovecot's default ``.``
+(so ``pactkeeper/done`` is ``pactkeeper.done``). ``remove`` stops it and removes the mail.
 
 As root, Dovecot runs its processes as the package's ``dovecot`` and ``dovenull`` users
 and refuses uid 0 for mail, so the mail folder belongs to ``dovecot``; as an ordinary
@@ -26,6 +27,7 @@ import shutil
 import signal
 import ssl
 import subprocess
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -55,6 +57,13 @@ class Dovecot:
         self.port = free_port()
         self.tls_port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
+        # As root the mail belongs to ``dovecot``, which cannot enter pytest's folders
+        # (mode 0700): its mail lives in a folder of its own under the system's tmp.
+        self.mail_root = (
+            Path(tempfile.mkdtemp(prefix="pk-dovecot-")) if os.geteuid() == 0 else folder
+        )
+        if os.geteuid() == 0:
+            self.mail_root.chmod(0o755)
 
     @property
     def cert(self) -> Path:
@@ -99,15 +108,21 @@ class Dovecot:
             self.process.wait(timeout=10)
         self.process = None
 
-    def client(self) -> imaplib.IMAP4_SSL:
+    def remove(self) -> None:
+        """Stop it and remove the mail folder kept outside ``folder`` (as root)."""
+        self.stop()
+        if self.mail_root != self.folder:
+            shutil.rmtree(self.mail_root, ignore_errors=True)
+
+    def client(self, user: str = USER) -> imaplib.IMAP4_SSL:
         """A logged-in client of the test's own (to deliver and to look)."""
         context = ssl.create_default_context(cafile=str(self.cert))
         client = imaplib.IMAP4_SSL("127.0.0.1", self.tls_port, ssl_context=context, timeout=10)
-        client.login(USER, PASSWORD)
+        client.login(user, PASSWORD)
         return client
 
-    def deliver(self, messages: list[bytes], folder: str = "INBOX") -> None:
-        client = self.client()
+    def deliver(self, messages: list[bytes], folder: str = "INBOX", user: str = USER) -> None:
+        client = self.client(user)
         try:
             for raw in messages:
                 status, answer = client.append(folder, "", None, raw)
@@ -116,17 +131,17 @@ class Dovecot:
         finally:
             client.logout()
 
-    def count(self, folder: str) -> int:
+    def count(self, folder: str, user: str = USER) -> int:
         """How many messages ``folder`` holds (0 when it does not exist)."""
-        client = self.client()
+        client = self.client(user)
         try:
             status, answer = client.select(folder, readonly=True)
             return int(answer[0] or 0) if status == "OK" else 0
         finally:
             client.logout()
 
-    def messages(self, folder: str) -> list[bytes]:
-        client = self.client()
+    def messages(self, folder: str, user: str = USER) -> list[bytes]:
+        client = self.client(user)
         try:
             status, _ = client.select(folder, readonly=True)
             if status != "OK":
@@ -175,8 +190,8 @@ class Dovecot:
 
     def _config(self) -> str:
         internal, group, login, mail_user = self._users()
-        mail = self.folder / "mail"
-        for path in (mail, self.folder / "home"):
+        mail, home = self.mail_root / "mail", self.mail_root / "home"
+        for path in (mail, home):
             path.mkdir(exist_ok=True)
             if os.geteuid() == 0:
                 os.chown(path, mail_user.pw_uid, mail_user.pw_gid)
@@ -198,7 +213,7 @@ class Dovecot:
             default_internal_group = {group}
             default_login_user = {login}
             first_valid_uid = 1
-            mail_location = maildir:{mail}/%n
+            mail_location = maildir:{mail}/%u
             {capability}
             passdb {{
               driver = static
@@ -206,7 +221,7 @@ class Dovecot:
             }}
             userdb {{
               driver = static
-              args = uid={mail_user.pw_uid} gid={mail_user.pw_gid} home={self.folder / "home"}/%n
+              args = uid={mail_user.pw_uid} gid={mail_user.pw_gid} home={home}/%u
             }}
             service imap-login {{
               chroot =
