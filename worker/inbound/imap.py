@@ -137,7 +137,7 @@ def poll(engine: Engine, now: float) -> PollResult:
     except (OSError, imaplib.IMAP4.error) as error:
         result.problem = _scrubbed(settings, error)
     finally:
-        release_lease(engine.store, holder, clock.now())
+        release_lease(engine.store, holder)
     if result.problem:
         log.warning("imap: %s; nothing more was read, the next poll tries again", result.problem)
     if result.handled:
@@ -186,11 +186,11 @@ def renew_lease(store: Store, holder: str, now: float) -> bool:
     )
 
 
-def release_lease(store: Store, holder: str, now: float) -> None:
+def release_lease(store: Store, holder: str) -> None:
     current = store.get_record(records.POLLERS, LEASE)
     if current is not None and current.get("holder") == holder:
         store.update_record(
-            records.POLLERS, LEASE, {"holder": holder, "until": current["until"]}, {"until": now}
+            records.POLLERS, LEASE, {"holder": holder, "until": current["until"]}, {"until": 0}
         )
 
 
