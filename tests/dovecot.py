@@ -209,6 +209,7 @@ class Dovecot:
             ssl_key = <{self.folder / "key.pem"}
             disable_plaintext_auth = no
             auth_mechanisms = plain login
+            auth_failure_delay = 0
             default_internal_user = {internal}
             default_internal_group = {group}
             default_login_user = {login}

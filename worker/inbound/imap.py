@@ -45,7 +45,6 @@ from urllib.parse import unquote, urlsplit
 
 from worker.inbound.mailin import take_mail
 from worker.inbound.replies import Outcome
-
 from worker.store import Store, records
 
 if TYPE_CHECKING:
