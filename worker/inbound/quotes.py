@@ -4,12 +4,13 @@ Pure. ``new_text(plain, html)`` reads the plain part when it has text, else the 
 part turned into text (blockquotes become ``>`` lines; the quote containers of Gmail,
 Outlook, Apple Mail and Thunderbird are dropped). It never raises.
 
-mail-parser-reply (``mailparser_reply``, with its English and Dutch rules) cuts the
-trail first; the rules here then fill its gaps (docs/replies.md "Quotes"):
+email-reply-parser (GitHub's reply parser, English) cuts the trail first; the rules here
+then fill its gaps, Dutch and Outlook above all (docs/replies.md "Quotes"):
 
 - every ``>`` line goes (a bottom-posted or interleaved answer keeps its own lines);
-- an attribution line goes: Gmail and Thunderbird "On ... wrote:" / "Op ... schreef ...:",
-  also wrapped over two lines, and Apple Mail "Op ... heeft ... het volgende geschreven:";
+- an attribution line goes (it names a date, so it has a digit): Gmail and Thunderbird
+  "On ... wrote:" / "Op ... schreef ...:", also wrapped over two lines, and Apple Mail
+  "Op ... heeft ... het volgende geschreven:";
 - from an Outlook header block ("From:/Van:" with "Sent:/Verzonden:/Date:/Datum:" just
   below), a separator ("-----Original Message-----", a line of underscores) or a
   forwarded message's start ("Forwarded message", "Doorgestuurd bericht", "Begin
@@ -24,14 +25,14 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
-from mailparser_reply import EmailReplyParser
+from email_reply_parser import EmailReplyParser
 
-LANGUAGES = ["en", "nl"]
-SIGNATURE_LINES = 6  # a closing line counts as a signature when at most this many follow
+SIGNATURE_LINES = 5  # a closing line is a signature's start when at most this many follow
+SIGNATURE_WIDTH = 60  # ... and each of them is at most this long, and asks nothing
 
 _ATTRIBUTION = re.compile(
-    r"^(?:On\b.*\bwrote:|Op\b.*\bschreef\b.*:|Op\b.*\bheeft\b.*\bhet volgende geschreven:"
-    r"|Le\b.*\ba écrit\s?:|Am\b.*\bschrieb\b.*:)$",
+    r"^(?=.*\d)(?:On\b.*\bwrote:|Op\b.*\bschreef\b.*:"
+    r"|Op\b.*\bheeft\b.*\bhet volgende geschreven:|Le\b.*\ba écrit\s?:|Am\b.*\bschrieb\b.*:)$",
     re.IGNORECASE,
 )
 _ATTRIBUTION_START = re.compile(r"^(?:On|Op)\s.*\d", re.IGNORECASE)
@@ -64,16 +65,16 @@ def new_text(plain: str | None, html: str | None) -> str:
     """What the person wrote themselves; "" when nothing is left."""
     text = plain if plain and plain.strip() else html_text(html or "")
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\xa0", " ")
-    return _strip(_library_cut(text))
+    return _strip(_library_cut(text)) or _strip(text)
 
 
 def _library_cut(text: str) -> str:
-    """mail-parser-reply's latest reply; the whole text when it finds none or fails."""
+    """email-reply-parser's reply; the whole text when it finds none or fails."""
     try:
-        reply = EmailReplyParser(languages=LANGUAGES).parse_reply(text)
+        reply = EmailReplyParser.parse_reply(text)
     except Exception:  # a third-party parser's bug must not lose the reply
         return text
-    return reply if reply and reply.strip() else text
+    return reply if isinstance(reply, str) and reply.strip() else text
 
 
 def _strip(text: str) -> str:
@@ -122,10 +123,16 @@ def _without_signature(lines: list[str]) -> list[str]:
         bare = line.strip()
         if line.rstrip() == "--" or line == "-- " or _SENT_FROM.match(bare):
             return lines[:at]
-        rest = [other for other in lines[at + 1 :] if other.strip()]
-        if at and _CLOSING.match(bare) and len(rest) <= SIGNATURE_LINES:
+        if at and _CLOSING.match(bare) and _signature_below(lines[at + 1 :]):
             return lines[:at]
     return lines
+
+
+def _signature_below(lines: list[str]) -> bool:
+    rest = [line.strip() for line in lines if line.strip()]
+    return len(rest) <= SIGNATURE_LINES and all(
+        len(line) <= SIGNATURE_WIDTH and not line.endswith("?") for line in rest
+    )
 
 
 def html_text(html: str) -> str:
