@@ -8,7 +8,7 @@ plain message, never anything else (docs/replies.md):
 - ``unreadable``: no message could be read from the bytes;
 - ``no_sender``: no From address.
 
-What the reply is about, first found wins: a ``reply+<token>@`` address in To, Cc,
+What the reply is about, first found wins: a ``reply+<key>.<tag>@`` address in To, Cc,
 Delivered-To or X-Original-To that ``worker.links.reply_key`` verifies; then the
 In-Reply-To id, then the last References id of the form ``<KEY@uid_domain>`` (KEY: a ledger
 key, 24 lower-case hex), which is how every message pactkeeper sends is named
@@ -131,10 +131,9 @@ def _digest(raw: bytes) -> str:
 def _about(message: Message, settings: Settings) -> str | None:
     values = [str(value) for name in REPLY_HEADERS for value in message.get_all(name) or []]
     for _name, address in getaddresses(values):
-        if address.lower().startswith("reply+"):
-            key = links.reply_key(settings, address)
-            if key:
-                return key
+        key = links.reply_key(settings, address) if "+" in address else None
+        if key:
+            return key
     ours = re.compile(rf"<({KEY_PATTERN})@(?i:{re.escape(settings.uid_domain)})>")
     for name, pick in (("In-Reply-To", 0), ("References", -1)):
         keys = ours.findall(_header(message, name))

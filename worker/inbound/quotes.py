@@ -146,6 +146,7 @@ def html_text(html: str) -> str:
     return reader.text()
 
 
+_SPACE = re.compile(r"\s+")
 _BLOCKS = frozenset(
     ("p", "div", "br", "tr", "li", "ul", "ol", "table", "h1", "h2", "h3", "h4", "pre", "hr")
 )
@@ -195,14 +196,14 @@ class _HTMLText(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self.trail or "skip" in self.open:
             return
-        depth = self.open.count("quote")
-        text = " ".join(data.split())
-        if not text:
-            if data and self.lines[-1]:
-                self.lines[-1] += " "
-            return
-        if not self.lines[-1]:
-            self.lines[-1] = "> " * depth
+        text = _SPACE.sub(" ", data)
+        line = self.lines[-1]
+        if not line:
+            text = text.lstrip()
+            if text:
+                self.lines[-1] = "> " * self.open.count("quote")
+        elif line.endswith(" "):
+            text = text.lstrip()
         self.lines[-1] += text
 
     def text(self) -> str:
