@@ -130,7 +130,7 @@ def _digest(raw: bytes) -> str:
 
 def _about(message: Message, settings: Settings) -> str | None:
     values = [str(value) for name in REPLY_HEADERS for value in message.get_all(name) or []]
-    for _name, address in getaddresses(values):
+    for _name, address in getaddresses([value for value in values if "+" in value]):
         key = links.reply_key(settings, address) if "+" in address else None
         if key:
             return key

@@ -273,13 +273,13 @@ def _by_keyword(text: str) -> tuple[str | None, bool]:
     """The status the keywords name, and whether the text is nothing but that keyword."""
     tokens = _words(text)
     words = [token for token in tokens if not _is_punctuation(token)]
-    found = {status for status in GRAVITY if _has_phrase(tokens, KEYWORDS[status][1])}
+    found = {status for status in GRAVITY if _has_phrase(tokens, status)}
     if found:
         status = next(s for s in GRAVITY if s in found)
-        return status, _only(words, KEYWORDS[status])
+        return status, _only(words, status)
     for status in GRAVITY:
         if words and words[0] in KEYWORDS[status][0]:
-            return status, _only(words, KEYWORDS[status])
+            return status, _only(words, status)
     return None, False
 
 
@@ -287,12 +287,14 @@ def _is_punctuation(token: str) -> bool:
     return all(unicodedata.category(ch).startswith("P") for ch in token)
 
 
-def _has_phrase(words: list[str], phrases: tuple[str, ...]) -> bool:
-    for phrase in phrases:
-        wanted = _words(phrase)
+def _has_phrase(tokens: list[str], status: str) -> bool:
+    present = set(tokens)
+    for wanted in _PHRASE_TOKENS[status]:
+        if wanted[0] not in present:
+            continue
         size = len(wanted)
-        for at in range(len(words) - size + 1):
-            if words[at : at + size] == wanted and not _negated(words, at, size):
+        for at in range(len(tokens) - size + 1):
+            if tokens[at : at + size] == wanted and not _negated(tokens, at, size):
                 return True
     return False
 
@@ -304,8 +306,12 @@ def _negated(tokens: list[str], at: int, size: int) -> bool:
     return tokens[at + size : at + size + 1] == ["niet"]
 
 
-def _only(words: list[str], table: tuple[tuple[str, ...], tuple[str, ...]]) -> bool:
-    openers, phrases = table
-    if len(words) == 1 and words[0] in openers:
+def _only(words: list[str], status: str) -> bool:
+    if len(words) == 1 and words[0] in KEYWORDS[status][0]:
         return True
-    return any(words == _words(phrase) for phrase in phrases)
+    return words in _PHRASE_TOKENS[status]
+
+
+_PHRASE_TOKENS = {
+    status: [_words(phrase) for phrase in phrases] for status, (_, phrases) in KEYWORDS.items()
+}
