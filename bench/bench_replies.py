@@ -7,7 +7,7 @@ Beside ``email.message_from_bytes`` alone on the same messages, in the same run:
 - ``read_mail``: the mail half of it alone, to show where the time goes;
 - ``message_from_bytes``: the stdlib parser only, the floor any reading path stands on.
 
-The messages are the corpus of tests/fixtures/replies (71 replies of every client). Each
+The messages are the corpus of tests/fixtures/replies (73 replies from every client). Each
 round reads every message ``--repeat`` times; the figures are medians over ``--rounds``.
 The path under test is one function of the raw bytes (``PATHS``, chosen with ``--path``),
 so the store path (``take_mail``) can be measured the same way.

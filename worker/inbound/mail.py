@@ -36,7 +36,7 @@ from worker.inbound.quotes import new_text
 MAX_BYTES = 1024 * 1024
 KEY_PATTERN = r"[0-9a-f]{24}"
 REPLY_HEADERS = ("To", "Cc", "Delivered-To", "X-Original-To")
-AUTO_PRECEDENCE = frozenset(("auto_reply", "bulk", "junk", "list"))
+AUTO_PRECEDENCE = frozenset(("auto_reply", "bulk", "junk"))
 AUTO_HEADERS = ("X-Autoreply", "X-Autorespond", "X-Autoresponder")
 # Out-of-office subjects of the common clients, nl and en (docs/replies.md).
 AUTO_SUBJECT = re.compile(
