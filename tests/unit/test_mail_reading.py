@@ -268,6 +268,13 @@ def test_the_sender_is_the_lower_cased_address_and_the_message_id_is_kept() -> N
     assert (mail.sender, mail.message_id) == ("anna@example.org", "<abc@Mail.Example>")
 
 
+def test_an_encoded_display_name_with_a_comma_keeps_the_address() -> None:
+    raw = message(
+        sender="=?utf-8?Q?De_Vries=2C_Anna_=3Cboss=40example=2Eorg=3E?= <anna@example.org>"
+    )
+    assert read(raw).sender == "anna@example.org"
+
+
 def test_a_message_without_message_id_is_named_by_its_bytes() -> None:
     first, second = read(message(body="1")), read(message(body="2"))
     assert first.message_id == read(message(body="1")).message_id

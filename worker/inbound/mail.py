@@ -113,11 +113,18 @@ def _header(message: Message, name: str) -> str:
         chunk.decode(_charset(charset or "utf-8"), "replace") if isinstance(chunk, bytes) else chunk
         for chunk, charset in parts
     )
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace").strip()
+    return _plain(text).strip()
+
+
+def _plain(text: str) -> str:
+    """Raw 8-bit header bytes (kept by the parser as surrogates) read as UTF-8."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _sender(message: Message) -> str:
-    _name, address = parseaddr(_header(message, "From"))
+    """The From address, parsed before encoded words are decoded: a decoded display name
+    may hold a comma or an angle bracket of its own."""
+    _name, address = parseaddr(_plain(str(message.get("From", ""))))
     address = address.strip().lower()
     if "@" not in address:
         raise MailRefused("no_sender", "the message has no From address")
