@@ -230,6 +230,20 @@ def test_html_only_mail_is_read_as_text() -> None:
     assert read(raw).text == "2 - wacht op cijfers"
 
 
+@pytest.mark.parametrize(
+    "signature",
+    [
+        '<div class="gmail_signature" data-smartmail="gmail_signature">Anna<br>+31 6</div>',
+        '<pre class="moz-signature" cols="72">-- \nAnna</pre>',
+        '<div id="Signature"><p>Anna de Vries</p></div>',
+        '<div id="AppleMailSignature">Verstuurd vanaf mijn iPhone</div>',
+    ],
+)
+def test_an_html_signature_is_no_part_of_the_text(signature: str) -> None:
+    raw = message("Content-Type: text/html", body=f"<div>3 - vast</div>{signature}")
+    assert read(raw).text == "3 - vast"
+
+
 def test_a_forwarded_message_attached_is_not_read_as_the_reply() -> None:
     body = (
         "--b\r\nContent-Type: text/plain\r\n\r\nZie hieronder.\r\n"

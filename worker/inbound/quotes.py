@@ -1,8 +1,8 @@
 """The text a person wrote in a reply: the quoted trail and the signature taken off.
 
 Pure. ``new_text(plain, html)`` reads the plain part when it has text, else the HTML
-part turned into text (blockquotes become ``>`` lines; the quote containers of Gmail,
-Outlook, Apple Mail and Thunderbird are dropped). It never raises.
+part turned into text (blockquotes become ``>`` lines; the quote and signature containers
+of Gmail, Outlook, Apple Mail and Thunderbird are dropped). It never raises.
 
 email-reply-parser (GitHub's reply parser, English) cuts the trail first; the rules here
 then fill its gaps, Dutch and Outlook above all (docs/replies.md "Quotes"):
@@ -152,7 +152,8 @@ _BLOCKS = frozenset(
 )
 _IGNORED = frozenset(("head", "style", "script", "title"))
 _VOID = frozenset(("br", "hr", "img", "meta", "link", "input", "col", "area", "base", "wbr"))
-_ATTRIBUTION_CLASSES = frozenset(("gmail_attr", "moz-cite-prefix"))
+_SKIPPED_CLASSES = frozenset(("gmail_attr", "moz-cite-prefix", "gmail_signature", "moz-signature"))
+_SKIPPED_IDS = frozenset(("signature", "applemailsignature", "ms-outlook-mobile-signature"))
 _TRAIL_IDS = frozenset(("appendonsend", "divrplyfwdmsg", "outlookmessageheader"))
 
 
@@ -175,7 +176,8 @@ class _HTMLText(HTMLParser):
         if tag in _VOID:
             return
         role = ""
-        if tag in _IGNORED or classes & _ATTRIBUTION_CLASSES:
+        skipped = classes & _SKIPPED_CLASSES or found.get("id", "").lower() in _SKIPPED_IDS
+        if tag in _IGNORED or skipped:
             role = "skip"
         elif tag == "blockquote":
             role = "quote"
