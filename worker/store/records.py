@@ -47,3 +47,17 @@ def invitees(plan_id: str) -> str:
 def caldav_resources(plan_id: str) -> str:
     """Per event UID: the href, ETag, SEQUENCE and digest written to the CalDAV calendar."""
     return f"caldav:{plan_id}"
+
+
+# -- calendar replies (worker/inbound/itip.py) ----------------------------------------------
+
+
+def attendance(plan_id: str) -> str:
+    """What attendees answered to the plan's meetings (iTIP REPLY), by
+    ``attendance_row_id``: PARTSTAT, DELEGATED-TO, COMMENT, the reply's DTSTAMP."""
+    return f"attendance:{plan_id}"
+
+
+def attendance_row_id(uid: str, person_id: str, sequence: int, recurrence: str | None) -> str:
+    """One attendee's answer to one revision (SEQUENCE) of a meeting, or of one occurrence."""
+    return f"{uid} {person_id} {sequence}" + (f" {recurrence}" if recurrence else "")
