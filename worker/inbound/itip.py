@@ -48,7 +48,7 @@ from worker.checkins.risk import MeetingAnswers
 from worker.engine import PlanGone
 from worker.inbound import notices
 from worker.inbound.replies import Outcome
-from worker.messages import format_day, format_moment
+from worker.messages import NP_, format_day, format_moment, pgettext_in
 from worker.store import records
 
 if TYPE_CHECKING:
@@ -61,6 +61,19 @@ PARTSTATS = ("ACCEPTED", "TENTATIVE", "DECLINED", "DELEGATED")
 NO_ANSWER = "needs-action"  # what a status shows for an invitee who has not answered
 LIMIT = 1024 * 1024  # bytes of one calendar object, as for every inbound body
 LANGUAGES = ("en", "nl")  # the notices' dates are worded in each, the reader's is chosen
+
+ANSWER = "calendar answer"  # the catalog context of the answer words
+ANSWER_WORDS = {
+    "accepted": NP_("calendar answer", "accepted"),
+    "tentative": NP_("calendar answer", "tentative"),
+    "declined": NP_("calendar answer", "declined"),
+    "delegated": NP_("calendar answer", "delegated"),
+    NO_ANSWER: NP_("calendar answer", "no answer"),
+}
+
+
+def answer_words(answer: str, lang: str) -> str:
+    return pgettext_in(lang, ANSWER, ANSWER_WORDS.get(answer, ANSWER_WORDS[NO_ANSWER]))
 
 
 # -- reading the object (pure) -------------------------------------------------------------
