@@ -443,9 +443,9 @@ def meeting_answers(engine: Engine, plan: Plan) -> list[MeetingAnswers]:
         ]
     )
     invited: dict[str, dict[str, Mapping[str, Any]]] = {}
-    for row in kept[records.invitees(plan.id)].values():
-        if row.get("state") == "invited":
-            invited.setdefault(str(row["uid"]), {})[str(row["person"])] = row
+    for invitee in kept[records.invitees(plan.id)].values():
+        if invitee.get("state") == "invited":
+            invited.setdefault(str(invitee["uid"]), {})[str(invitee["person"])] = invitee
     latest = _latest_answers(kept[records.attendance(plan.id)].values())
     found = []
     for uid, people in invited.items():
@@ -454,14 +454,7 @@ def meeting_answers(engine: Engine, plan: Plan) -> list[MeetingAnswers]:
             continue
         meeting = Meeting(plan, uid, record, people)
         start = meeting.start()
-        answers: dict[str, str] = {}
-        comments: dict[str, str] = {}
-        for person_id, row in people.items():
-            answer = latest.get((uid, person_id))
-            current = answer is not None and int(answer["sequence"]) >= int(row["sequence"] or 0)
-            answers[person_id] = str(answer["partstat"]).lower() if current else NO_ANSWER
-            if current and answer is not None and answer.get("comment"):
-                comments[person_id] = str(answer["comment"])
+        answers, comments = _current_answers(uid, people, latest)
         found.append(
             MeetingAnswers(
                 uid=uid,
@@ -475,6 +468,25 @@ def meeting_answers(engine: Engine, plan: Plan) -> list[MeetingAnswers]:
             )
         )
     return sorted(found, key=lambda m: (m.start or 0.0, m.title))
+
+
+def _current_answers(
+    uid: str,
+    people: Mapping[str, Mapping[str, Any]],
+    latest: Mapping[tuple[str, str], Mapping[str, Any]],
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Each invitee's answer to the revision they were last sent, and their comments."""
+    answers: dict[str, str] = {}
+    comments: dict[str, str] = {}
+    for person_id, invitee in people.items():
+        answer = latest.get((uid, person_id))
+        if answer is None or int(answer["sequence"]) < int(invitee.get("sequence") or 0):
+            answers[person_id] = NO_ANSWER
+            continue
+        answers[person_id] = str(answer["partstat"]).lower()
+        if answer.get("comment"):
+            comments[person_id] = str(answer["comment"])
+    return answers, comments
 
 
 def _latest_answers(rows: Any) -> dict[tuple[str, str], Mapping[str, Any]]:
