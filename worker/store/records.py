@@ -47,3 +47,6 @@ def invitees(plan_id: str) -> str:
 def caldav_resources(plan_id: str) -> str:
     """Per event UID: the href, ETag, SEQUENCE and digest written to the CalDAV calendar."""
     return f"caldav:{plan_id}"
+
+
+TELEGRAM_OFFSETS = "telegram_offsets"  # bot id -> {"offset": next update_id, "at"}: polled
