@@ -291,6 +291,11 @@ def register_webhook(engine: Engine, plan: Plan) -> str:
     token = _token_of(plan)
     bot = bot_id(token)
     url = webhook_url(engine.settings, bot)
+    if not url.startswith("https://"):
+        raise WebhookError(
+            "Telegram only calls https:// webhooks, and PACTKEEPER_BASE_URL is "
+            f"{engine.settings.base_url}"
+        )
     payload = {
         "url": url,
         "secret_token": webhook_secret(engine.settings, bot),
