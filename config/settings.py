@@ -131,12 +131,38 @@ class Settings(BaseSettings):
     http_read_timeout: float = 20.0
     handover_attach_limit: int = 10_000_000
 
+    # Replies (docs/architecture.md §16): the address replies reach, as reply+<token>@domain.
+    reply_address: str | None = None
+    imap_url: str | None = None  # imaps://user@host/INBOX: the poller reads replies there
+    imap_password: SecretStr | None = None
+    imap_folder_done: str = "pactkeeper/done"
+    imap_folder_refused: str = "pactkeeper/refused"
+    imap_ca_file: Path | None = None
+    imap_interval: float = Field(60.0, gt=0)
+    inbound_rate: int = Field(30, gt=0)  # inbound messages one sender may send per hour
+
     def __init__(self, **values: Any) -> None:
         try:
             super().__init__(**values)
         except ValidationError as error:
             raise SettingsError(explain(error)) from None
         self._check_state()
+
+    @field_validator("reply_address")
+    @classmethod
+    def _one_address(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        local, at, domain = value.strip().partition("@")
+        if (
+            not at
+            or not local
+            or "." not in domain
+            or "+" in local
+            or any(c.isspace() or c in '<>(),;:\\"[]' for c in value.strip())
+        ):
+            raise ValueError("expected one plain address like reply@org.example, without '+'")
+        return value.strip()
 
     @field_validator("twilio_content_sids", mode="before")
     @classmethod
@@ -270,6 +296,7 @@ EXPECTED = {
     "literal_error": "one of {expected}",
 }
 EXPECTED_FOR = {
+    "reply_address": "one plain address like reply@org.example, without '+'",
     "twilio_content_sids": 'a JSON object of message kind to template, e.g. {"reminder": "HX..."}',
 }
 

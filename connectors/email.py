@@ -35,21 +35,28 @@ def build_email(message: Message, settings: Settings, reply_to: str | None = Non
     """The complete e-mail: text + HTML, the iTIP calendar part, attachments, headers.
 
     ``reply_to`` is the plan's ``communication.channels.email.reply_to``: the person a
-    reply should reach (the footer asks for replies; the sender is a machine).
+    reply should reach (the footer asks for replies; the sender is a machine). A message
+    whose ``extra["reply_to"]`` names pactkeeper's own reply address (``reply+<token>@``,
+    set with ``PACTKEEPER_REPLY_ADDRESS``) is answered there instead: pactkeeper reads the
+    reply, and passes on to the lead what is not an answer. Its List-Unsubscribe goes
+    there too, with the subject STOP, which switches e-mail off for that person.
     """
     if not message.recipient.email:
         raise ConnectorError("permanent", f"{message.recipient.id} has no e-mail address")
     mail = EmailMessage(policy=SMTP)
     mail["From"] = sender(settings)
     mail["To"] = Address(message.recipient.name, addr_spec=message.recipient.email)
-    if reply_to:
-        mail["Reply-To"] = Address(addr_spec=reply_to)
+    reply_address = message.extra.get("reply_to")
+    if reply_address or reply_to:
+        mail["Reply-To"] = Address(addr_spec=str(reply_address or reply_to))
     mail["Subject"] = message.subject
     mail["Date"] = format_datetime((message.when or datetime.now(UTC)).astimezone(UTC))
     mail["Message-ID"] = message_id(message.key, settings)
     mail["Auto-Submitted"] = "auto-generated"
     mail["List-Unsubscribe"] = (
-        f"<mailto:{settings.organizer_email}?subject=unsubscribe%20{message.plan_id}>"
+        f"<mailto:{reply_address}?subject=STOP>"
+        if reply_address
+        else f"<mailto:{settings.organizer_email}?subject=unsubscribe%20{message.plan_id}>"
     )
     mail["X-Pactkeeper-Plan"] = message.plan_id
     mail["X-Pactkeeper-Kind"] = message.kind

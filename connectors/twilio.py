@@ -20,8 +20,11 @@ segment), at most 1600 characters with the link always whole. WhatsApp carries
 the whole message; a business-initiated WhatsApp message outside the 24-hour
 window needs an approved Content template: when ``settings.twilio_content_sids``
 has the message's kind (``reminder``, ``checkin_request``, ``warning``, ...),
-``ContentSid`` and ``ContentVariables`` replace ``Body``. The variables every
-template may use, in this order:
+``ContentSid`` and ``ContentVariables`` replace ``Body``. Inside the window (the
+person's own message less than 24 hours ago, ``message.extra["session"]``, set by the
+engine from inbound messages) the whole message goes free-form. The engine sends
+nothing on WhatsApp outside the window without a template: the next channel takes it.
+The variables every template may use, in this order:
 
 - ``{{1}}`` the recipient's name
 - ``{{2}}`` the subject (on one line)
@@ -152,7 +155,7 @@ class WhatsAppConnector(TwilioConnector):
 
     def content(self, message: Message) -> dict[str, str]:
         template = self.settings.twilio_content_sids.get(message.kind)
-        if template:
+        if template and not message.extra.get("session"):
             values = (
                 message.recipient.name,
                 message.subject,

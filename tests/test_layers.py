@@ -59,6 +59,7 @@ FEATURES = (
     "worker.handover",
     "worker.kickoff",
     "worker.plans",
+    "worker.inbound",
 )
 FEATURE_MAY_NOT_IMPORT = (
     "worker.run",

@@ -23,6 +23,7 @@ from worker.delivery import messages as delivery_messages
 from worker.delivery.draft import BatchStep, Drafter, Step
 from worker.handover import close as handover
 from worker.handover import messages as handover_messages
+from worker.inbound import messages as inbound_messages
 from worker.kickoff import messages as kickoff_messages
 from worker.milestones import messages as milestone_messages
 from worker.milestones import overdue
@@ -76,6 +77,13 @@ TABLE: tuple[Kind, ...] = (
         delivery=True,
     ),
     Kind("caldav", "worker.calendar.revisions", step=push.push_step),
+    # What came back: a reply or a meeting answer the lead should see.
+    Kind(
+        "inbound_notice",
+        "worker.inbound.notices",
+        draft=inbound_messages.inbound_notice,
+        delivery=True,
+    ),
 )
 
 KINDS: dict[str, Kind] = {kind.name: kind for kind in TABLE}

@@ -3,13 +3,13 @@
 One home, so what a link grants, how long it lasts and where it points are read in one
 place (docs/architecture.md §9). ``worker.tokens`` is the signing primitive; the web app
 verifies what is made here. The token purposes ("checkin", "status", "runbook", "feed",
-"bundle")
-and their fields are persisted in every link sent: they never change.
+"bundle", "reply") and their fields are persisted in every link sent: they never change.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import time, timedelta
 
 from config.plan import Person, Plan
@@ -75,3 +75,35 @@ def download_link(settings: Settings, plan_id: str, data: bytes, expires: float)
         settings.signing_key, "bundle", {"p": plan_id, "d": digest(data)}, expires=expires
     )
     return f"{_base(settings)}/bundles/{plan_id}/{token}.zip"
+
+
+# The ledger key (24 lower-case hex digits), a dot and its tag: reply+<key>.<tag>@domain.
+_REPLY = re.compile(
+    r"^(?P<base>[^+@]+)\+(?P<key>[0-9a-f]{24})\.(?P<tag>[0-9a-f]{16})@(?P<domain>.+)$"
+)
+
+
+def reply_address(settings: Settings, key: str) -> str | None:
+    """The address a reply to the message with ledger ``key`` goes to, or None when
+    ``PACTKEEPER_REPLY_ADDRESS`` is not set. The key names the plan, the person and what
+    the message was about (its ledger item); the tag makes it unforgeable. Lower-case hex
+    only, 47 characters before the domain: it survives mail systems that fold case, and
+    fits the 64 an address's local part may have (RFC 5321)."""
+    if not settings.reply_address:
+        return None
+    base, _, domain = settings.reply_address.partition("@")
+    return f"{base}+{key}.{tokens.tag(settings.signing_key, 'reply', key)}@{domain}"
+
+
+def reply_key(settings: Settings, address: str) -> str | None:
+    """The ledger key an address made by ``reply_address`` names; None for any other."""
+    if not settings.reply_address:
+        return None
+    found = _REPLY.match(address.strip().lower())
+    base, _, domain = settings.reply_address.lower().partition("@")
+    if found is None or found["base"] != base or found["domain"] != domain:
+        return None
+    key = found["key"]
+    if not tokens.tag_matches(settings.signing_key, "reply", key, found["tag"]):
+        return None
+    return key

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from config.plan import Milestone, Person, Plan
 from worker.checkins.ladder import HELP, help_warnings, stopping_warnings
 from worker.checkins.rhythm import Slot, rhythm
+from worker.checkins.windows import UNCLEAR
 from worker.plans.closed import closed_at
 from worker.store import Store, records
 
@@ -145,6 +146,26 @@ def record_checkin(
     )
 
 
+def record_contact(
+    engine: Engine,
+    plan: Plan,
+    person_id: str,
+    now: float,
+    note: str,
+    source: str,
+    *,
+    window: str,
+) -> CheckinResult:
+    """A reply to ``window``'s request that named no status: it answers the window as
+    ``unclear`` (ending a silence) unless the window has an answer already, which stays."""
+    person = checking_person(plan, person_id)
+    _refuse_closed(engine, plan)
+    slot = _answered_window(plan, person, now, window, None)
+    answer = Answer(UNCLEAR, _clean(note), (), now, source)
+    outcome, row = _answer(engine.store, plan.id, slot, answer, keep_answer=True)
+    return CheckinResult(person.id, person.name, slot.day, str(row["state"]), outcome, UNCLEAR)
+
+
 def _answered_window(
     plan: Plan, person: Person, now: float, window: str | None, recorded: float | None
 ) -> Slot:
@@ -198,8 +219,11 @@ def _clean(text: str) -> str:
     return flat.encode("utf-8", "replace").decode("utf-8")
 
 
-def _answer(store: Store, plan_id: str, slot: Slot, answer: Answer) -> tuple[str, dict[str, Any]]:
-    """Insert the row once; after that, compare-and-set on its revision."""
+def _answer(
+    store: Store, plan_id: str, slot: Slot, answer: Answer, keep_answer: bool = False
+) -> tuple[str, dict[str, Any]]:
+    """Insert the row once; after that, compare-and-set on its revision. With
+    ``keep_answer``, a window answered already is left as it is."""
     where, key = records.checkin_rows(plan_id), records.checkin_row_id(slot.person, slot.day)
     fresh = window_row(slot, "answered" if answer.at < slot.closes else "late", answer)
     for _ in range(20):
@@ -207,6 +231,8 @@ def _answer(store: Store, plan_id: str, slot: Slot, answer: Answer) -> tuple[str
         if old is None:
             return "recorded", fresh
         revision = int(old.get("revision") or 0)
+        if old["state"] in ("answered", "late") and keep_answer:
+            return "unchanged", old
         if old["state"] in ("answered", "late"):
             if (old.get("status"), old.get("note"), _pairs(old)) == (
                 answer.status,

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from config.plan import Milestone, Person, Plan
 from worker import messages
+from worker.checkins.windows import UNCLEAR
 from worker.messages import NP_, pgettext_in
 from worker.messages.words import counted, listed
 from worker.timeline import local_moment
@@ -280,7 +281,10 @@ def _streak(plan: Plan, streak: list[Window]) -> list[Reason]:
 
 
 def _status(windows: Sequence[Window]) -> list[Reason]:
-    answered = [w for w in windows if w.state in ("answered", "late") and w.status]
+    # A reply without a status is contact, not a change of status: the one before it holds.
+    answered = [
+        w for w in windows if w.state in ("answered", "late") and w.status not in (None, UNCLEAR)
+    ]
     if not answered:
         return []
     last = max(answered, key=lambda w: (w.opens, w.answered_at or 0.0))

@@ -7,6 +7,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 STATES = ("pending", "answered", "late", "missed", "excused", "untracked")
+# The status of a reply that named none: contact all the same (it ends a silence, and the
+# lead is shown it as "answered, status unclear"), never a change of the status before it.
+UNCLEAR = "unclear"
 
 
 @dataclass(frozen=True)

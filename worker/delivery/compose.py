@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from config.plan import Person, Plan
 from connectors.base import Message, Recipient
-from worker import kinds, messages
+from worker import kinds, links, messages
+from worker.delivery.channels import session_open
 from worker.messages.words import label
 from worker.store import Item
 
@@ -72,8 +73,22 @@ def compose(
         attachments=tuple(draft.attachments),
         calendar=draft.calendar,
         when=datetime.fromtimestamp(now, UTC),
-        extra={"template": draft.template},
+        extra=_extra(engine, item, person, channel, draft.template, now),
     )
+
+
+def _extra(
+    engine: Engine, item: Item, person: Person, channel: str, template: str, now: float
+) -> dict[str, Any]:
+    """What only some connectors use: where a reply goes, whether WhatsApp's session is open."""
+    extra: dict[str, Any] = {"template": template}
+    if channel == "email":
+        address = links.reply_address(engine.settings, item.key)
+        if address is not None:
+            extra["reply_to"] = address
+    elif channel == "whatsapp":
+        extra["session"] = session_open(engine, person, now)
+    return extra
 
 
 def _message_kind(item: Item) -> str:

@@ -23,7 +23,7 @@ from config.plan import Person, Plan
 from connectors.base import ConnectorError
 from worker import kinds
 from worker.delivery import compose as composing
-from worker.delivery.channels import choose_channel, disable
+from worker.delivery.channels import choose_channel, disable, passed_over
 from worker.delivery.draft import Step
 from worker.delivery.retry import MAX_ATTEMPTS, backoff
 from worker.engine import Delivery, Engine, PlanGone, utc
@@ -184,23 +184,9 @@ def _send(engine: Engine, claim: Claim, item: Item, now: float) -> Delivery:
         detail = f"cannot deliver: {error}"
         engine.store.finish(claim, "failed", now, detail=detail)
         return _done(engine, item, now, "failed", detail=detail)
-    channel = choose_channel(engine, plan, person, item.channel)
+    channel = choose_channel(engine, plan, person, item.channel, item.kind, now)
     if channel is None:
-        # Every channel failed before; the lead was told then, once per channel.
-        reasons = "; ".join(
-            f"{t['channel']}: {t['reason']}"
-            for t in engine.store.records(records.channel_targets(plan.id)).values()
-            if t.get("person") == person.id
-        )
-        return _give_up(
-            engine,
-            claim,
-            item,
-            now,
-            f"no working channel left ({reasons})",
-            item.channel,
-            problem="",
-        )
+        return _no_channel(engine, claim, item, plan, person, now)
     try:
         connector, outbox = engine.connector(plan, channel)
         message = composing.compose(engine, plan, item, person, channel, now)
@@ -229,6 +215,37 @@ def _send(engine: Engine, claim: Claim, item: Item, now: float) -> Delivery:
         return _failed(engine, claim, item, plan, person, channel, failure, now)
     engine.store.finish(claim, "sent", now, subject=message.subject, channel=channel)
     return _done(engine, item, now, "sent", channel, message.subject, outbox=outbox is not None)
+
+
+def _no_channel(
+    engine: Engine, claim: Claim, item: Item, plan: Plan, person: Person, now: float
+) -> Delivery:
+    """No channel of the person may carry the message. Where every one failed before, the
+    lead was told then, once per channel; a channel passed over for another reason (an
+    opt-out, a closed WhatsApp session) was not, so the lead hears of this message."""
+    failures = {
+        t["channel"]: t["reason"]
+        for t in engine.store.records(records.channel_targets(plan.id)).values()
+        if t.get("person") == person.id
+    }
+    reasons = {
+        channel: passed_over(engine, plan, person, channel, item.kind, now) or ""
+        for channel in person.channels
+    }
+    told = all(reason == "failed" for reason in reasons.values())
+    detail = "; ".join(
+        f"{channel}: {failures.get(channel, reason) if reason == 'failed' else reason}"
+        for channel, reason in reasons.items()
+    )
+    return _give_up(
+        engine,
+        claim,
+        item,
+        now,
+        f"no working channel left ({detail})",
+        item.channel,
+        problem="" if told else "failed",
+    )
 
 
 def _wait_for_plan(
@@ -316,7 +333,7 @@ def _failed(
         # reaper reports it again at worst; dying after disabling would not.
         _notify_lead(engine, plan, item, now, "channel_failed", detail, channel)
         disable(engine, plan, person, channel, detail, now)
-        fallback = choose_channel(engine, plan, person, channel)
+        fallback = choose_channel(engine, plan, person, channel, item.kind, now)
         if fallback is not None:
             engine.store.retry(claim, now, f"{detail}; falling back to {fallback}", fallback)
             return _done(engine, item, now, "retry", channel, detail=f"{detail}; next: {fallback}")
@@ -389,7 +406,7 @@ def _notify_lead(
     channel: str | None,
 ) -> None:
     """Tell the team lead once that a message may not have reached someone."""
-    if about.kind == "notice":
+    if about.kind in ("notice", "inbound_notice"):
         return  # a failed notice does not cause another notice
     lead = plan.lead
     # A channel that broke is reported once per person and channel, not once per message.

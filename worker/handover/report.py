@@ -73,6 +73,7 @@ EN = Words(
         "need_help": NP_("handover report", "needs help"),
         "blocked": NP_("handover report", "blocked"),
         "stopping": NP_("handover report", "stopping"),
+        "unclear": NP_("handover report", "answered, status unclear"),
     },
     windows={
         "answered": NP_("handover report", "answered"),

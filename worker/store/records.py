@@ -49,4 +49,29 @@ def caldav_resources(plan_id: str) -> str:
     return f"caldav:{plan_id}"
 
 
+# -- replies (worker/inbound/) ------------------------------------------------------------
+
+INBOUND_SEEN = "inbound"  # "<via>:<external id>" -> what an inbound message came to (once)
+WHATSAPP_SESSIONS = "whatsapp"  # E.164 phone -> {"at": the person's last inbound message}
+
+
+def inbound_rate_id(via: str, sender: str, hour: int) -> str:
+    """The row of ``INBOUND_RATES`` that counts one sender's messages in one hour."""
+    return f"{via}:{sender}:{hour}"
+
+
+INBOUND_RATES = "inbound_rates"
+
+
+def optouts(plan_id: str) -> str:
+    """The channels a person of the plan switched off by replying STOP, by target id
+    (``channel_target_id``): {"off": bool, "at", "source"}."""
+    return f"optouts:{plan_id}"
+
+
+def replies(plan_id: str) -> str:
+    """The replies that reached the plan (the lead's view), by "<via>:<external id>"."""
+    return f"replies:{plan_id}"
+
+
 TELEGRAM_OFFSETS = "telegram_offsets"  # bot id -> {"offset": next update_id, "at"}: polled

@@ -1,0 +1,384 @@
+"""Every inbound text comes in here: an e-mail reply, an SMS, a WhatsApp, a Telegram message.
+
+``take_reply`` is the one way in (docs/architecture.md §16), for ``pactkeeper mail-in``, the
+IMAP poller, ``/inbound/twilio``, ``/inbound/telegram`` and ``simulate --replies``:
+
+1. **Once.** The same inbound message (its Message-ID, MessageSid or update id) is taken
+   once; a second delivery of it gets the first one's outcome and changes nothing. What it
+   does is idempotent too (the check-in row is compare-and-set, notices have fixed keys),
+   so a process that dies between acting and remembering acts again harmlessly.
+2. **Who.** The sender must be a person of a plan kept here, by e-mail address or phone
+   number, or a plan's Telegram chat; anyone else is refused and logged without the body,
+   with no answer (no backscatter). A sender may send ``inbound_rate`` messages an hour.
+3. **About what.** The message the reply names (the reply address's token, In-Reply-To, a
+   Telegram button), else the person's latest check-in request: with one phone number in
+   two plans, the plan whose request is the most recent.
+4. **What it says** (``worker.inbound.reading``): only an opt-out word switches that
+   channel off for the person (START switches it on again), and the lead is told once; a
+   status answers the window of the request; a reply without one still counts as contact
+   ("answered, status unclear", shown to the lead); an auto-reply is never an answer; a
+   reply to a message that asked nothing reaches the lead as a notice.
+
+Every inbound WhatsApp message opens that person's 24-hour WhatsApp session
+(``worker.delivery.channels``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
+
+from config.load import PlanError
+from config.plan import Person, Plan
+from worker.checkins.answers import CheckinError, record_checkin, record_contact
+from worker.delivery.channels import choose_channel, opt
+from worker.inbound import notices
+from worker.inbound.reading import read_answer
+from worker.messages import gettext_in
+from worker.store import Item, records
+
+if TYPE_CHECKING:
+    from worker.engine import Engine
+
+log = logging.getLogger("pactkeeper.inbound")
+
+VIAS = ("email", "sms", "whatsapp", "telegram")
+RESULTS = ("answered", "unclear", "notice", "optout", "optin", "auto", "duplicate", "refused")
+# What a reply names when it names a request: the check-in request's kind in the ledger.
+REQUEST = "checkin_open"
+RATE_WINDOW = 3600
+
+
+@dataclass(frozen=True)
+class Reply:
+    via: str  # email | sms | whatsapp | telegram
+    sender: str  # e-mail address, E.164 phone, or the Telegram chat id
+    external_id: str  # Message-ID, MessageSid, "<bot>:<update_id>"
+    text: str  # what the person wrote (quotes and signature stripped)
+    at: float  # when it arrived
+    about: str | None = None  # the ledger key it names, verified by the caller
+    status: str | None = None  # a button names the status itself
+    auto: bool = False  # an auto-reply: shown to the lead, never an answer
+    subject: str = ""
+    user: str = ""  # Telegram: who pressed or wrote (from.id)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    result: str  # one of RESULTS
+    reason: str = ""  # why refused, or why an answer became a notice
+    plan_id: str | None = None
+    person: str | None = None
+    status: str | None = None
+    window: str | None = None
+    language: str = "en"
+
+    def confirmation(self) -> str | None:
+        """The one line a chat channel answers with, in the person's language; None for
+        none (a refused sender gets nothing back)."""
+        lang = self.language
+        if self.result == "answered":
+            return gettext_in(lang, "Thank you, your check-in is recorded.")
+        if self.result == "unclear":
+            return gettext_in(lang, "Thank you, your message is passed on to the team lead.")
+        if self.result == "notice":
+            return gettext_in(lang, "Thank you, your message is passed on to the team lead.")
+        if self.result == "optout":
+            return gettext_in(
+                lang, "You will no longer get messages here. Send START to switch them on."
+            )
+        if self.result == "optin":
+            return gettext_in(lang, "Messages are switched on here again.")
+        return None
+
+    def summary(self) -> str:
+        """One line for a command line or a log: what became of the message."""
+        who = f"{self.plan_id}/{self.person}" if self.person else (self.plan_id or "")
+        parts = [self.result, who, self.status or "", self.window or "", self.reason]
+        return " ".join(part for part in parts if part)
+
+
+@dataclass(frozen=True)
+class Match:
+    plan: Plan
+    person: Person
+    about: Item | None  # the ledger item the reply is about, if it names or finds one
+
+
+def take_reply(engine: Engine, reply: Reply, now: float) -> Outcome:
+    """What became of one inbound message (see the module docstring); never raises for
+    what a sender can send."""
+    seen_id = _seen_id(reply)
+    seen = engine.store.get_record(records.INBOUND_SEEN, seen_id)
+    if seen is not None:
+        return Outcome(
+            "duplicate",
+            plan_id=seen.get("plan_id"),
+            person=seen.get("person"),
+            status=seen.get("status"),
+            window=seen.get("window"),
+            language=str(seen.get("language") or "en"),
+        )
+    match = find_sender(engine, reply)
+    if match is None:
+        log.info("refused a %s message from an unknown sender (%s)", reply.via, _masked(reply))
+        return Outcome("refused", "unknown_sender")
+    if not _within_rate(engine, reply, now):
+        log.warning(
+            "refused a %s message: %s sent more than %d this hour",
+            reply.via,
+            match.person.id,
+            engine.settings.inbound_rate,
+        )
+        return Outcome("refused", "rate_limited", match.plan.id, match.person.id)
+    if reply.via == "whatsapp":
+        open_session(engine, reply.sender, reply.at)
+    outcome = _act(engine, match, reply, now)
+    engine.store.put_record(
+        records.INBOUND_SEEN, seen_id, {**asdict(outcome), "at": now, "via": reply.via}
+    )
+    _remember(engine, match, reply, outcome, now)
+    log.info("%s reply: %s", reply.via, outcome.summary())
+    return outcome
+
+
+def _seen_id(reply: Reply) -> str:
+    given = reply.external_id.strip()
+    if not given:  # nothing names it: the same sender, time and text is the same message
+        given = hashlib.sha256(f"{reply.sender}|{reply.at}|{reply.text}".encode()).hexdigest()
+    return f"{reply.via}:{given[:300]}"
+
+
+def _masked(reply: Reply) -> str:
+    """Enough of the sender to find the log line again, not enough to read it out."""
+    return hashlib.sha256(reply.sender.strip().lower().encode()).hexdigest()[:10]
+
+
+# -- who sent it ------------------------------------------------------------------------
+
+
+def find_sender(engine: Engine, reply: Reply) -> Match | None:
+    """The plan and person the message is from, and what it is about; None for a stranger."""
+    named = engine.store.get(reply.about) if reply.about else None
+    if named is not None:
+        match = _named(engine, reply, named)
+        if match is not None:
+            return match
+    if reply.via == "telegram":
+        return None  # a chat message that names no request names no person
+    people = list(_people_with(engine, reply))
+    if not people:
+        return None
+    # The latest check-in request among everyone with this address, in any plan.
+    latest: tuple[float, Match] | None = None
+    for plan, person in people:
+        request = latest_request(engine, plan, person)
+        if request is not None and (latest is None or (request.sent_at or 0) > latest[0]):
+            latest = (request.sent_at or 0.0, Match(plan, person, request))
+    if latest is not None:
+        return latest[1]
+    plan, person = people[0]
+    return Match(plan, person, None)
+
+
+def _named(engine: Engine, reply: Reply, item: Item) -> Match | None:
+    try:
+        plan = engine.plan(item.plan_id)
+    except (PlanError, LookupError):
+        return None
+    if reply.via == "telegram":
+        chat = plan.communication.channels.telegram
+        if chat is None or str(chat.chat_id) != reply.sender.strip():
+            return None
+        person = _person(plan, item.recipient)
+        return Match(plan, person, item) if person is not None else None
+    for person in plan.people:
+        if _address_of(person, reply.via) == _normal(reply.sender, reply.via):
+            # Someone else of the plan answering another's message: not an answer of theirs.
+            return Match(plan, person, item if person.id == item.recipient else None)
+    return None
+
+
+def _people_with(engine: Engine, reply: Reply) -> Iterator[tuple[Plan, Person]]:
+    address = _normal(reply.sender, reply.via)
+    if not address:
+        return
+    plans, _ = engine.plans(sorted(engine.store.plan_ids()))
+    for plan_id in sorted(plans):
+        plan = plans[plan_id]
+        for person in plan.people:
+            if _address_of(person, reply.via) == address:
+                yield plan, person
+
+
+def _person(plan: Plan, person_id: str | None) -> Person | None:
+    try:
+        return plan.person(person_id or "")
+    except KeyError:
+        return None
+
+
+def _address_of(person: Person, via: str) -> str:
+    return _normal((person.email if via == "email" else person.phone) or "", via)
+
+
+def _normal(address: str, via: str) -> str:
+    address = address.strip()
+    if via == "email":
+        return address.lower()
+    return address.removeprefix("whatsapp:").replace(" ", "")
+
+
+def latest_request(engine: Engine, plan: Plan, person: Person) -> Item | None:
+    """The person's most recent check-in request that went out."""
+    sent = [
+        item
+        for item in engine.store.items(plan.id, ("sent",))
+        if item.kind == REQUEST and item.recipient == person.id
+    ]
+    return max(sent, key=lambda item: item.sent_at or 0.0, default=None)
+
+
+def _within_rate(engine: Engine, reply: Reply, now: float) -> bool:
+    """Count the message against its sender's hour; False once the hour is full."""
+    row = records.inbound_rate_id(reply.via, _normal(reply.sender, reply.via), int(now // 3600))
+    for _ in range(20):
+        old = engine.store.put_record_once(records.INBOUND_RATES, row, {"count": 1})
+        if old is None:
+            return True
+        count = int(old.get("count") or 0)
+        if count >= engine.settings.inbound_rate:
+            return False
+        changes = {"count": count + 1}
+        if engine.store.update_record(records.INBOUND_RATES, row, {"count": count}, changes, old):
+            return True
+    return False
+
+
+# -- what it says -----------------------------------------------------------------------
+
+
+def _act(engine: Engine, match: Match, reply: Reply, now: float) -> Outcome:
+    plan, person = match.plan, match.person
+    lang = plan.language_of(person)
+    base = {"plan_id": plan.id, "person": person.id, "language": lang}
+    if reply.auto:
+        _tell_lead(engine, match, reply, "auto", now)
+        return Outcome("auto", **base)
+    reading = read_answer(reply.text)
+    if reading.optout is not None and reply.status is None:
+        return _opt(engine, match, reply, reading.optout == "stop", now)
+    status = reply.status or reading.status
+    request = match.about if match.about is not None and match.about.kind == REQUEST else None
+    if match.about is not None and request is None:
+        _tell_lead(engine, match, reply, "asked_nothing", now)
+        return Outcome("notice", "asked_nothing", **base)
+    if request is None:
+        _tell_lead(engine, match, reply, "no_request", now)
+        return Outcome("notice", "no_request", **base)
+    window = request.ref
+    try:
+        if status is None:
+            contact = record_contact(
+                engine, plan, person.id, now, reading.note, reply.via, window=window
+            )
+            if contact.outcome == "unchanged":  # the window has its answer: this is more
+                _tell_lead(engine, match, reply, "more", now, window=window)
+                return Outcome("notice", "answered_before", window=window, **base)
+        else:
+            record_checkin(
+                engine, plan, person.id, now, status, reading.note, source=reply.via, window=window
+            )
+    except CheckinError as error:
+        _tell_lead(engine, match, reply, "not_recorded", now, reason=str(error))
+        return Outcome("notice", "not_recorded", window=window, **base)
+    if status is None:
+        _tell_lead(engine, match, reply, "unclear", now, window=window)
+        return Outcome("unclear", window=window, **base)
+    return Outcome("answered", status=status, window=window, **base)
+
+
+def _opt(engine: Engine, match: Match, reply: Reply, off: bool, now: float) -> Outcome:
+    """STOP switches the channel off for the person; START switches it on again. On SMS and
+    WhatsApp the number stops for every plan that has it, as the carrier stops it."""
+    targets = (
+        [(p, person) for p, person in _people_with(engine, reply)]
+        if reply.via in ("sms", "whatsapp")
+        else [(match.plan, match.person)]
+    )
+    source = f"{reply.via}:{reply.external_id}"
+    for plan, person in targets or [(match.plan, match.person)]:
+        if reply.via not in person.channels:
+            continue
+        if opt(engine, plan, person, reply.via, off, now, source):
+            _tell_lead(
+                engine,
+                Match(plan, person, None),
+                reply,
+                "optout" if off else "optin",
+                now,
+            )
+    plan, person = match.plan, match.person
+    return Outcome(
+        "optout" if off else "optin",
+        plan_id=plan.id,
+        person=person.id,
+        language=plan.language_of(person),
+    )
+
+
+def _tell_lead(
+    engine: Engine,
+    match: Match,
+    reply: Reply,
+    case: str,
+    now: float,
+    window: str | None = None,
+    reason: str = "",
+) -> None:
+    plan, person = match.plan, match.person
+    lead = plan.lead
+    if lead.id == person.id:  # the lead's own reply goes to the partner contact
+        recipients = [plan.person(plan.partner.contact)]
+    else:
+        recipients = [lead]
+    facts: dict[str, object] = {
+        "case": case,
+        "via": reply.via,
+        "text": notices.quoted(reply.text),
+        "subject": notices.quoted(reply.subject)[:200],
+        "window": window or "",
+        "reason": reason,
+    }
+    if case in ("optout", "optin"):
+        facts["next"] = choose_channel(engine, plan, person, None) or ""
+    topic = f"reply|{case}|{person.id}|{_seen_id(reply)}"
+    notices.tell(engine, plan, recipients, person, "reply_notice", facts, topic, now)
+
+
+def _remember(engine: Engine, match: Match, reply: Reply, outcome: Outcome, now: float) -> None:
+    """The reply as the lead's view shows it (status page, handover report)."""
+    engine.store.put_record(
+        records.replies(match.plan.id),
+        _seen_id(reply),
+        {
+            "person": match.person.id,
+            "via": reply.via,
+            "at": now,
+            "result": outcome.result,
+            "status": outcome.status,
+            "window": outcome.window,
+        },
+    )
+
+
+def open_session(engine: Engine, phone: str, at: float) -> None:
+    """A WhatsApp message from ``phone`` opens its 24-hour session (Meta's rule: only the
+    person's own message opens it, and free-form messages may go out inside it)."""
+    number = _normal(phone, "whatsapp")
+    old = engine.store.get_record(records.WHATSAPP_SESSIONS, number)
+    if old is None or float(old.get("at") or 0) < at:
+        engine.store.put_record(records.WHATSAPP_SESSIONS, number, {"at": at})
