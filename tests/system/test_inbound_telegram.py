@@ -19,6 +19,7 @@ import pytest
 import requests
 
 from config.plan import Plan
+from config.settings import Settings
 from connectors.base import Message, Recipient
 from connectors.telegram import TelegramConnector
 from tests.http_sink import SinkProcess, start_sink
@@ -207,7 +208,7 @@ def test_a_forged_button_changes_nothing(served: Served) -> None:
     assert "text" not in answer.json()
     assert state(served)[:2] == before[:2]
     # A button signed with another key is as forged.
-    other = served.engine.settings.model_copy(update={"secret_key": "another-signing-key-0"})
+    other = Settings(data_dir=Path("unused"), redis_url=None, secret_key="another-signing-key-0")
     assert telegram.read_button(other, real) is None
 
 

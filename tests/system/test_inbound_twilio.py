@@ -146,7 +146,10 @@ def serve_inbound(
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    with serve_inbound(tmp_path_factory.mktemp("twilio"), inbound_plan()) as found:
+    # Wendy's request goes out on WhatsApp before she ever wrote: as an approved template.
+    templates = {"checkin_request": "HX0123456789abcdef0123456789abcdef"}
+    tmp = tmp_path_factory.mktemp("twilio")
+    with serve_inbound(tmp, inbound_plan(), twilio_content_sids=templates) as found:
         yield found
 
 
