@@ -86,3 +86,6 @@ def attendance(plan_id: str) -> str:
 def attendance_row_id(uid: str, person_id: str, sequence: int, recurrence: str | None) -> str:
     """One attendee's answer to one revision (SEQUENCE) of a meeting, or of one occurrence."""
     return f"{uid} {person_id} {sequence}" + (f" {recurrence}" if recurrence else "")
+
+
+TELEGRAM_OFFSETS = "telegram_offsets"  # bot id -> {"offset": next update_id, "at"}: polled
