@@ -29,6 +29,7 @@ from worker import datafolder
 from worker.run import broker
 
 TASK_TIME_LIMIT = 300  # no delivery may hold a worker longer; every call out has a timeout
+TELEGRAM_POLL_INTERVAL = 5.0  # seconds; each poll holds getUpdates open for a part of it
 
 
 def redis_url(settings: Settings) -> str | None:
@@ -77,6 +78,13 @@ def beat_schedule(settings: Settings) -> dict[str, Any]:
             "task": "pactkeeper.imap_poll",
             "schedule": settings.imap_interval,
             "options": {"expires": settings.imap_interval},
+        }
+    if settings.embedded:
+        # Telegram replies by long polling: a laptop has no public URL for a webhook.
+        schedule["telegram"] = {
+            "task": "pactkeeper.telegram_poll",
+            "schedule": TELEGRAM_POLL_INTERVAL,
+            "options": {"expires": TELEGRAM_POLL_INTERVAL},
         }
     if settings.plans_dir is not None:
         schedule["watch"] = {

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
+from worker.run import telegram_cli
+
 if TYPE_CHECKING:
     from rich.table import Table
     from rich.text import Text
@@ -36,6 +38,7 @@ app = typer.Typer(
     rich_markup_mode=None,
     help="pactkeeper keeps the agreements of a volunteering partnership alive.",
 )
+app.add_typer(telegram_cli.telegram)
 
 
 class UserError(Exception):

@@ -72,3 +72,14 @@ def watch() -> None:
     folder = engine().settings.plans_dir
     if folder is not None:
         resync_folder(engine(), folder, clock.now())
+
+
+@app.task(name="pactkeeper.telegram_poll", ignore_result=True)
+def telegram_poll() -> int:
+    """Take the Telegram bots' waiting updates (the embedded default has no webhook). Not in a
+    rehearsal: real people's answers never go into a rehearsed store."""
+    from worker.inbound.telegram import poll_updates
+
+    if engine().outbox_only:
+        return 0
+    return poll_updates(engine(), clock.now())
