@@ -12,7 +12,8 @@ As root, Dovecot runs its processes as the package's ``dovecot`` and ``dovenull`
 and refuses uid 0 for mail, so the mail folder belongs to ``dovecot``; as an ordinary
 user every process, and the mail, is that user's.
 
-``deliver`` puts a message into a folder with IMAP APPEND, as a mail server would.
+``deliver`` puts a message into a folder with IMAP APPEND, as a mail server would (no
+fsync: a test's mail need not survive a power cut, and APPEND is four times faster).
 ``without_move`` leaves MOVE and UIDPLUS out of the capabilities Dovecot announces, so
 the poller's COPY + STORE + EXPUNGE path runs against the same server.
 """
@@ -210,6 +211,7 @@ class Dovecot:
             disable_plaintext_auth = no
             auth_mechanisms = plain login
             auth_failure_delay = 0
+            mail_fsync = never
             default_internal_user = {internal}
             default_internal_group = {group}
             default_login_user = {login}

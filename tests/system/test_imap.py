@@ -329,7 +329,7 @@ def test_a_message_over_the_cap_is_refused_unread(tmp_path: Path, dovecot: Dovec
     user = "large@org.example"
     engine = engine_for(tmp_path, dovecot, user)
     requests = sent_requests(engine, 1)
-    large = reply_to(requests["v001"], "1 fine\n\n" + ("x" * 76 + "\n") * 14_000)
+    large = reply_to(requests["v001"], "1 fine\n\n" + ("x" * 76 + "\n") * 15_000)
     assert len(large) > imap.SIZE_LIMIT
     dovecot.deliver([large], user=user)
     result = imap.poll(engine, moment(READ_AT))

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
+from worker.inbound.mail import MAX_BYTES
 from worker.inbound.mailin import take_mail
 from worker.inbound.replies import Outcome
 from worker.store import Store, records
@@ -54,7 +55,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("pactkeeper.inbound")
 
 BATCH = 25  # messages fetched in one round trip
-SIZE_LIMIT = 1_000_000  # the inbound cap of the core: bigger is refused unread
+SIZE_LIMIT = MAX_BYTES  # the inbound cap of mail reading: bigger is refused unread
 TIMEOUT = 30.0  # seconds for any one IMAP exchange
 LEASE_SECONDS = 120.0
 POLL_SECONDS = 240.0  # inside the task time limit (worker/run/app.py)
