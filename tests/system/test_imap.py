@@ -382,3 +382,19 @@ def test_the_beat_polls_only_when_a_mailbox_is_set(tmp_path: Path) -> None:
     assert "imap_poll" not in beat_schedule(plain)
     entry = beat_schedule(polling)["imap_poll"]
     assert (entry["task"], entry["schedule"]) == ("pactkeeper.imap_poll", 90)
+
+
+def test_plain_imap_is_read_on_loopback_only(tmp_path: Path) -> None:
+    server = Dovecot(tmp_path / "dovecot", plain=True).start()
+    try:
+        user = "plain@org.example"
+        engine = engine_for(tmp_path, server, user, imap_url=server.url(tls=False, user=user))
+        server.deliver(replies_of(engine, 2), user=user)
+        client = server.client(user)
+        assert "STARTTLS" not in client.capabilities
+        client.logout()
+        assert imap.poll(engine, moment(READ_AT)).outcomes == {"answered": 2}
+    finally:
+        server.remove()
+    assert [imap.loopback(host) for host in ("127.0.0.1", "::1", "localhost")] == [True] * 3
+    assert not any(imap.loopback(host) for host in ("192.0.2.1", "mail.example", "10.0.0.1"))

@@ -236,7 +236,7 @@ def _connect(settings: Settings, mailbox: Mailbox) -> imaplib.IMAP4:
         except ssl.SSLError as error:
             _close(imap)
             raise ImapProblem(f"no trusted TLS connection to {where}: {error.reason}") from None
-    elif not _loopback(mailbox.host):
+    elif not loopback(mailbox.host):
         _close(imap)
         raise ImapProblem(
             f"{where} offers no STARTTLS: use imaps:// (plain IMAP is only for a loopback address)"
@@ -244,7 +244,8 @@ def _connect(settings: Settings, mailbox: Mailbox) -> imaplib.IMAP4:
     return imap
 
 
-def _loopback(host: str) -> bool:
+def loopback(host: str) -> bool:
+    """True for an address that never leaves the machine: plain IMAP is allowed there."""
     if host == "localhost":
         return True
     try:
