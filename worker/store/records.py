@@ -9,6 +9,7 @@ from __future__ import annotations
 
 CLOSED = "closed"  # plan id -> {"at": moment, "by": who}: the plan was closed
 CALENDAR_STAMPS = "calendars"  # plan id -> {"changed": when any event of the plan changed}
+POLLERS = "pollers"  # poller (``imap``) -> {"holder", "until"}: the one poller at work now
 
 
 def checkin_rows(plan_id: str) -> str:
