@@ -243,7 +243,7 @@ def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:
     ]
 
 
-def test_bad_password_untrusted_certificate_missing_folder_change_nothing(
+def test_bad_password_untrusted_certificate_missing_folder_or_settings_change_nothing(
     tmp_path: Path, dovecot: Dovecot, caplog: pytest.LogCaptureFixture
 ) -> None:
     user = "trouble@org.example"
@@ -252,6 +252,12 @@ def test_bad_password_untrusted_certificate_missing_folder_change_nothing(
     wrong = "not-the-password-3f9a"
     cases = {
         "refused the login of trouble@org.example": {"imap_password": wrong},
+        "PACTKEEPER_IMAP_PASSWORD (or PACTKEEPER_IMAP_PASSWORD_FILE) is not set": {
+            "imap_password": None
+        },
+        "PACTKEEPER_IMAP_FOLDER_DONE is inbox, the folder being read": {
+            "imap_folder_done": "inbox"
+        },
         "no trusted TLS connection to 127.0.0.1": {"imap_ca_file": None},
         "the folder Replies cannot be opened": {
             "imap_url": dovecot.url(folder="Replies", user=user)

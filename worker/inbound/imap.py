@@ -285,6 +285,12 @@ def _read(
     result: PollResult,
 ) -> None:
     folders = Folders(imap, engine.settings)
+    for setting, name in (
+        ("PACTKEEPER_IMAP_FOLDER_DONE", engine.settings.imap_folder_done),
+        ("PACTKEEPER_IMAP_FOLDER_REFUSED", engine.settings.imap_folder_refused),
+    ):
+        if _same_folder(folders.name(name), mailbox.folder):
+            raise ImapProblem(f"{setting} is {name}, the folder being read: name another one")
     status, answer = imap.select(_quoted(mailbox.folder))
     if status != "OK":
         raise ImapProblem(f"the folder {mailbox.folder} cannot be opened: {_said(answer)}")
@@ -409,6 +415,13 @@ def _separator(imap: imaplib.IMAP4) -> str:
             if found:
                 return found.group(1).decode().replace("\\", "")
     return ""
+
+
+def _same_folder(one: str, other: str) -> bool:
+    """INBOX is a name in any case (RFC 3501 §5.1); every other name is as written."""
+    if one.upper() == "INBOX" or other.upper() == "INBOX":
+        return one.upper() == other.upper()
+    return one == other
 
 
 def _quoted(name: str) -> str:
