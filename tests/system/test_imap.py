@@ -378,16 +378,21 @@ def test_a_bad_url_is_one_line(tmp_path: Path, url: str, problem: str) -> None:
     assert problem in result.problem and "hunter2" not in result.problem
 
 
-def test_the_beat_polls_only_when_a_mailbox_is_set(tmp_path: Path) -> None:
+def test_the_beat_polls_only_when_a_mailbox_is_set_and_never_in_a_rehearsal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PACTKEEPER_DATA_DIR", str(tmp_path / "app"))  # the module's own app
+    from worker import datafolder
     from worker.run.app import beat_schedule
 
     plain = make_engine(tmp_path).settings
-    polling = make_engine(
-        tmp_path, imap_url="imaps://r@mail.example/INBOX", imap_interval=90
-    ).settings
+    url = "imaps://r@mail.example/INBOX"
+    polling = make_engine(tmp_path, imap_url=url, imap_interval=90).settings
     assert "imap_poll" not in beat_schedule(plain)
     entry = beat_schedule(polling)["imap_poll"]
     assert (entry["task"], entry["schedule"]) == ("pactkeeper.imap_poll", 90)
+    monkeypatch.setenv(datafolder.REHEARSAL_ENV, "1")
+    assert "imap_poll" not in beat_schedule(polling)
 
 
 def test_plain_imap_is_read_on_loopback_only(tmp_path: Path) -> None:
