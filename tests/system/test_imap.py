@@ -29,8 +29,9 @@ import pytest
 
 from tests.dovecot import PASSWORD, Dovecot
 from tests.engine import make_engine, moment, registered
-from tests.processes import wait_until
-from tests.support import ROOT, minimal_data, plan_from
+from tests.processes import stop, wait_until
+from tests.servers import free_port
+from tests.support import ROOT, dump, minimal_data, plan_from
 from worker.delivery import dispatch
 from worker.engine import Engine
 from worker.inbound import imap
@@ -409,3 +410,56 @@ def test_plain_imap_is_read_on_loopback_only(tmp_path: Path) -> None:
         server.remove()
     assert [imap.loopback(host) for host in ("127.0.0.1", "::1", "localhost")] == [True] * 3
     assert not any(imap.loopback(host) for host in ("192.0.2.1", "mail.example", "10.0.0.1"))
+
+
+@pytest.mark.slow
+def test_pactkeeper_run_polls_the_mailbox_on_its_beat(tmp_path: Path, dovecot: Dovecot) -> None:
+    """The whole way: ``pactkeeper run`` (real time, embedded broker), its beat's
+    ``imap_poll`` task, the password from ``PACTKEEPER_IMAP_PASSWORD_FILE``."""
+    user = "run@org.example"
+    plans = tmp_path / "plans"
+    plans.mkdir()
+    (plans / "plan.yaml").write_text(dump(minimal_data()))
+    lead = EmailMessage()
+    lead["From"], lead["To"], lead["Subject"] = "tim@team.example", REPLY_ADDRESS, "A question"
+    lead["Message-ID"] = make_msgid(domain="team.example")
+    lead.set_content("Can we move the intake?")
+    stranger = EmailMessage()
+    stranger["From"], stranger["To"], stranger["Subject"] = (
+        "x@elsewhere.example",
+        REPLY_ADDRESS,
+        "Hi",
+    )
+    stranger.set_content("1 fine")
+    dovecot.deliver([bytes(lead), bytes(stranger)], user=user)
+    secret = tmp_path / "imap-password"
+    secret.write_text(PASSWORD + "\n")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PACTKEEPER_")}
+    env.update(
+        PYTHONPATH=str(ROOT),
+        PACTKEEPER_DATA_DIR=str(tmp_path / "data"),
+        PACTKEEPER_WEB_PORT=str(free_port()),
+        PACTKEEPER_REPLY_ADDRESS=REPLY_ADDRESS,
+        PACTKEEPER_IMAP_URL=dovecot.url(user=user),
+        PACTKEEPER_IMAP_PASSWORD_FILE=str(secret),
+        PACTKEEPER_IMAP_CA_FILE=str(dovecot.cert),
+        PACTKEEPER_IMAP_INTERVAL="1",
+    )
+    log = tmp_path / "run.log"
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "worker.run.cli", "run", str(plans)],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        moved = wait_until(lambda: dovecot.count("INBOX", user) == 0, timeout=60, step=0.5)
+    finally:
+        stop(process, signal.SIGINT, wait=60)
+    text = log.read_text()
+    assert moved, text[-3000:]
+    assert [dovecot.count(f, user) for f in (DONE, REFUSED)] == [1, 1]
+    assert "imap: 2 messages read (1 notice, 1 refused)" in text and PASSWORD not in text

@@ -142,7 +142,7 @@ def poll(engine: Engine, now: float) -> PollResult:
         log.warning("imap: %s; nothing more was read, the next poll tries again", result.problem)
     if result.handled:
         told = ", ".join(f"{count} {name}" for name, count in sorted(result.outcomes.items()))
-        log.info("imap: %d replies read (%s)", result.handled, told)
+        log.info("imap: %d messages read (%s)", result.handled, told)
     return result
 
 
