@@ -35,7 +35,7 @@ from tests.support import ROOT, dump, minimal_data, plan_from
 from worker.delivery import dispatch
 from worker.engine import Engine
 from worker.inbound import imap
-from worker.store import records
+from worker.store import Store, records
 
 pytestmark = pytest.mark.system
 
@@ -463,3 +463,20 @@ def test_pactkeeper_run_polls_the_mailbox_on_its_beat(tmp_path: Path, dovecot: D
     assert moved, text[-3000:]
     assert [dovecot.count(f, user) for f in (DONE, REFUSED)] == [1, 1]
     assert "imap: 2 messages read (1 notice, 1 refused)" in text and PASSWORD not in text
+
+
+def test_the_lease_lets_one_poller_work_at_a_time(store: Store) -> None:
+    """On both stores: taken once, held until it ends or is released, renewed only by
+    its holder."""
+    now = moment(READ_AT)
+    assert imap.take_lease(store, "a", now)
+    assert not imap.take_lease(store, "b", now + 1)
+    assert imap.renew_lease(store, "a", now + 100)
+    assert not imap.take_lease(store, "b", now + imap.LEASE_SECONDS + 1)  # renewed at +100
+    assert not imap.renew_lease(store, "b", now + 101)
+    assert imap.take_lease(store, "b", now + 100 + imap.LEASE_SECONDS + 1)  # a's has ended
+    assert not imap.renew_lease(store, "a", now + 300)  # a was too slow: it stops
+    imap.release_lease(store, "a")  # not a's to release
+    assert not imap.take_lease(store, "c", now + 300)
+    imap.release_lease(store, "b")
+    assert imap.take_lease(store, "c", now + 300)
