@@ -94,9 +94,13 @@ class Dovecot:
             stdout=subprocess.DEVNULL,
             stderr=self.log.open("ab"),
         )
-        wait_for_port(self.port)
-        if not self.plain:
-            wait_for_port(self.tls_port)
+        try:
+            wait_for_port(self.port)
+            if not self.plain:
+                wait_for_port(self.tls_port)
+        except TimeoutError:
+            self.stop()  # no server left behind; its log says why it did not listen
+            raise TimeoutError(f"dovecot did not start: {self.log.read_text()[-2000:]}") from None
         return self
 
     def stop(self) -> None:
