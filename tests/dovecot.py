@@ -89,11 +89,12 @@ class Dovecot:
             self._make_cert()
         config = self.folder / "dovecot.conf"
         config.write_text(self._config(), encoding="utf-8")
-        self.process = subprocess.Popen(
-            [dovecot_binary(), "-F", "-c", str(config)],
-            stdout=subprocess.DEVNULL,
-            stderr=self.log.open("ab"),
-        )
+        with self.log.open("ab") as errors:  # what dovecot says before its log is open
+            self.process = subprocess.Popen(
+                [dovecot_binary(), "-F", "-c", str(config)],
+                stdout=subprocess.DEVNULL,
+                stderr=errors,
+            )
         try:
             wait_for_port(self.port)
             if not self.plain:
