@@ -260,6 +260,9 @@ def test_bad_password_untrusted_certificate_missing_folder_or_settings_change_no
             "imap_folder_done": "inbox"
         },
         "no trusted TLS connection to 127.0.0.1": {"imap_ca_file": None},
+        "PACTKEEPER_IMAP_CA_FILE=/nonexistent/ca.pem cannot be used: No such file": {
+            "imap_ca_file": Path("/nonexistent/ca.pem")
+        },
         "the folder Replies cannot be opened": {
             "imap_url": dovecot.url(folder="Replies", user=user)
         },

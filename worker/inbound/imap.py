@@ -123,19 +123,25 @@ def poll(engine: Engine, now: float) -> PollResult:
     settings = engine.settings
     if settings.imap_url is None:
         return PollResult(problem="PACTKEEPER_IMAP_URL is not set")
+    result = PollResult()
+    try:
+        mailbox = Mailbox.parse(settings.imap_url)
+    except ImapProblem as problem:
+        result.problem = str(problem)
+        log.warning("imap: %s; nothing was read", problem)
+        return result
     holder = uuid.uuid4().hex
     if not take_lease(engine.store, holder, now):
         return PollResult(busy=True)
-    result = PollResult()
     clock = Elapsed(now)
     try:
-        mailbox = Mailbox.parse(settings.imap_url)
         with session(settings, mailbox) as imap:
             _read(engine, imap, mailbox, holder, clock, result)
     except ImapProblem as problem:
         result.problem = str(problem)
     except (OSError, imaplib.IMAP4.error) as error:
-        result.problem = _scrubbed(settings, error)
+        where = f"{mailbox.host}:{mailbox.port}"
+        result.problem = f"the session with {where} broke off: {_scrubbed(settings, error)}"
     finally:
         release_lease(engine.store, holder)
     if result.problem:
@@ -218,7 +224,13 @@ def session(settings: Settings, mailbox: Mailbox) -> Iterator[imaplib.IMAP4]:
 def _connect(settings: Settings, mailbox: Mailbox) -> imaplib.IMAP4:
     context = ssl.create_default_context()
     if settings.imap_ca_file is not None:
-        context.load_verify_locations(cafile=str(settings.imap_ca_file))
+        try:
+            context.load_verify_locations(cafile=str(settings.imap_ca_file))
+        except (OSError, ssl.SSLError) as error:
+            reason = getattr(error, "strerror", None) or "it holds no certificate"
+            raise ImapProblem(
+                f"PACTKEEPER_IMAP_CA_FILE={settings.imap_ca_file} cannot be used: {reason}"
+            ) from None
     where = f"{mailbox.host}:{mailbox.port}"
     try:
         if mailbox.tls:
@@ -265,6 +277,8 @@ def _close(imap: imaplib.IMAP4) -> None:
 def _scrubbed(settings: Settings, error: BaseException) -> str:
     """The error in one line, the password taken out should a server echo it."""
     said = error.args[0] if error.args else ""
+    if isinstance(error, OSError) and error.strerror:
+        said = error.strerror
     text = said.decode("utf-8", "replace") if isinstance(said, bytes) else str(said)
     text = " ".join(text.split()) or type(error).__name__
     secret = settings.imap_password.get_secret_value() if settings.imap_password else ""
