@@ -32,9 +32,9 @@ TEMPLATES = json.dumps({"kickoff": "HX1", "reminder": "HX2", "warning": "HX3"})
 
 
 def simulate(out: Path, *extra: str) -> list[dict[str, Any]]:
+    command = ["simulate", str(DUTCH), "--until", UNTIL, "--out", str(out), *extra]
     result = subprocess.run(
-        [sys.executable, "-m", "worker.run.cli", "simulate", str(DUTCH), "--until", UNTIL]
-        + ["--out", str(out), *extra],
+        [sys.executable, "-m", "worker.run.cli", *command],
         capture_output=True,
         text=True,
         check=False,
