@@ -30,6 +30,7 @@ from worker.inbound.mailin import take_mail
 from worker.inbound.replies import Outcome
 from worker.plans.register import register
 from worker.store import records
+from worker.store.sqlite import SqliteStore
 
 pytestmark = pytest.mark.system
 
@@ -222,3 +223,26 @@ def test_status_json_and_the_page_show_who_accepted_and_the_risk(tmp_path: Path)
     assert 'data-person="tom" data-answer="declined"' in page
     assert "Tom Vos: declined" in page and "Pia: tentative" in page and "Ria Bos: no answer" in page
     assert "Tom Vos declined “Design review” (10 March)." in page
+
+
+def test_pactkeeper_mail_in_takes_a_calendar_reply_and_refuses_a_stale_one(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "data"
+    engine = make_engine(tmp_path, store=SqliteStore(data_dir / "pactkeeper.sqlite3"))
+    plan = plan_from(plan_data())
+    register(engine, plan, REGISTERED)
+    moved = plan_data()
+    moved["milestones"][0]["at"] = "2027-03-11 14:00"  # SEQUENCE 1 goes out
+    register(engine, plan_from(moved), REGISTERED + 3600)
+    current, stale = tmp_path / "current.eml", tmp_path / "stale.eml"
+    current.write_bytes(render("apple_declined", fill(plan, engine, "pia", sequence=1)))
+    stale.write_bytes(render("apple_declined", fill(plan, engine, "tim", sequence=0)))
+    env = {"PACTKEEPER_DATA_DIR": str(data_dir), "PACTKEEPER_SECRET_KEY": KEY}
+    taken = run_cli("mail-in", str(current), **env)
+    refused = run_cli("mail-in", str(stale), **env)
+    assert taken.returncode == 0, taken.stderr
+    assert taken.stdout.split()[:3] == ["answered", "test-plan/pia", "declined"]
+    assert refused.returncode == 1
+    assert "refused (old_sequence)" in refused.stderr and "Traceback" not in refused.stderr
+    assert attendance(engine, plan.id) == {"pia": "DECLINED"}

@@ -475,3 +475,27 @@ def test_status_json_shows_each_attendees_answer_and_the_reasons(
         "needs-action": "nog geen antwoord",
         "delegated": "gedelegeerd",
     }
+
+
+def test_a_reply_about_one_check_in_is_that_persons_own_and_not_a_meeting_answer(
+    engine: Engine,
+) -> None:
+    data = plan_data()
+    data["checkins"] = {"every": "weekly", "on": "monday", "grace": "2d", "who": ["tom"]}
+    loaded = plan_from(data)
+    register(engine, loaded, REGISTERED)
+    uid = event_uid(loaded.id, "checkins/tom", engine.settings.uid_domain)
+    series = (
+        "BEGIN:VCALENDAR\r\nMETHOD:REPLY\r\nPRODID:-//Apple Inc.//macOS 14.4//EN\r\n"
+        f"BEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:{_stamp(ANSWERED)}\r\n"
+        "RECURRENCE-ID;TZID=Europe/Amsterdam:20270118T100000\r\n"
+        "ATTENDEE;PARTSTAT=DECLINED:mailto:tom@t.example\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    ).encode()
+    outcome = take_calendar_reply(engine, "tom@t.example", series, ANSWERED)
+    assert (outcome.result, outcome.person, outcome.status) == ("answered", "tom", "declined")
+    (key,) = engine.store.records(records.attendance(loaded.id))
+    assert key == f"{uid} tom 0 2027-01-18T09:00:00Z"
+    other = take_calendar_reply(engine, "pia@partner.example", series, ANSWERED)
+    assert (other.result, other.reason) == ("refused", "not_invited")
+    assert [m.ref for m in meeting_answers(engine, loaded)] == ["review"]
+    assert notices(engine, loaded) == []

@@ -59,6 +59,8 @@ log = logging.getLogger("pactkeeper.inbound")
 REPLY, COUNTER = "REPLY", "COUNTER"
 PARTSTATS = ("ACCEPTED", "TENTATIVE", "DECLINED", "DELEGATED")
 NO_ANSWER = "needs-action"  # what a status shows for an invitee who has not answered
+# One outcome for an object of several VEVENTs: the first of these that happened.
+ORDER = ("answered", "notice", "duplicate", "refused")
 LIMIT = 1024 * 1024  # bytes of one calendar object, as for every inbound body
 LANGUAGES = ("en", "nl")  # the notices' dates are worded in each, the reader's is chosen
 
@@ -285,9 +287,6 @@ def take_calendar_reply(
     return _strongest(outcomes)
 
 
-ORDER = ("answered", "notice", "duplicate", "refused")
-
-
 def _strongest(outcomes: list[Outcome]) -> Outcome:
     """One outcome for the whole object: what most happened (an answer before a refusal)."""
     return min(outcomes, key=lambda o: ORDER.index(o.result) if o.result in ORDER else 0)
@@ -308,29 +307,26 @@ def _take_one(
     line = answer.replier(sender)
     if person is None or line is None:
         return _refused("not_invited", sender, answer.uid)
-    language = found.plan.language_of(person)
     sent = int(found.invited[person.id].get("sequence") or 0)
     if answer.sequence < sent:
         return _refused("old_sequence", sender, answer.uid)
+    about: dict[str, Any] = {
+        "plan_id": found.plan.id,
+        "person": person.id,
+        "window": answer.uid,
+        "language": found.plan.language_of(person),
+    }
     if method == COUNTER:
         told = _tell_counter(engine, found, person, answer, now)
-        return Outcome(
-            "notice",
-            "counter" if told else "",
-            found.plan.id,
-            person.id,
-            None,
-            answer.uid,
-            language,
-        )
+        return Outcome("notice", "counter" if told else "", **about)
     if line.partstat not in PARTSTATS:
         return _refused("no_answer", sender, answer.uid)
     status = line.partstat.lower()
     if not _record(engine, found, person, answer, line, now):
-        return Outcome("duplicate", "", found.plan.id, person.id, status, answer.uid, language)
+        return Outcome("duplicate", status=status, **about)
     if line.partstat == "DECLINED":
         _tell_declined(engine, found, person, answer, now)
-    return Outcome("answered", "", found.plan.id, person.id, status, answer.uid, language)
+    return Outcome("answered", status=status, **about)
 
 
 def attendance_key(answer: CalendarAnswer, person: Person) -> str:
