@@ -25,15 +25,19 @@ Every inbound WhatsApp message opens that person's 24-hour WhatsApp session
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import logging
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from config.load import PlanError
 from config.plan import Person, Plan
+from worker import timeline
 from worker.checkins.answers import CheckinError, record_checkin, record_contact
+from worker.checkins.rhythm import rhythm
 from worker.delivery.channels import choose_channel, opt
 from worker.inbound import notices
 from worker.inbound.reading import read_answer
@@ -50,6 +54,7 @@ RESULTS = ("answered", "unclear", "notice", "optout", "optin", "auto", "duplicat
 # What a reply names when it names a request: the check-in request's kind in the ledger.
 REQUEST = "checkin_open"
 RATE_WINDOW = 3600
+LOOK_BACK = 4  # windows: a reply answers the latest request that reached the person
 
 
 @dataclass(frozen=True)
@@ -174,7 +179,7 @@ def find_sender(engine: Engine, reply: Reply) -> Match | None:
     # The latest check-in request among everyone with this address, in any plan.
     latest: tuple[float, Match] | None = None
     for plan, person in people:
-        request = latest_request(engine, plan, person)
+        request = latest_request(engine, plan, person, reply.at)
         if request is not None and (latest is None or (request.sent_at or 0) > latest[0]):
             latest = (request.sent_at or 0.0, Match(plan, person, request))
     if latest is not None:
@@ -206,11 +211,37 @@ def _people_with(engine: Engine, reply: Reply) -> Iterator[tuple[Plan, Person]]:
     if not address:
         return
     plans, _ = engine.plans(sorted(engine.store.plan_ids()))
+    kind = _kind(reply.via)
     for plan_id in sorted(plans):
         plan = plans[plan_id]
-        for person in plan.people:
-            if _address_of(person, reply.via) == address:
-                yield plan, person
+        for person in _addresses(plan).get((kind, address), ()):
+            yield plan, person
+
+
+# Per plan (the engine keeps one Plan object per stored revision): its people by address,
+# so a reply is matched without going through every person of every plan.
+_INDEXES: dict[int, tuple[Plan, dict[tuple[str, str], tuple[Person, ...]]]] = {}
+INDEXES_KEPT = 1024
+
+
+def _addresses(plan: Plan) -> dict[tuple[str, str], tuple[Person, ...]]:
+    kept = _INDEXES.get(id(plan))
+    if kept is not None and kept[0] is plan:
+        return kept[1]
+    found: dict[tuple[str, str], list[Person]] = {}
+    for person in plan.people:
+        for kind, value in (("email", person.email), ("phone", person.phone)):
+            if value:
+                found.setdefault((kind, _normal(value, kind)), []).append(person)
+    index = {key: tuple(people) for key, people in found.items()}
+    if len(_INDEXES) >= INDEXES_KEPT:
+        _INDEXES.clear()
+    _INDEXES[id(plan)] = (plan, index)
+    return index
+
+
+def _kind(via: str) -> str:
+    return "email" if via == "email" else "phone"
 
 
 def _person(plan: Plan, person_id: str | None) -> Person | None:
@@ -221,24 +252,41 @@ def _person(plan: Plan, person_id: str | None) -> Person | None:
 
 
 def _address_of(person: Person, via: str) -> str:
-    return _normal((person.email if via == "email" else person.phone) or "", via)
+    return _normal((person.email if via == "email" else person.phone) or "", _kind(via))
 
 
 def _normal(address: str, via: str) -> str:
+    """An address as it is compared: e-mail lower-cased, a phone number without spaces or
+    WhatsApp's prefix (``via``: a channel, or "phone")."""
     address = address.strip()
     if via == "email":
         return address.lower()
     return address.removeprefix("whatsapp:").replace(" ", "")
 
 
-def latest_request(engine: Engine, plan: Plan, person: Person) -> Item | None:
-    """The person's most recent check-in request that went out."""
-    sent = [
-        item
-        for item in engine.store.items(plan.id, ("sent",))
-        if item.kind == REQUEST and item.recipient == person.id
-    ]
-    return max(sent, key=lambda item: item.sent_at or 0.0, default=None)
+def latest_request(engine: Engine, plan: Plan, person: Person, now: float) -> Item | None:
+    """The person's most recent check-in request that went out by ``now``.
+
+    Found from the plan's rhythm, not by reading the ledger: a request's key is the
+    timeline's key of its window (docs/architecture.md §4), so the last few windows opened
+    are one read of the store, however long the ledger is.
+    """
+    slots = rhythm(plan).slots.get(person.id, ())
+    opened = bisect.bisect_right([slot.opens for slot in slots], now)
+    recent = slots[max(0, opened - LOOK_BACK) : opened]
+    keys = {
+        timeline.occurrence_key(
+            plan.id,
+            REQUEST,
+            slot.day,
+            person.id,
+            person.channels[0],
+            datetime.fromtimestamp(slot.opens, UTC),
+        ): slot.opens
+        for slot in recent
+    }
+    sent = [item for item in engine.store.get_many(list(keys)) if item.state == "sent"]
+    return max(sent, key=lambda item: keys[item.key], default=None)
 
 
 def within_rate(engine: Engine, via: str, sender: str, now: float) -> bool:

@@ -212,7 +212,7 @@ def _update(engine: Engine, plan: Plan, person: Person, row: ReplyRow) -> dict[s
         "from": {"id": 10_000 + row.line, "is_bot": False, "first_name": person.called},
         "text": row.text,
     }
-    request = latest_request(engine, plan, person)
+    request = latest_request(engine, plan, person, row.at.timestamp())
     if request is not None:
         lang = plan.language_of(person)
         keyboard = [
