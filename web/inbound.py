@@ -37,7 +37,7 @@ from web.access import engine_of, run_on_store_thread
 from web.pages import SECURITY_HEADERS
 from worker import clock
 from worker.inbound import telegram, twilio
-from worker.inbound.replies import Outcome, take_reply
+from worker.inbound.replies import Outcome
 
 router = APIRouter()
 
@@ -105,15 +105,16 @@ async def twilio_inbound(request: Request) -> Response:
         pairs = _form(await _body(request))
         token = engine.settings.twilio_auth_token
         secret = token.get_secret_value() if token is not None else ""
-        header = request.headers.get(twilio.HEADER)
-        if not twilio.valid(called_url(request), pairs, header, secret):
+        header, url = request.headers.get(twilio.HEADER), called_url(request)
+        # Checked here first, so a forged post never waits for the store's thread.
+        if not twilio.valid(url, pairs, header, secret):
             raise Refusal(403, "the X-Twilio-Signature is missing or wrong")
     except Refusal as error:
         return _refused(error)
-    form = dict(reversed(pairs))  # a name given twice: its first value
     now = clock.now()
-    reply = twilio.reply_of(form, now)
-    outcome = await run_on_store_thread(request, lambda: take_reply(engine, reply, now))
+    outcome = await run_on_store_thread(
+        request, lambda: twilio.take_form(engine, url, pairs, header, now)
+    )
     return Response(twiml(outcome), media_type=TWIML, headers=SECURITY_HEADERS)
 
 

@@ -10,9 +10,10 @@ same):
   number followed by a unit ("3 dagen", "2 weeks") is a quantity, not a status.
 - Otherwise a keyword names it. *Opening words* count only as the first words of the
   text ("ok!", "hulp", "👍"); *phrases* count anywhere, unless a negation comes just
-  before ("geen hulp nodig", "not on track"). When phrases of several statuses occur,
-  the gravest wins (stopping, blocked, need_help, on_track). The note is then the whole
-  text, or "" when the text is only the keyword.
+  before, or a "niet" just after ("geen hulp nodig", "not on track", "ik stop niet").
+  When phrases of several statuses occur, the gravest wins (stopping, blocked,
+  need_help, on_track). The note is then the whole text, or "" when the text is only
+  the keyword.
 - A text that is only an opt-out word (STOP, STOPP, UNSUBSCRIBE, AFMELDEN,
   UITSCHRIJVEN; or START, AANMELDEN to switch back on) is an opt-out, never a status:
   the check-in status ``stopping`` is a different thing (docs/architecture.md §13).
@@ -47,9 +48,6 @@ KEYWORDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "fine",
             "good",
             "great",
-            "yes",
-            "ja",
-            "klopt",
             "👍",
             "👌",
             "✅",
@@ -94,10 +92,13 @@ KEYWORDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ),
     ),
     "blocked": (
-        ("vast", "blocked", "stuck", "geblokkeerd", "🚧", "⛔"),
+        ("vast", "🚧", "⛔"),
         (
             "zit vast",
             "zitten vast",
+            "zit ik vast",
+            "zitten we vast",
+            "loop ik vast",
             "loop vast",
             "lopen vast",
             "vastgelopen",
@@ -112,7 +113,7 @@ KEYWORDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ),
     ),
     "stopping": (
-        ("quit", "stoppen"),
+        ("quit",),
         (
             "ik stop",
             "ik moet stoppen",
@@ -120,6 +121,8 @@ KEYWORDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "ik wil stoppen",
             "moet stoppen",
             "moeten stoppen",
+            "moet ik stoppen",
+            "ga ik stoppen",
             "ik haak af",
             "ik stop ermee",
             "stop ermee",
@@ -199,7 +202,6 @@ UNITS = frozenset(
         "october",
         "pm",
         "am",
-        "uur.",
         "personen",
         "people",
         "mensen",
@@ -269,15 +271,15 @@ def _words(text: str) -> list[str]:
 
 def _by_keyword(text: str) -> tuple[str | None, bool]:
     """The status the keywords name, and whether the text is nothing but that keyword."""
-    words = [w for w in _words(text) if w.isalnum() or not _is_punctuation(w)]
-    found = {status for status in GRAVITY if _has_phrase(words, KEYWORDS[status][1])}
+    tokens = _words(text)
+    words = [token for token in tokens if not _is_punctuation(token)]
+    found = {status for status in GRAVITY if _has_phrase(tokens, status)}
     if found:
         status = next(s for s in GRAVITY if s in found)
-        return status, _only(words, KEYWORDS[status])
+        return status, _only(words, status)
     for status in GRAVITY:
-        openers = KEYWORDS[status][0]
-        if words and words[0] in openers:
-            return status, _only(words, KEYWORDS[status])
+        if words and words[0] in KEYWORDS[status][0]:
+            return status, _only(words, status)
     return None, False
 
 
@@ -285,22 +287,31 @@ def _is_punctuation(token: str) -> bool:
     return all(unicodedata.category(ch).startswith("P") for ch in token)
 
 
-def _has_phrase(words: list[str], phrases: tuple[str, ...]) -> bool:
-    for phrase in phrases:
-        wanted = _words(phrase)
+def _has_phrase(tokens: list[str], status: str) -> bool:
+    present = set(tokens)
+    for wanted in _PHRASE_TOKENS[status]:
+        if wanted[0] not in present:
+            continue
         size = len(wanted)
-        for at in range(len(words) - size + 1):
-            if words[at : at + size] == wanted and not _negated(words, at):
+        for at in range(len(tokens) - size + 1):
+            if tokens[at : at + size] == wanted and not _negated(tokens, at, size):
                 return True
     return False
 
 
-def _negated(words: list[str], at: int) -> bool:
-    return any(word in NEGATIONS for word in words[max(0, at - 2) : at])
-
-
-def _only(words: list[str], table: tuple[tuple[str, ...], tuple[str, ...]]) -> bool:
-    openers, phrases = table
-    if len(words) == 1 and words[0] in openers:
+def _negated(tokens: list[str], at: int, size: int) -> bool:
+    """A negation in the two words before the phrase, or a Dutch "niet" just after it."""
+    if any(token in NEGATIONS for token in tokens[max(0, at - 2) : at]):
         return True
-    return any(words == _words(phrase) for phrase in phrases)
+    return tokens[at + size : at + size + 1] == ["niet"]
+
+
+def _only(words: list[str], status: str) -> bool:
+    if len(words) == 1 and words[0] in KEYWORDS[status][0]:
+        return True
+    return words in _PHRASE_TOKENS[status]
+
+
+_PHRASE_TOKENS = {
+    status: [_words(phrase) for phrase in phrases] for status, (_, phrases) in KEYWORDS.items()
+}

@@ -1,8 +1,9 @@
 """Twilio's inbound SMS and WhatsApp webhook: the signature, and the form as a ``Reply``.
 
-Pure: no store, no network. Twilio signs every webhook request
-(https://www.twilio.com/docs/usage/webhooks/webhooks-security): the full URL it
-called (scheme, host, path and query string), then every POST parameter's name
+``take_form`` is what ``POST /inbound/twilio`` and ``simulate --replies`` run: the
+signature checked, then the form through ``take_reply``. The rest is pure. Twilio signs
+every webhook request (https://www.twilio.com/docs/usage/webhooks/webhooks-security):
+the full URL it called (scheme, host, path and query string), then every POST parameter's name
 and value, sorted by name, appended without separators; HMAC-SHA1 of that with
 the account's auth token, base64, in the header ``X-Twilio-Signature``.
 ``valid`` compares in constant time, so the answer's timing tells a forger nothing.
@@ -20,8 +21,12 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
-from worker.inbound.replies import Reply
+from worker.inbound.replies import Outcome, Reply, take_reply
+
+if TYPE_CHECKING:
+    from worker.engine import Engine
 
 HEADER = "X-Twilio-Signature"
 WHATSAPP = "whatsapp:"
@@ -66,3 +71,14 @@ def reply_of(form: Mapping[str, str], at: float) -> Reply:
         text=form.get("Body", ""),
         at=at,
     )
+
+
+def take_form(engine: Engine, url: str, params: Params, header: str | None, now: float) -> Outcome:
+    """One signed post: refused (``bad_signature``) and nothing read when the signature is
+    not Twilio's over ``url`` with ``PACTKEEPER_TWILIO_AUTH_TOKEN``; else taken."""
+    token = engine.settings.twilio_auth_token
+    pairs = _pairs(params)
+    if not valid(url, pairs, header, token.get_secret_value() if token is not None else ""):
+        return Outcome("refused", "bad_signature")
+    form = dict(reversed(pairs))  # a name given twice: its first value
+    return take_reply(engine, reply_of(form, now), now)

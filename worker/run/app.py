@@ -7,7 +7,8 @@ take one task at a time. A task whose worker was killed goes back to the Redis
 queue; the embedded broker forgets it, and the claims it carried come back when
 their lease ends. Either way the ledger makes a second run of a delivery a no-op.
 Beat runs the sweep every ``SWEEP_INTERVAL``
-seconds, the reaper, and (under ``pactkeeper run``) the plan-folder watcher.
+seconds, the reaper, the IMAP poller when ``PACTKEEPER_IMAP_URL`` is set, and (under
+``pactkeeper run``) the plan-folder watcher.
 Nothing is ever scheduled with an ETA or countdown.
 """
 
@@ -71,6 +72,13 @@ def beat_schedule(settings: Settings) -> dict[str, Any]:
             "options": {"expires": settings.reap_interval},
         },
     }
+    if settings.imap_url is not None and not datafolder.rehearsing():
+        # A rehearsal never takes the real mailbox's replies (docs/replies-imap.md).
+        schedule["imap_poll"] = {
+            "task": "pactkeeper.imap_poll",
+            "schedule": settings.imap_interval,
+            "options": {"expires": settings.imap_interval},
+        }
     if settings.embedded:
         # Telegram replies by long polling: a laptop has no public URL for a webhook.
         schedule["telegram"] = {

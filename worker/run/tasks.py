@@ -6,6 +6,7 @@ from config.settings import Settings
 from worker import clock, datafolder
 from worker.delivery import dispatch
 from worker.engine import Engine
+from worker.inbound import imap
 from worker.run.app import app
 from worker.store import Claim
 
@@ -57,6 +58,11 @@ def deliver(claims: list[list[str]]) -> None:
 @app.task(name="pactkeeper.reap", ignore_result=True)
 def reap() -> None:
     dispatch.reap(engine(), clock.now())
+
+
+@app.task(name="pactkeeper.imap_poll", ignore_result=True)
+def imap_poll() -> None:
+    imap.poll(engine(), clock.now())
 
 
 @app.task(name="pactkeeper.watch", ignore_result=True)
