@@ -424,3 +424,27 @@ def test_a_check_in_request_carries_four_signed_buttons(served: Served, sink: Si
     assert sent["reply_markup"] == {
         "inline_keyboard": [[{"text": label, "callback_data": data}] for label, data in buttons]
     }
+
+
+def test_the_request_that_went_out_carries_the_buttons(served: Served, sink: SinkProcess) -> None:
+    """Tom's real check-in request, as the engine sent it to the Bot API: its keyboard
+    names that very request, one button per status, labelled in Dutch."""
+    key = request_of(served).key
+    sent = [
+        json.loads(call["body"])
+        for call in sink.requests()
+        if call["path"] == f"/bot{TOKEN}/sendMessage" and "reply_markup" in call["body"]
+    ]
+    keyboards = [message["reply_markup"]["inline_keyboard"] for message in sent]
+    pressed = [
+        [telegram.read_button(served.engine.settings, row[0]["callback_data"]) for row in rows]
+        for rows in keyboards
+    ]
+    assert [(key, status) for status in telegram.STATUSES] in pressed
+    labels = [[row[0]["text"] for row in rows] for rows in keyboards]
+    assert [
+        "1. Op schema",
+        "2. Ik heb hulp nodig",
+        "3. Ik zit vast",
+        "4. Ik moet stoppen",
+    ] in labels
