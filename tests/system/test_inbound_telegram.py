@@ -254,6 +254,8 @@ def test_every_bad_webhook_call_is_refused_and_changes_nothing(served: Served) -
         answer = hook(served, **arguments)
         assert answer.status_code == status, name
     assert state(served) == before
+    log = served.log.read_text(encoding="utf-8", errors="replace")
+    assert TOKEN not in log and "Traceback" not in log
 
 
 @pytest.mark.parametrize(
@@ -448,3 +450,14 @@ def test_the_request_that_went_out_carries_the_buttons(served: Served, sink: Sin
         "3. Ik zit vast",
         "4. Ik moet stoppen",
     ] in labels
+
+
+def test_a_real_button_pressed_in_another_chat_is_refused(served: Served) -> None:
+    """An unknown sender: the button is ours (forwarded, say), the chat is not the plan's."""
+    before = state(served)
+    update = pressed(served, "stopping")
+    update["callback_query"]["message"]["chat"]["id"] = -100999
+    answer = hook(served, update)
+    assert answer.status_code == 200
+    assert "text" not in answer.json()  # the spinner stops; nothing is said
+    assert state(served)[:2] == before[:2]
