@@ -461,3 +461,12 @@ def test_a_real_button_pressed_in_another_chat_is_refused(served: Served) -> Non
     assert answer.status_code == 200
     assert "text" not in answer.json()  # the spinner stops; nothing is said
     assert state(served)[:2] == before[:2]
+
+
+def test_the_beat_polls_telegram_only_in_the_embedded_default(tmp_path: Path) -> None:
+    from worker.run.app import beat_schedule
+
+    embedded = Settings(data_dir=tmp_path, redis_url=None, secret_key=KEY)
+    on_redis = Settings(data_dir=tmp_path, redis_url="redis://127.0.0.1:1/0", secret_key=KEY)  # type: ignore[arg-type]
+    assert beat_schedule(embedded)["telegram"]["task"] == "pactkeeper.telegram_poll"
+    assert "telegram" not in beat_schedule(on_redis)
