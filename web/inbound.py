@@ -18,8 +18,9 @@ Both hand what they read to ``worker.inbound.replies.take_reply`` (docs/architec
 
 A body over ``INBOUND_LIMIT`` is refused with 413 before it is parsed, one that is not
 UTF-8 with 400; none of these refusals changes anything, and none is a 5xx. Refusals
-are one plain line: the callers are services, not people. No body, token or signature
-reaches a log line.
+are one plain line: the callers are services, not people, and like the feeds the
+webhooks stay out of ``/openapi.json``, which describes the API people's tools call. No
+body, token or signature reaches a log line.
 """
 
 from __future__ import annotations
@@ -44,13 +45,6 @@ INBOUND_LIMIT = 1024 * 1024  # bytes: an SMS is 1600 characters, a Telegram upda
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
 TWIML = "text/xml; charset=utf-8"
-
-REFUSALS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "The body is not UTF-8, or not a form or JSON at all"},
-    403: {"description": "The signature or the secret token is missing or wrong"},
-    413: {"description": "The body is larger than INBOUND_LIMIT"},
-    415: {"description": "The body is not of the one content type the webhook takes"},
-}
 
 
 class Refusal(Exception):
@@ -103,7 +97,7 @@ def twiml(outcome: Outcome) -> str:
     return f'<?xml version="1.0" encoding="UTF-8"?>{body}'
 
 
-@router.post("/inbound/twilio", responses=REFUSALS, summary="Twilio's inbound SMS and WhatsApp")
+@router.post("/inbound/twilio", include_in_schema=False)
 async def twilio_inbound(request: Request) -> Response:
     engine = engine_of(request)
     try:
@@ -124,9 +118,7 @@ async def twilio_inbound(request: Request) -> Response:
     return Response(twiml(outcome), media_type=TWIML, headers=SECURITY_HEADERS)
 
 
-@router.post(
-    "/inbound/telegram/{bot}", responses=REFUSALS, summary="Telegram's updates for one bot"
-)
+@router.post("/inbound/telegram/{bot}", include_in_schema=False)
 async def telegram_inbound(bot: str, request: Request) -> Response:
     engine = engine_of(request)
     try:

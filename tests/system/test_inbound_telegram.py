@@ -254,6 +254,8 @@ def test_every_bad_webhook_call_is_refused_and_changes_nothing(served: Served) -
         answer = hook(served, **arguments)
         assert answer.status_code == status, name
     assert state(served) == before
+    log = served.log.read_text(encoding="utf-8", errors="replace")
+    assert TOKEN not in log and "Traceback" not in log
 
 
 @pytest.mark.parametrize(
@@ -424,3 +426,47 @@ def test_a_check_in_request_carries_four_signed_buttons(served: Served, sink: Si
     assert sent["reply_markup"] == {
         "inline_keyboard": [[{"text": label, "callback_data": data}] for label, data in buttons]
     }
+
+
+def test_the_request_that_went_out_carries_the_buttons(served: Served, sink: SinkProcess) -> None:
+    """Tom's real check-in request, as the engine sent it to the Bot API: its keyboard
+    names that very request, one button per status, labelled in Dutch."""
+    key = request_of(served).key
+    sent = [
+        json.loads(call["body"])
+        for call in sink.requests()
+        if call["path"] == f"/bot{TOKEN}/sendMessage" and "reply_markup" in call["body"]
+    ]
+    keyboards = [message["reply_markup"]["inline_keyboard"] for message in sent]
+    pressed = [
+        [telegram.read_button(served.engine.settings, row[0]["callback_data"]) for row in rows]
+        for rows in keyboards
+    ]
+    assert [(key, status) for status in telegram.STATUSES] in pressed
+    labels = [[row[0]["text"] for row in rows] for rows in keyboards]
+    assert [
+        "1. Op schema",
+        "2. Ik heb hulp nodig",
+        "3. Ik zit vast",
+        "4. Ik moet stoppen",
+    ] in labels
+
+
+def test_a_real_button_pressed_in_another_chat_is_refused(served: Served) -> None:
+    """An unknown sender: the button is ours (forwarded, say), the chat is not the plan's."""
+    before = state(served)
+    update = pressed(served, "stopping")
+    update["callback_query"]["message"]["chat"]["id"] = -100999
+    answer = hook(served, update)
+    assert answer.status_code == 200
+    assert "text" not in answer.json()  # the spinner stops; nothing is said
+    assert state(served)[:2] == before[:2]
+
+
+def test_the_beat_polls_telegram_only_in_the_embedded_default(tmp_path: Path) -> None:
+    from worker.run.app import beat_schedule
+
+    embedded = Settings(data_dir=tmp_path, redis_url=None, secret_key=KEY)
+    on_redis = Settings(data_dir=tmp_path, redis_url="redis://127.0.0.1:1/0", secret_key=KEY)  # type: ignore[arg-type]
+    assert beat_schedule(embedded)["telegram"]["task"] == "pactkeeper.telegram_poll"
+    assert "telegram" not in beat_schedule(on_redis)

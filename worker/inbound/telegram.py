@@ -260,7 +260,7 @@ def bots(engine: Engine) -> list[Bot]:
         try:
             token = _token_of(plan)
         except WebhookError as error:
-            log.warning("telegram: plan %s is not polled: %s", plan_id, error)
+            _say_once(plan_id, f"telegram: plan {plan_id} is not polled: {error}")
             continue
         found.setdefault(bot_id(token), (token, []))[1].append(plan_id)
     return [Bot(bot, token, tuple(ids)) for bot, (token, ids) in found.items()]
@@ -308,7 +308,14 @@ def register_webhook(engine: Engine, plan: Plan) -> str:
     return url
 
 
-_said: set[tuple[str, str]] = set()  # (bot, problem) already logged by this process
+_said: set[tuple[str, str]] = set()  # (plan or bot, problem) already logged by this process
+
+
+def _say_once(about: str, line: str) -> None:
+    """A warning the beat would repeat every few seconds, logged once per process."""
+    if (about, line) not in _said:
+        _said.add((about, line))
+        log.warning("%s", line)
 
 
 def poll_updates(engine: Engine, now: float, wait: float = POLL_WAIT) -> int:
@@ -328,9 +335,7 @@ def _poll(engine: Engine, bot: Bot, now: float, wait: float) -> int:
     try:
         result = _call(engine.settings, bot.token, "getUpdates", payload)
     except ConnectorError as error:
-        if (bot.id, error.detail) not in _said:
-            _said.add((bot.id, error.detail))
-            log.warning("telegram bot %s: no updates polled: %s", bot.id, error.detail)
+        _say_once(bot.id, f"telegram bot {bot.id}: no updates polled: {error.detail}")
         return 0
     updates = [u for u in result if isinstance(u, Mapping)] if isinstance(result, list) else []
     taken = 0

@@ -79,8 +79,9 @@ def beat_schedule(settings: Settings) -> dict[str, Any]:
             "schedule": settings.imap_interval,
             "options": {"expires": settings.imap_interval},
         }
-    if settings.embedded:
-        # Telegram replies by long polling: a laptop has no public URL for a webhook.
+    if settings.embedded and not datafolder.rehearsing():
+        # Telegram replies by long polling: a laptop has no public URL for a webhook. A
+        # rehearsal never takes real people's button presses (the task checks it too).
         schedule["telegram"] = {
             "task": "pactkeeper.telegram_poll",
             "schedule": TELEGRAM_POLL_INTERVAL,
