@@ -16,6 +16,10 @@ token), 403 (blocked, kicked) and 404 are permanent; 429 is transient and gives
 its wait in ``parameters.retry_after``, usually without a Retry-After header.
 No idempotency key: the channel does not de-duplicate.
 
+A check-in request carries its four answer buttons as an inline keyboard
+(https://core.telegram.org/bots/api#inlinekeyboardmarkup); the composer hands them over
+ready in ``Message.extra["buttons"]``, so the connector signs nothing itself.
+
 The body is written in Telegram's HTML by ``connectors.markup`` (``<b>``, ``<i>``,
 ``<a href>`` only where the template has them; every text node html-escaped and an
 ``@name`` from plan text stopped).
@@ -97,9 +101,20 @@ class TelegramConnector(Connector):
         if message.link:
             label = _text(action_label(message))
             parts.append(f'<a href="{html.escape(message.link)}">{label}</a>')
-        return {
+        payload: dict[str, Any] = {
             "chat_id": self.config.chat_id,
             "text": "\n\n".join(parts),
             "parse_mode": "HTML",
             "disable_web_page_preview": True,
         }
+        keyboard = inline_keyboard(message)
+        if keyboard:
+            payload["reply_markup"] = {"inline_keyboard": keyboard}
+        return payload
+
+
+def inline_keyboard(message: Message) -> list[list[dict[str, str]]]:
+    """The message's answer buttons, one per row: ``Message.extra["buttons"]`` holds
+    (label, callback_data) pairs, made and signed by ``worker.inbound.telegram.buttons``."""
+    pairs = message.extra.get("buttons") or ()
+    return [[{"text": str(label), "callback_data": str(data)}] for label, data in pairs]

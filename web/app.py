@@ -31,7 +31,7 @@ from starlette.exceptions import HTTPException
 
 from config.errors import SettingsError
 from config.settings import Settings
-from web import bundles, checkin, feeds, runbook, status
+from web import bundles, checkin, feeds, inbound, runbook, status
 from web.access import engine_of
 from web.limits import BodyLimit
 from web.pages import SECURITY_HEADERS, Refused, language, problem, refusal
@@ -92,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(feeds.router)
     app.include_router(bundles.router)
     app.include_router(runbook.router)
+    app.include_router(inbound.router)
     app.add_exception_handler(Refused, refused)
     app.add_exception_handler(RequestValidationError, unreadable)
     app.add_exception_handler(HTTPException, http_error)

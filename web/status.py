@@ -23,7 +23,7 @@ from worker.checkins.risk import Risk, level_words
 from worker.checkins.standing import Standing, standing
 from worker.checkins.windows import Window
 from worker.engine import Engine
-from worker.status import PROBLEMS, plan_status, recent_warnings
+from worker.status import PROBLEMS, meetings, plan_risk, plan_status, recent_warnings
 from worker.store import Item
 from worker.timeline import milestone_anchor
 
@@ -154,17 +154,22 @@ def delivery(plan: Plan, item: Item) -> Delivery:
 
 def view(engine: Engine, plan: Plan, now: float) -> dict[str, Any]:
     found = standing(engine, plan, now)
+    risk, answers = plan_risk(engine, plan, found, now)
     columns = weeks(plan, now)
     failed = engine.store.items(plan.id, ("failed", "unknown"))
     return {
         "plan": plan,
         "now": datetime.fromtimestamp(now, plan.zone),
-        "risk": found.risk,
-        "level": level_words(found.risk.level, plan.language),
-        "reasons": [reason.text(plan.language) for reason in found.risk.reasons],
+        "risk": risk,
+        "level": level_words(risk.level, plan.language),
+        "reasons": [reason.text(plan.language) for reason in risk.reasons],
         "columns": columns,
         "rows": grid(plan, found, columns),
         "milestones": milestone_lines(plan, found, now),
+        "meetings": [
+            {**row, "start": datetime.fromtimestamp(m.start, plan.zone) if m.start else None}
+            for row, m in zip(meetings(plan, answers), answers, strict=True)
+        ],
         "warnings": [delivery(plan, item) for item in recent_warnings(engine, plan.id)],
         "failed": [delivery(plan, item) for item in failed[-PROBLEMS:]][::-1],
         "glyphs": GLYPHS,

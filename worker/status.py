@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from config.load import PlanError
 from worker import clock
+from worker.checkins.risk import MeetingAnswers, Risk, calendar_reasons, risk_of
 from worker.checkins.standing import standing
 from worker.engine import Engine, PlanGone
+from worker.inbound.itip import answer_words, meeting_answers
 from worker.store import Item, records
 from worker.timeline import milestone_anchor
 
@@ -86,17 +88,62 @@ def progress(engine: Engine, plan: Plan, now: float) -> dict[str, Any]:
     """Risk with reasons, check-ins per person, milestones and recent warnings."""
     lang = plan.language
     found = standing(engine, plan, now)
+    risk, answers = plan_risk(engine, plan, found, now)
     return {
         "risk": {
-            **found.risk.as_json(lang),
+            **risk.as_json(lang),
             "people": {pid: risk.as_json(lang) for pid, risk in found.people.items()},
         },
         "checkins": {
             pid: [window.as_json() for window in windows] for pid, windows in found.windows.items()
         },
         "milestones": milestones(plan, found),
+        "meetings": meetings(plan, answers),
         "warnings": [warning_row(item) for item in recent_warnings(engine, plan.id)],
     }
+
+
+def plan_risk(
+    engine: Engine, plan: Plan, found: Standing, now: float
+) -> tuple[Risk, list[MeetingAnswers]]:
+    """The plan's risk with the reasons its meetings' calendar replies add."""
+    answers = meeting_answers(engine, plan)
+    extra = calendar_reasons(plan, answers, now)
+    return (risk_of([*found.risk.reasons, *extra]) if extra else found.risk), answers
+
+
+def meetings(plan: Plan, answers: list[MeetingAnswers]) -> list[dict[str, Any]]:
+    """Per meeting with invitations out, each invitee's answer in the calendar."""
+    return [
+        {
+            "uid": meeting.uid,
+            "milestone": meeting.ref,
+            "title": meeting.title,
+            "start": _when(meeting.start),
+            "attendees": [
+                {
+                    "person": person_id,
+                    "name": _name(plan, person_id),
+                    "answer": answer,
+                    "text": answer_words(answer, plan.language),
+                    **(
+                        {"comment": meeting.comments[person_id]}
+                        if person_id in meeting.comments
+                        else {}
+                    ),
+                }
+                for person_id, answer in meeting.answers.items()
+            ],
+        }
+        for meeting in answers
+    ]
+
+
+def _name(plan: Plan, person_id: str) -> str:
+    try:
+        return plan.person(person_id).name
+    except KeyError:
+        return person_id
 
 
 def milestones(plan: Plan, found: Standing) -> list[dict[str, Any]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -25,12 +26,22 @@ OPENINGS = {
 }
 
 
+# Approved WhatsApp templates for every kind that reaches Ana: without them, WhatsApp may
+# carry a message only inside her 24-hour session, and her e-mail would take them.
+TEMPLATES = {
+    "PACTKEEPER_TWILIO_CONTENT_SIDS": json.dumps(
+        {kind: f"HX{n:032d}" for n, kind in enumerate(("kickoff", "reminder", "warning"))}
+    )
+}
+
+
 def cli(*arguments: str) -> str:
     result = subprocess.run(
         [sys.executable, "-m", "worker.run.cli", *arguments],
         capture_output=True,
         text=True,
         check=False,
+        env={**os.environ, **TEMPLATES},
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Traceback" not in result.stderr

@@ -15,6 +15,7 @@ import json
 import subprocess
 import time
 from datetime import UTC, datetime
+from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -91,18 +92,24 @@ def test_silence_after_week_three_nudge_then_lead_then_partner_contact(simulated
     assert (
         contact["subject"] == "Online aanmelden voor vrijwilligers: Eva Mulder dreigt af te haken"
     )
+    # Ana's first channel is WhatsApp, but she never wrote (no 24-hour session) and no
+    # template is configured: her e-mail carries the warning.
     assert (nudge["channel"], lead["channel"], contact["channel"]) == (
         "telegram",
         "slack",
-        "whatsapp",
+        "email",
     )
 
 
 def test_the_dropout_warning_to_the_contact_reads_in_dutch_with_its_reasons(
     simulated: Path,
 ) -> None:
-    (payload,) = (simulated / "outbox").glob("20270217T140000Z_*_warning_ana_whatsapp_*.json")
-    body = json.loads(payload.read_text())["Body"]
+    # By e-mail: Ana never opened a WhatsApp session and no template is configured.
+    (payload,) = (simulated / "outbox").glob("20270217T140000Z_*_warning_ana_email_*.eml")
+    mail = message_from_bytes(payload.read_bytes(), policy=policy.default)
+    text = mail.get_body(preferencelist=("plain",))
+    assert text is not None
+    body = " ".join(text.get_content().split())
     assert "Hoi Ana," in body
     assert "Eva Mulder heeft 3 keer op rij geen check-in gedaan" in body
     assert "Er zijn 3 check-ins op rij gemist, sinds 1 februari." in body

@@ -18,6 +18,14 @@ message say *why* in the reader's language. The rules, per person who checks in:
   than three -> at risk;
 - **overdue deadlines** the person owns: overdue -> watch, more than a week -> at risk.
 
+And per meeting, on the plan's list (``calendar_reasons``, from the calendar replies of
+``worker.inbound.itip``), each -> watch until the meeting is over:
+
+- **declined**: the partner contact, the lead or the meeting's owner declined the revision
+  they were last sent;
+- **not accepted**: from two days before the start, the partner contact has not accepted
+  the revision they were last sent (no answer, tentative, declined or delegated).
+
 The plan's level is the highest of its people and of the overdue deadlines that
 no one who checks in owns. Windows that were never tracked (before the plan
 was registered, or their request never went) and excused windows count for nothing.
@@ -82,6 +90,10 @@ SENTENCES: dict[str, str] = {
         "risk reason", "“{title}” was due on {due} and is not done yet ({days} overdue)."
     ),
     "who": NP_("risk reason", "{who}: {text}"),
+    "declined": NP_("risk reason", "{name} declined “{title}” ({day}){note}."),
+    "not_accepted": NP_(
+        "risk reason", "The partner contact {name} has not accepted “{title}” ({day}) yet."
+    ),
 }
 
 
@@ -127,8 +139,9 @@ class Reason:
                 words[name] = short_day(date.fromisoformat(words[name]), lang)
         if "days" in words:
             words["days"] = counted(int(words["days"]), "day", lang)
-        if "title" in words:
-            words["title"] = escape(str(words["title"]))
+        for name in ("title", "name"):
+            if name in words:
+                words[name] = escape(str(words[name]))
         if "delays" in words:
             words["delays"] = listed([delay_words(float(d), lang) for d in words["delays"]], lang)
         note = str(words.get("note") or "")
@@ -366,3 +379,68 @@ def assess_plan(plan: Plan, people: Mapping[str, Risk], overdue: Sequence[Overdu
             owner = late.milestone.owner
             reasons.append(late.reason(plan.person(owner).name if owner else None))
     return risk_of(reasons)
+
+
+# -- meetings ----------------------------------------------------------------------------
+
+NOTICE = 2 * DAY  # how long before a meeting the partner contact's acceptance is missed
+
+
+@dataclass(frozen=True)
+class MeetingAnswers:
+    """A meeting and each invitee's answer to the revision they were last sent."""
+
+    uid: str
+    ref: str  # the milestone id, or "handover"
+    title: str
+    start: float | None
+    ends: float | None
+    answers: Mapping[str, str]  # person id -> accepted | tentative | declined | ...
+    comments: Mapping[str, str] = field(default_factory=dict)
+    owner: str | None = None
+
+
+def calendar_reasons(plan: Plan, meetings: Iterable[MeetingAnswers], now: float) -> list[Reason]:
+    """The plan's reasons from the calendar replies of meetings that are not over yet."""
+    found: list[Reason] = []
+    for meeting in meetings:
+        if meeting.ends is None or meeting.ends > now:
+            found += _declined(plan, meeting) + _not_accepted(plan, meeting, now)
+    return found
+
+
+def _meeting_values(plan: Plan, meeting: MeetingAnswers, person: Person) -> dict[str, Any]:
+    day = None
+    if meeting.start is not None:
+        day = datetime.fromtimestamp(meeting.start, plan.zone).date().isoformat()
+    values = {"milestone": meeting.ref, "title": meeting.title, "day": day}
+    return {**values, "person": person.id, "name": person.name}
+
+
+def _declined(plan: Plan, meeting: MeetingAnswers) -> list[Reason]:
+    """A decline that matters: the partner contact's, the lead's, the owner's."""
+    counted_people = (plan.contact.id, plan.lead.id, meeting.owner)
+    return [
+        Reason(
+            "declined",
+            "watch",
+            {
+                **_meeting_values(plan, meeting, plan.person(person_id)),
+                "note": meeting.comments.get(person_id, ""),
+            },
+        )
+        for person_id in dict.fromkeys(p for p in counted_people if p)
+        if meeting.answers.get(person_id) == "declined"
+    ]
+
+
+def _not_accepted(plan: Plan, meeting: MeetingAnswers, now: float) -> list[Reason]:
+    """Two days before the start, no acceptance from the partner contact (a decline has
+    its own reason)."""
+    answer = meeting.answers.get(plan.contact.id)
+    if meeting.start is None or answer in (None, "accepted", "declined"):
+        return []
+    if not meeting.start - NOTICE <= now < meeting.start:
+        return []
+    values = {**_meeting_values(plan, meeting, plan.contact), "answer": answer}
+    return [Reason("not_accepted", "watch", values)]

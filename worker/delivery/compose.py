@@ -15,6 +15,7 @@ from config.plan import Person, Plan
 from connectors.base import Message, Recipient
 from worker import kinds, links, messages
 from worker.delivery.channels import session_open
+from worker.inbound import telegram
 from worker.messages.words import label
 from worker.store import Item
 
@@ -73,14 +74,21 @@ def compose(
         attachments=tuple(draft.attachments),
         calendar=draft.calendar,
         when=datetime.fromtimestamp(now, UTC),
-        extra=_extra(engine, item, person, channel, draft.template, now),
+        extra=_extra(engine, item, person, channel, draft.template, lang, now),
     )
 
 
 def _extra(
-    engine: Engine, item: Item, person: Person, channel: str, template: str, now: float
+    engine: Engine,
+    item: Item,
+    person: Person,
+    channel: str,
+    template: str,
+    lang: str,
+    now: float,
 ) -> dict[str, Any]:
-    """What only some connectors use: where a reply goes, whether WhatsApp's session is open."""
+    """What only some connectors use: where a reply goes, whether WhatsApp's session is
+    open, a check-in request's buttons on Telegram."""
     extra: dict[str, Any] = {"template": template}
     if channel == "email":
         address = links.reply_address(engine.settings, item.key)
@@ -88,6 +96,9 @@ def _extra(
             extra["reply_to"] = address
     elif channel == "whatsapp":
         extra["session"] = session_open(engine, person, now)
+    elif channel == "telegram" and item.kind == "checkin_open":
+        # The four answers as buttons, signed: a press answers this request's window.
+        extra["buttons"] = telegram.buttons(engine.settings, item.key, lang)
     return extra
 
 

@@ -7,7 +7,8 @@ take one task at a time. A task whose worker was killed goes back to the Redis
 queue; the embedded broker forgets it, and the claims it carried come back when
 their lease ends. Either way the ledger makes a second run of a delivery a no-op.
 Beat runs the sweep every ``SWEEP_INTERVAL``
-seconds, the reaper, and (under ``pactkeeper run``) the plan-folder watcher.
+seconds, the reaper, the IMAP poller when ``PACTKEEPER_IMAP_URL`` is set, and (under
+``pactkeeper run``) the plan-folder watcher.
 Nothing is ever scheduled with an ETA or countdown.
 """
 
@@ -28,6 +29,7 @@ from worker import datafolder
 from worker.run import broker
 
 TASK_TIME_LIMIT = 300  # no delivery may hold a worker longer; every call out has a timeout
+TELEGRAM_POLL_INTERVAL = 5.0  # seconds; each poll holds getUpdates open for a part of it
 
 
 def redis_url(settings: Settings) -> str | None:
@@ -70,6 +72,20 @@ def beat_schedule(settings: Settings) -> dict[str, Any]:
             "options": {"expires": settings.reap_interval},
         },
     }
+    if settings.imap_url is not None and not datafolder.rehearsing():
+        # A rehearsal never takes the real mailbox's replies (docs/replies-imap.md).
+        schedule["imap_poll"] = {
+            "task": "pactkeeper.imap_poll",
+            "schedule": settings.imap_interval,
+            "options": {"expires": settings.imap_interval},
+        }
+    if settings.embedded:
+        # Telegram replies by long polling: a laptop has no public URL for a webhook.
+        schedule["telegram"] = {
+            "task": "pactkeeper.telegram_poll",
+            "schedule": TELEGRAM_POLL_INTERVAL,
+            "options": {"expires": TELEGRAM_POLL_INTERVAL},
+        }
     if settings.plans_dir is not None:
         schedule["watch"] = {
             "task": "pactkeeper.watch",

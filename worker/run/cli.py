@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
+from worker.run import telegram_cli
+
 if TYPE_CHECKING:
     from rich.table import Table
     from rich.text import Text
@@ -36,6 +38,7 @@ app = typer.Typer(
     rich_markup_mode=None,
     help="pactkeeper keeps the agreements of a volunteering partnership alive.",
 )
+app.add_typer(telegram_cli.telegram)
 
 
 class UserError(Exception):
@@ -328,6 +331,10 @@ def simulate(
     until: Annotated[str, typer.Option(help="simulate through the end of this date (YYYY-MM-DD)")],
     out: Annotated[Path, typer.Option("--out", help="folder for outbox/, log.jsonl, handover.zip")],
     checkins: Annotated[Path | None, typer.Option(help="CSV: person,at,status,note[,done]")] = None,
+    replies: Annotated[
+        Path | None,
+        typer.Option(help="CSV: person,at,via,text (via: email, sms, whatsapp, telegram)"),
+    ] = None,
 ) -> None:
     """Run the real engine on a virtual clock from the plan's start through --until."""
     from config.notation import parse_date
@@ -341,7 +348,7 @@ def simulate(
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out: {out} is a file; name a folder (it is made when missing)")
     try:
-        result = run_simulation(plan, last, out, checkins)
+        result = run_simulation(plan, last, out, checkins, replies)
     except SimulationError as error:
         fail(str(error))
     kinds = ", ".join(f"{count} {kind}" for kind, count in sorted(result.by_kind.items()))
@@ -458,6 +465,43 @@ def done(
     with _registered(loaded) as engine:
         changed = mark_done(engine, loaded, milestone, _moment(loaded, at))
     print(f"{milestone}: done" if changed else f"{milestone} was already done")
+
+
+@app.command("mail-in")
+def mail_in(
+    file: Annotated[
+        Path | None, typer.Argument(help="the message (RFC 5322); standard input without it")
+    ] = None,
+) -> None:
+    """Read one e-mail reply (from an MTA pipe, .forward or a mail service's hook).
+
+    Exit 0 when it was taken (an answer, a notice to the lead, a duplicate), 1 when it was
+    refused, with the reason on stderr.
+    """
+    from worker import clock
+    from worker.inbound.mail import MAX_BYTES
+    from worker.inbound.mailin import take_mail
+
+    raw = _read_message(file, MAX_BYTES + 1)
+    with _engine() as engine:
+        outcome = take_mail(engine, raw, clock.now())
+    if outcome.result == "refused":
+        fail(f"the message was refused ({outcome.reason})")
+    print(outcome.summary())
+
+
+def _read_message(file: Path | None, limit: int) -> bytes:
+    """At most ``limit`` bytes of the file or standard input (a bigger message is refused
+    by its size, without being read whole)."""
+    try:
+        if file is None:
+            return sys.stdin.buffer.read(limit)
+        if not file.is_file():
+            raise UsageError(f"{file} is not a file")
+        with file.open("rb") as handle:
+            return handle.read(limit)
+    except OSError as error:
+        raise UserError(f"cannot read {file or 'standard input'}: {error.strerror}") from None
 
 
 @app.command()

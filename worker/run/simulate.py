@@ -4,7 +4,9 @@ It is not a second implementation: it registers the plan in a fresh SQLite
 store, then moves a virtual clock from due time to due time and runs the same
 Celery tasks (``sweep`` -> ``deliver``, eagerly, in this process) that ``run``
 runs on real time. Every connector is the outbox. Check-ins from a CSV are
-recorded at their times through the same function as ``pactkeeper checkin``.
+recorded at their times through the same function as ``pactkeeper checkin``; replies
+from a CSV are built as their channel delivers them and go through the inbound code
+(``worker.run.simulate_replies``).
 
 Writes ``DIR/outbox/`` (one file per message), ``DIR/log.jsonl`` (one line per
 delivery) and, once the plan has closed, ``DIR/handover.zip``.
@@ -150,11 +152,28 @@ def eager(engine: Engine, virtual: clock.VirtualClock) -> Iterator[None]:
         tasks._engine = before_engine
 
 
-def simulate(plan_path: Path, until: date, out: Path, checkins: Path | None = None) -> Simulation:
+def simulate(
+    plan_path: Path,
+    until: date,
+    out: Path,
+    checkins: Path | None = None,
+    replies: Path | None = None,
+) -> Simulation:
     plan = load_plan(plan_path)
     rows = read_checkins(checkins, plan) if checkins else []
+    answers = _read_replies(replies, plan)
     prepare(out)
-    settings = Settings(data_dir=out, redis_url=None, smtp_host=None, plans_dir=None)
+    options: dict[str, Any] = {}
+    if replies is not None:
+        # Replies need an address to come back to and a token to sign Twilio's posts with;
+        # a deployment's own are used when it has them.
+        from worker.run import simulate_replies
+
+        base = Settings(data_dir=out, redis_url=None, smtp_host=None, plans_dir=None)
+        options["reply_address"] = base.reply_address or simulate_replies.SIMULATED_ADDRESS
+        if base.twilio_auth_token is None:
+            options["twilio_auth_token"] = simulate_replies.SIMULATED_TOKEN
+    settings = Settings(data_dir=out, redis_url=None, smtp_host=None, plans_dir=None, **options)
     engine = Engine(settings, SqliteStore(out / "simulation.sqlite3"), outbox_only=True)
     start = datetime.combine(plan.start, time(0), tzinfo=plan.zone).timestamp()
     end = datetime.combine(until + timedelta(days=1), time(0), tzinfo=plan.zone).timestamp()
@@ -163,7 +182,7 @@ def simulate(plan_path: Path, until: date, out: Path, checkins: Path | None = No
     with (out / "log.jsonl").open("w", encoding="utf-8") as log, eager(engine, virtual):
         engine.listeners.append(lambda d: _log(log, d, summary))
         register(engine, plan, start)
-        _run(engine, plan, rows, end, virtual, summary)
+        _run(engine, plan, rows, answers, end, virtual, summary, log)
     summary.closed = engine.store.get_record(records.CLOSED, plan.id) is not None
     kept = bundle_path(settings, plan.id)
     if summary.closed and kept.exists():
@@ -173,29 +192,53 @@ def simulate(plan_path: Path, until: date, out: Path, checkins: Path | None = No
     return summary
 
 
+def _read_replies(path: Path | None, plan: Plan) -> list[Any]:
+    if path is None:
+        return []
+    from worker.run.simulate_replies import RepliesError, read_replies
+
+    try:
+        return read_replies(path, plan)
+    except RepliesError as error:
+        raise SimulationError(str(error)) from None
+
+
 def _run(
     engine: Engine,
     plan: Plan,
     rows: list[CheckinRow],
+    replies: list[Any],
     end: float,
     virtual: clock.VirtualClock,
     summary: Simulation,
+    log: IO[str],
 ) -> None:
+    """From moment to moment: what is due, a check-in of the CSV, a reply of the CSV."""
     from worker.run import tasks
 
-    pending = list(rows)
+    pending, inbound = list(rows), list(replies)
     while True:
         due = engine.store.next_due_time()
         answer = pending[0].at.timestamp() if pending else None
-        moments = [m for m in (due, answer) if m is not None and m <= end]
+        reply = inbound[0].at.timestamp() if inbound else None
+        moments = [m for m in (due, answer, reply) if m is not None and m <= end]
         if not moments:
             return
         moment = min(moments)
         virtual.set(moment)
         if answer is not None and answer == moment:
             _answer(engine, plan, pending.pop(0), moment, summary)
+        elif reply is not None and reply == moment:
+            _reply(engine, plan, inbound.pop(0), moment, log)
         else:
             tasks.sweep.delay()
+
+
+def _reply(engine: Engine, plan: Plan, row: Any, now: float, log: IO[str]) -> None:
+    from worker.run import simulate_replies
+
+    outcome = simulate_replies.deliver(engine, plan, row, now)
+    simulate_replies.log_line(log, row, outcome)
 
 
 def _answer(engine: Engine, plan: Plan, row: CheckinRow, now: float, summary: Simulation) -> None:

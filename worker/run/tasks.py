@@ -6,6 +6,7 @@ from config.settings import Settings
 from worker import clock, datafolder
 from worker.delivery import dispatch
 from worker.engine import Engine
+from worker.inbound import imap
 from worker.run.app import app
 from worker.store import Claim
 
@@ -59,6 +60,11 @@ def reap() -> None:
     dispatch.reap(engine(), clock.now())
 
 
+@app.task(name="pactkeeper.imap_poll", ignore_result=True)
+def imap_poll() -> None:
+    imap.poll(engine(), clock.now())
+
+
 @app.task(name="pactkeeper.watch", ignore_result=True)
 def watch() -> None:
     from worker.plans.watch import resync_folder
@@ -66,3 +72,14 @@ def watch() -> None:
     folder = engine().settings.plans_dir
     if folder is not None:
         resync_folder(engine(), folder, clock.now())
+
+
+@app.task(name="pactkeeper.telegram_poll", ignore_result=True)
+def telegram_poll() -> int:
+    """Take the Telegram bots' waiting updates (the embedded default has no webhook). Not in a
+    rehearsal: real people's answers never go into a rehearsed store."""
+    from worker.inbound.telegram import poll_updates
+
+    if engine().outbox_only:
+        return 0
+    return poll_updates(engine(), clock.now())

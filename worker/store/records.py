@@ -9,6 +9,7 @@ from __future__ import annotations
 
 CLOSED = "closed"  # plan id -> {"at": moment, "by": who}: the plan was closed
 CALENDAR_STAMPS = "calendars"  # plan id -> {"changed": when any event of the plan changed}
+POLLERS = "pollers"  # poller (``imap``) -> {"holder", "until"}: the one poller at work now
 
 
 def checkin_rows(plan_id: str) -> str:
@@ -72,3 +73,20 @@ def optouts(plan_id: str) -> str:
 def replies(plan_id: str) -> str:
     """The replies that reached the plan (the lead's view), by "<via>:<external id>"."""
     return f"replies:{plan_id}"
+
+
+# -- calendar replies (worker/inbound/itip.py) ----------------------------------------------
+
+
+def attendance(plan_id: str) -> str:
+    """What attendees answered to the plan's meetings (iTIP REPLY), by
+    ``attendance_row_id``: PARTSTAT, DELEGATED-TO, COMMENT, the reply's DTSTAMP."""
+    return f"attendance:{plan_id}"
+
+
+def attendance_row_id(uid: str, person_id: str, sequence: int, recurrence: str | None) -> str:
+    """One attendee's answer to one revision (SEQUENCE) of a meeting, or of one occurrence."""
+    return f"{uid} {person_id} {sequence}" + (f" {recurrence}" if recurrence else "")
+
+
+TELEGRAM_OFFSETS = "telegram_offsets"  # bot id -> {"offset": next update_id, "at"}: polled

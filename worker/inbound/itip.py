@@ -1,0 +1,500 @@
+"""Calendar replies: what attendees answer to pactkeeper's invitations (RFC 5546, RFC 6047).
+
+``take_calendar_reply`` reads one iCalendar object that came back by e-mail (the
+``text/calendar`` part ``worker.inbound.mailin`` found, or a bare ``.ics``) and never raises
+for what a sender can send: bytes that are no calendar are ``refused`` (``unreadable``).
+
+- **METHOD:REPLY.** Per VEVENT, the UID names the meeting: the UID pactkeeper sent
+  (docs/architecture.md §5), looked up in the plans' ``calendar_events`` records. The
+  replier is the invitee (``invitees`` records, state ``invited``) whose address is the
+  sender's, ignoring case; their PARTSTAT is on the ATTENDEE line with that address, or on
+  the only ATTENDEE line when a client wrote another form of it. ACCEPTED, TENTATIVE,
+  DECLINED and DELEGATED (with DELEGATED-TO) are recorded per attendee, meeting, SEQUENCE
+  (missing = 0) and RECURRENCE-ID (one occurrence of a series) in ``attendance(plan)``.
+  ORGANIZER is not required (Outlook.com leaves it out).
+- **Old revisions.** A reply whose SEQUENCE is below the one last sent to that attendee
+  answers an invitation that no longer holds (the meeting changed since): it is
+  ``refused`` with reason ``old_sequence`` and changes nothing, as RFC 5546 §2.1.5 has an
+  organizer ignore it. The attendee answers the new REQUEST in their calendar.
+- **Once.** A row keeps the reply's DTSTAMP; the same reply again (a poller that read it
+  twice, a second copy) finds its row and is a ``duplicate``; an older one does not
+  overwrite a newer one.
+- **Who is told.** A DECLINED from the partner contact, the lead or the meeting's owner goes
+  to the lead at once (and to the partner contact when the lead declined) through
+  ``worker.inbound.notices.tell``, once per meeting revision: the topic names the UID, the
+  SEQUENCE and the person. A METHOD:COUNTER (a proposed new time) is a notice to the lead
+  with the proposed start and end in the plan's zone; it records nothing.
+- Unknown UIDs, a sender who was not invited, a closed plan: ``refused``, one log line with
+  the reason and the UID, never the body.
+
+The status page, ``status --json`` and the risk (``worker.checkins.risk.calendar_reasons``)
+read the answers of each meeting's current revision with ``meeting_answers``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
+
+from icalendar import Calendar, Event
+
+from config.load import PlanError
+from config.plan import Person, Plan
+from connectors.calendar.itip import as_event
+from worker.checkins.risk import MeetingAnswers
+from worker.engine import PlanGone
+from worker.inbound import notices
+from worker.inbound.replies import Outcome
+from worker.messages import NP_, format_day, format_moment, pgettext_in
+from worker.store import records
+
+if TYPE_CHECKING:
+    from worker.engine import Engine
+
+log = logging.getLogger("pactkeeper.inbound")
+
+REPLY, COUNTER = "REPLY", "COUNTER"
+PARTSTATS = ("ACCEPTED", "TENTATIVE", "DECLINED", "DELEGATED")
+NO_ANSWER = "needs-action"  # what a status shows for an invitee who has not answered
+# One outcome for an object of several VEVENTs: the first of these that happened.
+ORDER = ("answered", "notice", "duplicate", "refused")
+LIMIT = 1024 * 1024  # bytes of one calendar object, as for every inbound body
+LANGUAGES = ("en", "nl")  # the notices' dates are worded in each, the reader's is chosen
+
+ANSWER = "calendar answer"  # the catalog context of the answer words
+ANSWER_WORDS = {
+    "accepted": NP_("calendar answer", "accepted"),
+    "tentative": NP_("calendar answer", "tentative"),
+    "declined": NP_("calendar answer", "declined"),
+    "delegated": NP_("calendar answer", "delegated"),
+    NO_ANSWER: NP_("calendar answer", "no answer"),
+}
+
+
+def answer_words(answer: str, lang: str) -> str:
+    return pgettext_in(lang, ANSWER, ANSWER_WORDS.get(answer, ANSWER_WORDS[NO_ANSWER]))
+
+
+# -- reading the object (pure) -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Attendee:
+    """One ATTENDEE line of a reply."""
+
+    email: str
+    partstat: str
+    delegated_to: str | None = None
+    delegated_from: str | None = None
+
+
+@dataclass(frozen=True)
+class CalendarAnswer:
+    """One VEVENT of a REPLY or COUNTER, as read."""
+
+    uid: str
+    sequence: int
+    attendees: tuple[Attendee, ...]
+    stamp: float | None  # DTSTAMP
+    recurrence: str | None = None  # RECURRENCE-ID in UTC, ISO
+    comment: str = ""
+    start: datetime | date | None = None  # a COUNTER's proposed time
+    end: datetime | date | None = None
+    client: str = ""  # PRODID
+
+    def replier(self, sender: str) -> Attendee | None:
+        """The ATTENDEE line of ``sender`` (ignoring case), else the one line there is."""
+        wanted = sender.strip().lower()
+        for attendee in self.attendees:
+            if attendee.email.lower() == wanted:
+                return attendee
+        own = [a for a in self.attendees if a.delegated_from is None]
+        return own[0] if len(own) == 1 else None
+
+
+class Unreadable(ValueError):
+    """The bytes are no iCalendar object pactkeeper can read as a reply."""
+
+
+def _mail(value: Any) -> str:
+    text = str(value).strip().strip('"')
+    return text[7:] if text.lower().startswith("mailto:") else text
+
+
+def _param(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, list | tuple):
+        value = value[0] if value else None
+    return _mail(value) if value else None
+
+
+def _attendees(event: Event) -> tuple[Attendee, ...]:
+    found = event.get("ATTENDEE")
+    lines = found if isinstance(found, list) else [found] if found is not None else []
+    return tuple(
+        Attendee(
+            email=_mail(line),
+            partstat=str(line.params.get("PARTSTAT", "NEEDS-ACTION")).upper(),
+            delegated_to=_param(line.params.get("DELEGATED-TO")),
+            delegated_from=_param(line.params.get("DELEGATED-FROM")),
+        )
+        for line in lines
+    )
+
+
+def _instant(value: datetime | date) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime(value.year, value.month, value.day, tzinfo=UTC)
+
+
+def _answer(event: Event, client: str) -> CalendarAnswer:
+    if "UID" not in event:
+        raise Unreadable("a VEVENT without a UID")
+    stamp = _instant(event.decoded("DTSTAMP")).timestamp() if "DTSTAMP" in event else None
+    recurrence = None
+    if "RECURRENCE-ID" in event:
+        moment = _instant(event.decoded("RECURRENCE-ID")).astimezone(UTC)
+        recurrence = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return CalendarAnswer(
+        uid=str(event["UID"]).strip(),
+        sequence=int(str(event.get("SEQUENCE", 0))),
+        attendees=_attendees(event),
+        stamp=stamp,
+        recurrence=recurrence,
+        comment=" ".join(str(event.get("COMMENT", "")).split()),
+        start=event.decoded("DTSTART") if "DTSTART" in event else None,
+        end=event.decoded("DTEND") if "DTEND" in event else None,
+        client=client,
+    )
+
+
+def read_calendar(data: bytes, method: str | None = None) -> tuple[str, list[CalendarAnswer]]:
+    """The METHOD (the MIME part's ``method`` wins over an absent one) and each VEVENT."""
+    if len(data) > LIMIT:
+        raise Unreadable("too large")
+    try:
+        calendar = Calendar.from_ical(data)
+        said = str(calendar.get("METHOD", "")).strip().upper()
+        client = str(calendar.get("PRODID", "")).strip()
+        answers = [_answer(as_event(e), client) for e in calendar.walk("VEVENT")]
+    except Unreadable:
+        raise
+    except Exception as error:  # icalendar raises many kinds for what a sender can write
+        raise Unreadable(type(error).__name__) from None
+    if not answers:
+        raise Unreadable("no VEVENT")
+    return said or (method or "").strip().upper(), answers
+
+
+# -- the store ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Meeting:
+    """The meeting a UID names: its plan, its calendar record and who was invited."""
+
+    plan: Plan
+    uid: str
+    record: Mapping[str, Any]  # calendar_events row: item, ref, sequence, event
+    invited: Mapping[str, Mapping[str, Any]]  # person id -> invitees row (state invited)
+
+    @property
+    def event(self) -> Event | None:
+        text = self.record.get("event")
+        return as_event(Event.from_ical(str(text))) if text else None
+
+    def title(self) -> str:
+        event = self.event
+        return str(event["SUMMARY"]) if event is not None else str(self.record.get("ref", ""))
+
+    def start(self) -> datetime | None:
+        event = self.event
+        if event is None or "DTSTART" not in event:
+            return None
+        return _instant(event.decoded("DTSTART")).astimezone(self.plan.zone)
+
+    def owner(self) -> str | None:
+        item = str(self.record.get("item", ""))
+        ref = item.removeprefix("milestone/")
+        found = next((m for m in self.plan.milestones if m.id == ref), None)
+        return found.owner if found is not None and item.startswith("milestone/") else None
+
+
+def find_meeting(engine: Engine, uid: str) -> Meeting | str:
+    """The meeting of ``uid`` in the plans kept here, or why there is none."""
+    store = engine.store
+    plan_ids = store.plan_ids()
+    kept = store.records_of([records.calendar_events(p) for p in plan_ids])
+    plan_id = next((p for p in plan_ids if uid in kept[records.calendar_events(p)]), None)
+    if plan_id is None:
+        return "unknown_uid"
+    record = kept[records.calendar_events(plan_id)][uid]
+    if record.get("removed"):
+        return "removed_meeting"
+    if store.get_record(records.CLOSED, plan_id) is not None:
+        return "closed"
+    try:
+        plan = engine.plan(plan_id)
+    except (PlanGone, PlanError):
+        return "plan_unreadable"
+    invited = {
+        str(row["person"]): row
+        for row in store.records(records.invitees(plan_id)).values()
+        if row.get("uid") == uid and row.get("state") == "invited"
+    }
+    item = str(record.get("item", ""))
+    if item.startswith("checkins/"):  # a series is its person's own
+        person = item.removeprefix("checkins/")
+        invited = {person: {"person": person, "sequence": record.get("sequence", 0)}}
+    return Meeting(plan, uid, record, invited)
+
+
+def _invitee(meeting: Meeting, sender: str) -> Person | None:
+    wanted = sender.strip().lower()
+    for person_id, row in meeting.invited.items():
+        try:
+            person = meeting.plan.person(person_id)
+        except KeyError:
+            continue
+        addresses = {str(row.get("email") or ""), person.email or ""}
+        if wanted and wanted in {a.lower() for a in addresses if a}:
+            return person
+    return None
+
+
+# -- taking a reply -------------------------------------------------------------------------
+
+
+def take_calendar_reply(
+    engine: Engine, sender: str, data: bytes, now: float, method: str | None = None
+) -> Outcome:
+    """Record what a calendar reply says (see the module docstring); never raises for
+    what a sender can send."""
+    try:
+        said, answers = read_calendar(data, method)
+    except Unreadable as error:
+        log.info("refused a calendar reply from %s: unreadable (%s)", sender, error)
+        return Outcome("refused", "too_large" if str(error) == "too large" else "unreadable")
+    if said not in (REPLY, COUNTER):
+        log.info("refused a calendar message from %s: METHOD %s is no reply", sender, said)
+        return Outcome("refused", "not_a_reply")
+    outcomes = [_take_one(engine, sender, said, answer, now) for answer in answers]
+    return _strongest(outcomes)
+
+
+def _strongest(outcomes: list[Outcome]) -> Outcome:
+    """One outcome for the whole object: what most happened (an answer before a refusal)."""
+    return min(outcomes, key=lambda o: ORDER.index(o.result) if o.result in ORDER else 0)
+
+
+def _refused(reason: str, sender: str, uid: str) -> Outcome:
+    log.info("refused a calendar reply from %s for %s: %s", sender, uid, reason)
+    return Outcome("refused", reason)
+
+
+def _take_one(
+    engine: Engine, sender: str, method: str, answer: CalendarAnswer, now: float
+) -> Outcome:
+    found = find_meeting(engine, answer.uid)
+    if isinstance(found, str):
+        return _refused(found, sender, answer.uid)
+    person = _invitee(found, sender)
+    line = answer.replier(sender)
+    if person is None or line is None:
+        return _refused("not_invited", sender, answer.uid)
+    sent = int(found.invited[person.id].get("sequence") or 0)
+    if answer.sequence < sent:
+        return _refused("old_sequence", sender, answer.uid)
+    about: dict[str, Any] = {
+        "plan_id": found.plan.id,
+        "person": person.id,
+        "window": answer.uid,
+        "language": found.plan.language_of(person),
+    }
+    if method == COUNTER:
+        told = _tell_counter(engine, found, person, answer, now)
+        return Outcome("notice", "counter" if told else "", **about)
+    if line.partstat not in PARTSTATS:
+        return _refused("no_answer", sender, answer.uid)
+    status = line.partstat.lower()
+    if not _record(engine, found, person, answer, line, now):
+        return Outcome("duplicate", status=status, **about)
+    if line.partstat == "DECLINED":
+        _tell_declined(engine, found, person, answer, now)
+    return Outcome("answered", status=status, **about)
+
+
+def attendance_key(answer: CalendarAnswer, person: Person) -> str:
+    return records.attendance_row_id(answer.uid, person.id, answer.sequence, answer.recurrence)
+
+
+def _record(
+    engine: Engine,
+    meeting: Meeting,
+    person: Person,
+    answer: CalendarAnswer,
+    line: Attendee,
+    now: float,
+) -> bool:
+    """Write the answer's row; False when this reply (or a newer one) is already there."""
+    stamp = answer.stamp if answer.stamp is not None else now
+    row = {
+        "uid": answer.uid,
+        "item": meeting.record.get("item"),
+        "person": person.id,
+        "sequence": answer.sequence,
+        "recurrence": answer.recurrence,
+        "partstat": line.partstat,
+        "delegated_to": line.delegated_to,
+        "comment": answer.comment[: notices.TEXT_LIMIT],
+        "stamp": stamp,
+        "at": now,
+        "client": answer.client[:200],
+    }
+    collection = records.attendance(meeting.plan.id)
+    key = attendance_key(answer, person)
+    there = engine.store.put_record_once(collection, key, row)
+    if there is None:
+        return True
+    same = (there.get("partstat"), there.get("stamp")) == (line.partstat, stamp)
+    if same or float(there.get("stamp") or 0) > stamp:
+        return False
+    return engine.store.update_record(collection, key, {"stamp": there.get("stamp")}, row, there)
+
+
+# -- notices --------------------------------------------------------------------------------
+
+
+def _when(moment: datetime | date | None, plan: Plan) -> dict[str, str]:
+    """A moment worded in every language, in the plan's zone (the reader's is picked)."""
+    if moment is None:
+        return dict.fromkeys(LANGUAGES, "")
+    if isinstance(moment, datetime):
+        local = _instant(moment).astimezone(plan.zone)
+        return {lang: format_moment(local, lang) for lang in LANGUAGES}
+    return {lang: format_day(moment, lang) for lang in LANGUAGES}
+
+
+def _facts(meeting: Meeting, person: Person, answer: CalendarAnswer) -> dict[str, Any]:
+    return {
+        "title": meeting.title(),
+        "when": _when(meeting.start(), meeting.plan),
+        "comment": answer.comment[: notices.TEXT_LIMIT],
+        "uid": answer.uid,
+        "sequence": answer.sequence,
+        "person_id": person.id,
+    }
+
+
+def _tell_declined(
+    engine: Engine, meeting: Meeting, person: Person, answer: CalendarAnswer, now: float
+) -> int:
+    plan = meeting.plan
+    lead, contact = plan.lead, plan.contact
+    if person.id not in {lead.id, contact.id, meeting.owner()}:
+        return 0
+    recipients = [lead, contact] if person.id == lead.id else [lead]
+    facts = {**_facts(meeting, person, answer), "role": _role(plan, meeting, person)}
+    topic = f"calendar declined {answer.uid} {answer.sequence} {person.id}"
+    return notices.tell(engine, plan, recipients, person, "calendar_declined", facts, topic, now)
+
+
+def _role(plan: Plan, meeting: Meeting, person: Person) -> str:
+    if person.id == plan.contact.id:
+        return "contact"
+    return "lead" if person.id == plan.lead.id else "owner"
+
+
+def _tell_counter(
+    engine: Engine, meeting: Meeting, person: Person, answer: CalendarAnswer, now: float
+) -> int:
+    plan = meeting.plan
+    facts = {
+        **_facts(meeting, person, answer),
+        "proposed": _when(answer.start, plan),
+        "proposed_end": _when(answer.end, plan),
+    }
+    proposal = f"{answer.start} {answer.end}"
+    topic = f"calendar counter {answer.uid} {answer.sequence} {person.id} {proposal}"
+    return notices.tell(engine, plan, [plan.lead], person, "calendar_counter", facts, topic, now)
+
+
+# -- what the status shows ------------------------------------------------------------------
+
+
+def meeting_answers(engine: Engine, plan: Plan) -> list[MeetingAnswers]:
+    """Per meeting with invitees, in start order: each invitee's answer to the revision they
+    were last sent (``needs-action`` when none)."""
+    store = engine.store
+    kept = store.records_of(
+        [
+            records.calendar_events(plan.id),
+            records.invitees(plan.id),
+            records.attendance(plan.id),
+        ]
+    )
+    invited: dict[str, dict[str, Mapping[str, Any]]] = {}
+    for invitee in kept[records.invitees(plan.id)].values():
+        if invitee.get("state") == "invited":
+            invited.setdefault(str(invitee["uid"]), {})[str(invitee["person"])] = invitee
+    latest = _latest_answers(kept[records.attendance(plan.id)].values())
+    found = []
+    for uid, people in invited.items():
+        record = kept[records.calendar_events(plan.id)].get(uid)
+        if record is None or record.get("removed"):
+            continue
+        meeting = Meeting(plan, uid, record, people)
+        start = meeting.start()
+        answers, comments = _current_answers(uid, people, latest)
+        found.append(
+            MeetingAnswers(
+                uid=uid,
+                ref=str(record.get("ref", "")),
+                title=meeting.title(),
+                start=start.timestamp() if start else None,
+                ends=float(record["ends"]) if record.get("ends") is not None else None,
+                answers=answers,
+                comments=comments,
+                owner=meeting.owner(),
+            )
+        )
+    return sorted(found, key=lambda m: (m.start or 0.0, m.title))
+
+
+def _current_answers(
+    uid: str,
+    people: Mapping[str, Mapping[str, Any]],
+    latest: Mapping[tuple[str, str], Mapping[str, Any]],
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Each invitee's answer to the revision they were last sent, and their comments."""
+    answers: dict[str, str] = {}
+    comments: dict[str, str] = {}
+    for person_id, invitee in people.items():
+        answer = latest.get((uid, person_id))
+        if answer is None or int(answer["sequence"]) < int(invitee.get("sequence") or 0):
+            answers[person_id] = NO_ANSWER
+            continue
+        answers[person_id] = str(answer["partstat"]).lower()
+        if answer.get("comment"):
+            comments[person_id] = str(answer["comment"])
+    return answers, comments
+
+
+def _latest_answers(rows: Any) -> dict[tuple[str, str], Mapping[str, Any]]:
+    """Per (uid, person), the answer of the highest SEQUENCE, the newest DTSTAMP within it;
+    a reply about one occurrence of a series is not the whole meeting's answer."""
+    latest: dict[tuple[str, str], Mapping[str, Any]] = {}
+    for row in rows:
+        if row.get("recurrence"):
+            continue
+        key = (str(row["uid"]), str(row["person"]))
+        order = (int(row["sequence"]), float(row.get("stamp") or 0))
+        there = latest.get(key)
+        if there is None or order > (int(there["sequence"]), float(there.get("stamp") or 0)):
+            latest[key] = row
+    return latest
