@@ -183,6 +183,9 @@ def test_broken_input_is_refused_with_a_reason(raw: bytes, reason: str) -> None:
         message("Content-Type: multipart/mixed", body="no boundary at all"),
         message("Content-Transfer-Encoding: base64", body="!!!not base64==="),
         message("Content-Type: text/plain; charset=x-unknown-8", body=b"2 - caf\xe9"),
+        message("Content-Type: text/plain; charset=zlib", body=b"2 - caf\xe9"),
+        message("Content-Type: text/plain; charset=base64", body=b"2 - caf\xe9"),
+        message("Subject: =?zlib?B?AAAA?=", "Message-ID: <a@b>"),
         message("Content-Type: text/plain; charset=utf-8", body=b"2 - caf\xe9 \xff\xfe"),
         message("Subject: =?x-bogus?B?AAAA?=", "Message-ID: <a@b>"),
         message(b"Subject: caf\xe9 \xff".decode("latin-1")),
@@ -217,6 +220,12 @@ def test_each_part_is_decoded_by_its_own_charset() -> None:
         "Content-Type: text/plain; charset=utf-8", "Content-Transfer-Encoding: base64", body=utf8
     )
     assert read(raw).text == "3 - één vraag 🙂"
+
+
+@pytest.mark.parametrize("charset", ["x-unknown-8", "zlib", "base64", "rot13", '"utf-8"'])
+def test_a_charset_that_names_no_text_codec_is_read_as_utf8(charset: str) -> None:
+    raw = message(f"Content-Type: text/plain; charset={charset}", body="2 - één".encode())
+    assert read(raw).text == "2 - één"
 
 
 def test_an_encoded_subject_is_decoded() -> None:

@@ -19,7 +19,6 @@ Message-ID is named by the digest of its bytes, so the same message twice is sti
 
 from __future__ import annotations
 
-import codecs
 import email
 import email.header
 import email.policy
@@ -110,8 +109,7 @@ def _header(message: Message, name: str) -> str:
         return ""
     parts = email.header.decode_header(str(value))
     text = "".join(
-        chunk.decode(_charset(charset or "utf-8"), "replace") if isinstance(chunk, bytes) else chunk
-        for chunk, charset in parts
+        _text_of(chunk, charset) if isinstance(chunk, bytes) else chunk for chunk, charset in parts
     )
     return _plain(text).strip()
 
@@ -195,21 +193,20 @@ def _text_parts(message: Message) -> tuple[str | None, str | None]:
     return plain, html
 
 
-def _charset(label: str) -> str:
-    label = label.strip().strip('"').lower()
-    chosen = CHARSET_READ_AS.get(label, label)
+def _text_of(data: bytes, label: str | None) -> str:
+    """``data`` decoded by the charset ``label`` names; UTF-8 when it names no text codec."""
+    name = (label or "utf-8").strip().strip('"').lower()
     try:
-        codecs.lookup(chosen)
-    except LookupError:
-        return "utf-8"
-    return chosen
+        return data.decode(CHARSET_READ_AS.get(name, name), "replace")
+    except LookupError:  # unknown, or a bytes codec such as zlib or base64
+        return data.decode("utf-8", "replace")
 
 
 def _decoded(part: Message) -> str:
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
         return ""
-    return payload.decode(_charset(part.get_content_charset() or "utf-8"), "replace")
+    return _text_of(payload, part.get_content_charset())
 
 
 def _calendar(message: Message) -> tuple[bytes | None, str | None]:
