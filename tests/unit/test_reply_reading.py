@@ -78,6 +78,13 @@ def test_every_phrase_names_its_status_anywhere_unless_negated(status: str, phra
     assert read_answer(f"geen {phrase}").status != status
 
 
+@pytest.mark.parametrize(
+    "text", ["Good morning, can we move the call?", "Top dat je belt", "help me understand this"]
+)
+def test_an_opening_word_before_another_word_names_nothing(text: str) -> None:
+    assert read_answer(text) == Reading(None, text, None)
+
+
 def test_an_opening_word_further_on_names_nothing() -> None:
     assert read_answer("bedankt voor de hulp").status is None
     assert read_answer("thanks for the help, see you").status is None

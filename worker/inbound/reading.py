@@ -8,8 +8,9 @@ same):
 - A leading number 1-4 names the status (1 on_track, 2 need_help, 3 blocked, 4 stopping);
   the rest of the text, after a separator such as ``-``, ``:`` or ``.``, is the note. A
   number followed by a unit ("3 dagen", "2 weeks") is a quantity, not a status.
-- Otherwise a keyword names it. *Opening words* count only as the first words of the
-  text ("ok!", "hulp", "👍"); *phrases* count anywhere, unless a negation comes just
+- Otherwise a keyword names it. *Opening words* count only as the first word of the
+  text, standing alone before a punctuation mark, an emoji or the end of the line
+  ("ok!", "hulp", "👍"; not "Good morning"); *phrases* count anywhere, unless a negation comes just
   before, or a "niet" just after ("geen hulp nodig", "not on track", "ik stop niet").
   When phrases of several statuses occur, the gravest wins (stopping, blocked,
   need_help, on_track). The note is then the whole text, or "" when the text is only
@@ -277,10 +278,20 @@ def _by_keyword(text: str) -> tuple[str | None, bool]:
     if found:
         status = next(s for s in GRAVITY if s in found)
         return status, _only(words, status)
+    opener = _opening_word(text)
     for status in GRAVITY:
-        if words and words[0] in KEYWORDS[status][0]:
+        if opener in KEYWORDS[status][0]:
             return status, _only(words, status)
     return None, False
+
+
+def _opening_word(text: str) -> str | None:
+    """The first word when it stands alone: at the end of its line or before a punctuation
+    mark or an emoji ("Ok!", "Prima, ..."), not before another word ("Good morning")."""
+    first = _words(text.split("\n", 1)[0])
+    if not first or (len(first) > 1 and first[1][0].isalnum()):
+        return None
+    return first[0]
 
 
 def _is_punctuation(token: str) -> bool:
