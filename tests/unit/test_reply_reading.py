@@ -16,6 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from worker.inbound.reading import (
+    KEYWORD_WINDOW,
     KEYWORDS,
     NEGATIONS,
     OPTOUT_WORDS,
@@ -91,6 +92,12 @@ def test_an_opening_word_further_on_names_nothing() -> None:
     assert read_answer("het gaat vast goed komen") == Reading(
         None, "het gaat vast goed komen", None
     )
+
+
+def test_keywords_are_looked_for_where_an_answer_stands_only() -> None:
+    filler = "bla " * (KEYWORD_WINDOW // 4)
+    assert read_answer(f"ik zit vast {filler}").status == "blocked"
+    assert read_answer(f"{filler} ik zit vast").status is None
 
 
 def test_the_gravest_status_wins() -> None:

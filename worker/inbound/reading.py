@@ -10,8 +10,9 @@ same):
   number followed by a unit ("3 dagen", "2 weeks") is a quantity, not a status.
 - Otherwise a keyword names it. *Opening words* count only as the first word of the
   text, standing alone before a punctuation mark, an emoji or the end of the line
-  ("ok!", "hulp", "👍"; not "Good morning"); *phrases* count anywhere, unless a negation comes just
-  before, or a "niet" just after ("geen hulp nodig", "not on track", "ik stop niet").
+  ("ok!", "hulp", "👍"; not "Good morning"); *phrases* count anywhere in the first
+  ``KEYWORD_WINDOW`` characters, unless a negation comes just before, or a "niet" just
+  after ("geen hulp nodig", "not on track", "ik stop niet").
   When phrases of several statuses occur, the gravest wins (stopping, blocked,
   need_help, on_track). The note is then the whole text, or "" when the text is only
   the keyword.
@@ -26,6 +27,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+KEYWORD_WINDOW = 2000  # characters of the text searched for keywords: the answer opens it
 NUMBERS = {"1": "on_track", "2": "need_help", "3": "blocked", "4": "stopping"}
 GRAVITY = ("stopping", "blocked", "need_help", "on_track")
 
@@ -272,7 +274,7 @@ def _words(text: str) -> list[str]:
 
 def _by_keyword(text: str) -> tuple[str | None, bool]:
     """The status the keywords name, and whether the text is nothing but that keyword."""
-    tokens = _words(text)
+    tokens = _words(text[:KEYWORD_WINDOW])
     words = [token for token in tokens if not _is_punctuation(token)]
     found = {status for status in GRAVITY if _has_phrase(tokens, status)}
     if found:
