@@ -54,7 +54,9 @@ def test_a_leading_number_names_the_status_and_the_rest_is_the_note(
     )
 
 
-@pytest.mark.parametrize("text", ["0", "5", "12", "1.5 uur", "2,5", "3 dagen", "4 weeks", "3 mrt"])
+@pytest.mark.parametrize(
+    "text", ["0", "5", "12", "1.5 uur", "2,5", "2/3 klaar", "2:30", "3 dagen", "4 weeks", "3 mrt"]
+)
 def test_a_number_that_is_no_status_names_none(text: str) -> None:
     assert read_answer(text).status is None
 

@@ -211,7 +211,7 @@ UNITS = frozenset(
     )
 )
 
-_LEADING_NUMBER = re.compile(r"\s*([1-4])(?:\ufe0f?\u20e3)?(?![\d.,:]\d)(?=$|[\s.:)\-–—,!;/])")
+_LEADING_NUMBER = re.compile(r"\s*([1-4])(?:\ufe0f?\u20e3)?(?![\d.,:/]\d)(?=$|[\s.:)\-–—,!;/])")
 _SEPARATORS = " \t\n.:)-–—,!;/=>"
 _WORD = re.compile(r"[\w'’]+|[^\w\s]", re.UNICODE)
 _DECORATION = re.compile(r"[\ufe0f\u200d\U0001F3FB-\U0001F3FF]")
