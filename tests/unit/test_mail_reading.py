@@ -253,6 +253,16 @@ def test_an_html_signature_is_no_part_of_the_text(signature: str) -> None:
     assert read(raw).text == "3 - vast"
 
 
+def test_the_html_part_is_read_when_the_plain_part_holds_only_the_quote() -> None:
+    body = (
+        "--b\r\nContent-Type: text/plain\r\n\r\n> Hoe gaat het?\r\n"
+        "--b\r\nContent-Type: text/html\r\n\r\n<p>2 - wacht</p><blockquote>Hoe gaat het?"
+        "</blockquote>\r\n--b--\r\n"
+    )
+    raw = message("Content-Type: multipart/alternative; boundary=b", body=body)
+    assert read(raw).text == "2 - wacht"
+
+
 def test_a_forwarded_message_attached_is_not_read_as_the_reply() -> None:
     body = (
         "--b\r\nContent-Type: text/plain\r\n\r\nZie hieronder.\r\n"

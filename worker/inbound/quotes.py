@@ -1,7 +1,7 @@
 """The text a person wrote in a reply: the quoted trail and the signature taken off.
 
-Pure. ``new_text(plain, html)`` reads the plain part when it has text, else the HTML
-part turned into text (blockquotes become ``>`` lines; the quote and signature containers
+Pure. ``new_text(plain, html)`` reads the plain part when it leaves any text, else the
+HTML part turned into text (blockquotes become ``>`` lines; the quote and signature containers
 of Gmail, Outlook, Apple Mail and Thunderbird are dropped). It never raises.
 
 The rules, each a linear pass over the lines (docs/replies.md "Quotes and signatures" says
@@ -61,10 +61,16 @@ _CLOSING = re.compile(
 
 
 def new_text(plain: str | None, html: str | None) -> str:
-    """What the person wrote themselves; "" when nothing is left."""
-    text = plain if plain and plain.strip() else html_text(html or "")
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\xa0", " ")
-    return _strip(text)
+    """What the person wrote themselves; "" when nothing is left. The HTML part is read
+    when the plain part leaves nothing (a client that wrote its answer in HTML only)."""
+    found = _strip(_lines(plain or ""))
+    if not found and html:
+        found = _strip(_lines(html_text(html)))
+    return found
+
+
+def _lines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\xa0", " ")
 
 
 def _strip(text: str) -> str:
