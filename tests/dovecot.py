@@ -14,6 +14,7 @@ user every process, and the mail, is that user's.
 
 ``deliver`` puts a message into a folder with IMAP APPEND, as a mail server would (no
 fsync: a test's mail need not survive a power cut, and APPEND is four times faster).
+``plain`` runs it with ``ssl = no`` (no STARTTLS, no imaps): plain IMAP on loopback.
 ``without_move`` leaves MOVE and UIDPLUS out of the capabilities Dovecot announces, so
 the poller's COPY + STORE + EXPUNGE path runs against the same server.
 """
@@ -52,9 +53,10 @@ def dovecot_binary() -> str:
 
 
 class Dovecot:
-    def __init__(self, folder: Path, without_move: bool = False) -> None:
+    def __init__(self, folder: Path, without_move: bool = False, plain: bool = False) -> None:
         self.folder = folder
         self.without_move = without_move
+        self.plain = plain
         self.port = free_port()
         self.tls_port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
@@ -87,13 +89,19 @@ class Dovecot:
             self._make_cert()
         config = self.folder / "dovecot.conf"
         config.write_text(self._config(), encoding="utf-8")
-        self.process = subprocess.Popen(
-            [dovecot_binary(), "-F", "-c", str(config)],
-            stdout=subprocess.DEVNULL,
-            stderr=self.log.open("ab"),
-        )
-        wait_for_port(self.tls_port)
-        wait_for_port(self.port)
+        with self.log.open("ab") as errors:  # what dovecot says before its log is open
+            self.process = subprocess.Popen(
+                [dovecot_binary(), "-F", "-c", str(config)],
+                stdout=subprocess.DEVNULL,
+                stderr=errors,
+            )
+        try:
+            wait_for_port(self.port)
+            if not self.plain:
+                wait_for_port(self.tls_port)
+        except TimeoutError:
+            self.stop()  # no server left behind; its log says why it did not listen
+            raise TimeoutError(f"dovecot did not start: {self.log.read_text()[-2000:]}") from None
         return self
 
     def stop(self) -> None:
@@ -115,10 +123,13 @@ class Dovecot:
         if self.mail_root != self.folder:
             shutil.rmtree(self.mail_root, ignore_errors=True)
 
-    def client(self, user: str = USER) -> imaplib.IMAP4_SSL:
+    def client(self, user: str = USER) -> imaplib.IMAP4:
         """A logged-in client of the test's own (to deliver and to look)."""
-        context = ssl.create_default_context(cafile=str(self.cert))
-        client = imaplib.IMAP4_SSL("127.0.0.1", self.tls_port, ssl_context=context, timeout=10)
+        if self.plain:
+            client = imaplib.IMAP4("127.0.0.1", self.port, timeout=10)
+        else:
+            context = ssl.create_default_context(cafile=str(self.cert))
+            client = imaplib.IMAP4_SSL("127.0.0.1", self.tls_port, ssl_context=context, timeout=10)
         client.login(user, PASSWORD)
         return client
 
@@ -197,6 +208,8 @@ class Dovecot:
             if os.geteuid() == 0:
                 os.chown(path, mail_user.pw_uid, mail_user.pw_gid)
         capability = f"imap_capability = {BARE_CAPABILITIES}" if self.without_move else ""
+        # ``plain``: no TLS at all, so no STARTTLS is offered, and imaps listens nowhere.
+        tls, imaps = ("no", 0) if self.plain else ("yes", self.tls_port)
         return textwrap.dedent(
             f"""\
             instance_name = pk-test-{self.tls_port}
@@ -205,7 +218,7 @@ class Dovecot:
             log_path = {self.log}
             protocols = imap
             listen = 127.0.0.1
-            ssl = yes
+            ssl = {tls}
             ssl_cert = <{self.cert}
             ssl_key = <{self.folder / "key.pem"}
             disable_plaintext_auth = no
@@ -234,8 +247,8 @@ class Dovecot:
               }}
               inet_listener imaps {{
                 address = 127.0.0.1
-                port = {self.tls_port}
-                ssl = yes
+                port = {imaps}
+                ssl = {tls}
               }}
             }}
             service anvil {{

@@ -29,12 +29,13 @@ import pytest
 
 from tests.dovecot import PASSWORD, Dovecot
 from tests.engine import make_engine, moment, registered
-from tests.processes import wait_until
-from tests.support import ROOT, minimal_data, plan_from
+from tests.processes import stop, wait_until
+from tests.servers import free_port
+from tests.support import ROOT, dump, minimal_data, plan_from
 from worker.delivery import dispatch
 from worker.engine import Engine
 from worker.inbound import imap
-from worker.store import records
+from worker.store import Store, records
 
 pytestmark = pytest.mark.system
 
@@ -173,7 +174,7 @@ def replies_of(engine: Engine, count: int) -> list[bytes]:
     return [reply_to(requests[person], "1 all fine") for person in volunteers(count)]
 
 
-def poller(engine: Engine, now: float, slow: float = 0.0) -> subprocess.Popen[str]:
+def poller(engine: Engine, now: float, stall_after: int = 0) -> subprocess.Popen[str]:
     """``tests.imap_poller`` on the engine's settings and store, in its own process."""
     settings = engine.settings
     env = {key: value for key, value in os.environ.items() if not key.startswith("PACTKEEPER_")}
@@ -187,7 +188,7 @@ def poller(engine: Engine, now: float, slow: float = 0.0) -> subprocess.Popen[st
         PACTKEEPER_IMAP_CA_FILE=str(settings.imap_ca_file),
     )
     store = settings.data_dir / "store.sqlite3"
-    command = [sys.executable, "-m", "tests.imap_poller", str(store), str(now), str(slow)]
+    command = [sys.executable, "-m", "tests.imap_poller", str(store), str(now), str(stall_after)]
     return subprocess.Popen(
         command, env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True, start_new_session=True
     )
@@ -207,14 +208,15 @@ def test_a_poller_killed_mid_batch_and_restarted_loses_nothing_and_repeats_nothi
     dovecot.deliver(replies_of(engine, 60), user=user)
     read_at = moment(READ_AT)
 
-    process = poller(engine, read_at, slow=0.05)
-    assert wait_until(lambda: len(rows(engine)) >= 35, timeout=60, step=0.02)
+    # Killed after 35 messages were handled: the first batch of 25 moved, 10 more not yet.
+    assert imap.BATCH == 25
+    process = poller(engine, read_at, stall_after=35)
+    assert wait_until(lambda: len(engine.store.records(records.INBOUND_SEEN)) == 35, timeout=60)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=10)
     assert process.returncode == -signal.SIGKILL
     left, moved = dovecot.count("INBOX", user), dovecot.count(DONE, user)
-    assert left > 0 and left + moved == 60
-    seen = len(engine.store.records(records.INBOUND_SEEN))
+    assert (left, moved) == (35, 25)
 
     # The dead poller's lease holds until it ends: a poll before then does nothing.
     assert finished(poller(engine, read_at + 1))["busy"] is True
@@ -224,8 +226,7 @@ def test_a_poller_killed_mid_batch_and_restarted_loses_nothing_and_repeats_nothi
 
     assert (again["busy"], again["problem"]) == (False, "")
     # Handled before the kill but not moved yet: read again, answered once (duplicates).
-    assert again["outcomes"].get("duplicate", 0) == seen - moved
-    assert sum(again["outcomes"].values()) == left
+    assert again["outcomes"] == {"duplicate": 10, "answered": 25}
     counts = [dovecot.count(folder, user) for folder in ("INBOX", DONE, REFUSED)]
     assert counts == [0, 60, 0]
     answered = [row for row in rows(engine).values() if row.get("status")]
@@ -243,7 +244,7 @@ def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:
     ]
 
 
-def test_bad_password_untrusted_certificate_missing_folder_change_nothing(
+def test_bad_password_untrusted_certificate_missing_folder_or_settings_change_nothing(
     tmp_path: Path, dovecot: Dovecot, caplog: pytest.LogCaptureFixture
 ) -> None:
     user = "trouble@org.example"
@@ -252,7 +253,16 @@ def test_bad_password_untrusted_certificate_missing_folder_change_nothing(
     wrong = "not-the-password-3f9a"
     cases = {
         "refused the login of trouble@org.example": {"imap_password": wrong},
+        "PACTKEEPER_IMAP_PASSWORD (or PACTKEEPER_IMAP_PASSWORD_FILE) is not set": {
+            "imap_password": None
+        },
+        "PACTKEEPER_IMAP_FOLDER_DONE is inbox, the folder being read": {
+            "imap_folder_done": "inbox"
+        },
         "no trusted TLS connection to 127.0.0.1": {"imap_ca_file": None},
+        "PACTKEEPER_IMAP_CA_FILE=/nonexistent/ca.pem cannot be used: No such file": {
+            "imap_ca_file": Path("/nonexistent/ca.pem")
+        },
         "the folder Replies cannot be opened": {
             "imap_url": dovecot.url(folder="Replies", user=user)
         },
@@ -372,13 +382,104 @@ def test_a_bad_url_is_one_line(tmp_path: Path, url: str, problem: str) -> None:
     assert problem in result.problem and "hunter2" not in result.problem
 
 
-def test_the_beat_polls_only_when_a_mailbox_is_set(tmp_path: Path) -> None:
+def test_the_beat_polls_only_when_a_mailbox_is_set_and_never_in_a_rehearsal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PACTKEEPER_DATA_DIR", str(tmp_path / "app"))  # the module's own app
+    from worker import datafolder
     from worker.run.app import beat_schedule
 
     plain = make_engine(tmp_path).settings
-    polling = make_engine(
-        tmp_path, imap_url="imaps://r@mail.example/INBOX", imap_interval=90
-    ).settings
+    url = "imaps://r@mail.example/INBOX"
+    polling = make_engine(tmp_path, imap_url=url, imap_interval=90).settings
     assert "imap_poll" not in beat_schedule(plain)
     entry = beat_schedule(polling)["imap_poll"]
     assert (entry["task"], entry["schedule"]) == ("pactkeeper.imap_poll", 90)
+    monkeypatch.setenv(datafolder.REHEARSAL_ENV, "1")
+    assert "imap_poll" not in beat_schedule(polling)
+
+
+def test_plain_imap_is_read_on_loopback_only(tmp_path: Path) -> None:
+    server = Dovecot(tmp_path / "dovecot", plain=True).start()
+    try:
+        user = "plain@org.example"
+        engine = engine_for(tmp_path, server, user, imap_url=server.url(tls=False, user=user))
+        server.deliver(replies_of(engine, 2), user=user)
+        client = server.client(user)
+        assert "STARTTLS" not in client.capabilities
+        client.logout()
+        assert imap.poll(engine, moment(READ_AT)).outcomes == {"answered": 2}
+    finally:
+        server.remove()
+    assert [imap.loopback(host) for host in ("127.0.0.1", "::1", "localhost")] == [True] * 3
+    assert not any(imap.loopback(host) for host in ("192.0.2.1", "mail.example", "10.0.0.1"))
+
+
+@pytest.mark.slow
+def test_pactkeeper_run_polls_the_mailbox_on_its_beat(tmp_path: Path, dovecot: Dovecot) -> None:
+    """The whole way: ``pactkeeper run`` (real time, embedded broker), its beat's
+    ``imap_poll`` task, the password from ``PACTKEEPER_IMAP_PASSWORD_FILE``."""
+    user = "run@org.example"
+    plans = tmp_path / "plans"
+    plans.mkdir()
+    (plans / "plan.yaml").write_text(dump(minimal_data()))
+    lead = EmailMessage()
+    lead["From"], lead["To"], lead["Subject"] = "tim@team.example", REPLY_ADDRESS, "A question"
+    lead["Message-ID"] = make_msgid(domain="team.example")
+    lead.set_content("Can we move the intake?")
+    stranger = EmailMessage()
+    stranger["From"], stranger["To"], stranger["Subject"] = (
+        "x@elsewhere.example",
+        REPLY_ADDRESS,
+        "Hi",
+    )
+    stranger.set_content("1 fine")
+    dovecot.deliver([bytes(lead), bytes(stranger)], user=user)
+    secret = tmp_path / "imap-password"
+    secret.write_text(PASSWORD + "\n")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PACTKEEPER_")}
+    env.update(
+        PYTHONPATH=str(ROOT),
+        PACTKEEPER_DATA_DIR=str(tmp_path / "data"),
+        PACTKEEPER_WEB_PORT=str(free_port()),
+        PACTKEEPER_REPLY_ADDRESS=REPLY_ADDRESS,
+        PACTKEEPER_IMAP_URL=dovecot.url(user=user),
+        PACTKEEPER_IMAP_PASSWORD_FILE=str(secret),
+        PACTKEEPER_IMAP_CA_FILE=str(dovecot.cert),
+        PACTKEEPER_IMAP_INTERVAL="1",
+    )
+    log = tmp_path / "run.log"
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "worker.run.cli", "run", str(plans)],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        moved = wait_until(lambda: dovecot.count("INBOX", user) == 0, timeout=60, step=0.5)
+    finally:
+        stop(process, signal.SIGINT, wait=60)
+    text = log.read_text()
+    assert moved, text[-3000:]
+    assert [dovecot.count(f, user) for f in (DONE, REFUSED)] == [1, 1]
+    assert "imap: 2 messages read (1 notice, 1 refused)" in text and PASSWORD not in text
+
+
+def test_the_lease_lets_one_poller_work_at_a_time(store: Store) -> None:
+    """On both stores: taken once, held until it ends or is released, renewed only by
+    its holder."""
+    now = moment(READ_AT)
+    assert imap.take_lease(store, "a", now)
+    assert not imap.take_lease(store, "b", now + 1)
+    assert imap.renew_lease(store, "a", now + 100)
+    assert not imap.take_lease(store, "b", now + imap.LEASE_SECONDS + 1)  # renewed at +100
+    assert not imap.renew_lease(store, "b", now + 101)
+    assert imap.take_lease(store, "b", now + 100 + imap.LEASE_SECONDS + 1)  # a's has ended
+    assert not imap.renew_lease(store, "a", now + 300)  # a was too slow: it stops
+    imap.release_lease(store, "a")  # not a's to release
+    assert not imap.take_lease(store, "c", now + 300)
+    imap.release_lease(store, "b")
+    assert imap.take_lease(store, "c", now + 300)

@@ -123,26 +123,32 @@ def poll(engine: Engine, now: float) -> PollResult:
     settings = engine.settings
     if settings.imap_url is None:
         return PollResult(problem="PACTKEEPER_IMAP_URL is not set")
+    result = PollResult()
+    try:
+        mailbox = Mailbox.parse(settings.imap_url)
+    except ImapProblem as problem:
+        result.problem = str(problem)
+        log.warning("imap: %s; nothing was read", problem)
+        return result
     holder = uuid.uuid4().hex
     if not take_lease(engine.store, holder, now):
         return PollResult(busy=True)
-    result = PollResult()
     clock = Elapsed(now)
     try:
-        mailbox = Mailbox.parse(settings.imap_url)
         with session(settings, mailbox) as imap:
             _read(engine, imap, mailbox, holder, clock, result)
     except ImapProblem as problem:
         result.problem = str(problem)
     except (OSError, imaplib.IMAP4.error) as error:
-        result.problem = _scrubbed(settings, error)
+        where = f"{mailbox.host}:{mailbox.port}"
+        result.problem = f"the session with {where} broke off: {_scrubbed(settings, error)}"
     finally:
         release_lease(engine.store, holder)
     if result.problem:
         log.warning("imap: %s; nothing more was read, the next poll tries again", result.problem)
     if result.handled:
         told = ", ".join(f"{count} {name}" for name, count in sorted(result.outcomes.items()))
-        log.info("imap: %d replies read (%s)", result.handled, told)
+        log.info("imap: %d messages read (%s)", result.handled, told)
     return result
 
 
@@ -218,7 +224,13 @@ def session(settings: Settings, mailbox: Mailbox) -> Iterator[imaplib.IMAP4]:
 def _connect(settings: Settings, mailbox: Mailbox) -> imaplib.IMAP4:
     context = ssl.create_default_context()
     if settings.imap_ca_file is not None:
-        context.load_verify_locations(cafile=str(settings.imap_ca_file))
+        try:
+            context.load_verify_locations(cafile=str(settings.imap_ca_file))
+        except (OSError, ssl.SSLError) as error:
+            reason = getattr(error, "strerror", None) or "it holds no certificate"
+            raise ImapProblem(
+                f"PACTKEEPER_IMAP_CA_FILE={settings.imap_ca_file} cannot be used: {reason}"
+            ) from None
     where = f"{mailbox.host}:{mailbox.port}"
     try:
         if mailbox.tls:
@@ -236,7 +248,7 @@ def _connect(settings: Settings, mailbox: Mailbox) -> imaplib.IMAP4:
         except ssl.SSLError as error:
             _close(imap)
             raise ImapProblem(f"no trusted TLS connection to {where}: {error.reason}") from None
-    elif not _loopback(mailbox.host):
+    elif not loopback(mailbox.host):
         _close(imap)
         raise ImapProblem(
             f"{where} offers no STARTTLS: use imaps:// (plain IMAP is only for a loopback address)"
@@ -244,7 +256,8 @@ def _connect(settings: Settings, mailbox: Mailbox) -> imaplib.IMAP4:
     return imap
 
 
-def _loopback(host: str) -> bool:
+def loopback(host: str) -> bool:
+    """True for an address that never leaves the machine: plain IMAP is allowed there."""
     if host == "localhost":
         return True
     try:
@@ -264,6 +277,8 @@ def _close(imap: imaplib.IMAP4) -> None:
 def _scrubbed(settings: Settings, error: BaseException) -> str:
     """The error in one line, the password taken out should a server echo it."""
     said = error.args[0] if error.args else ""
+    if isinstance(error, OSError) and error.strerror:
+        said = error.strerror
     text = said.decode("utf-8", "replace") if isinstance(said, bytes) else str(said)
     text = " ".join(text.split()) or type(error).__name__
     secret = settings.imap_password.get_secret_value() if settings.imap_password else ""
@@ -284,6 +299,12 @@ def _read(
     result: PollResult,
 ) -> None:
     folders = Folders(imap, engine.settings)
+    for setting, name in (
+        ("PACTKEEPER_IMAP_FOLDER_DONE", engine.settings.imap_folder_done),
+        ("PACTKEEPER_IMAP_FOLDER_REFUSED", engine.settings.imap_folder_refused),
+    ):
+        if _same_folder(folders.name(name), mailbox.folder):
+            raise ImapProblem(f"{setting} is {name}, the folder being read: name another one")
     status, answer = imap.select(_quoted(mailbox.folder))
     if status != "OK":
         raise ImapProblem(f"the folder {mailbox.folder} cannot be opened: {_said(answer)}")
@@ -408,6 +429,13 @@ def _separator(imap: imaplib.IMAP4) -> str:
             if found:
                 return found.group(1).decode().replace("\\", "")
     return ""
+
+
+def _same_folder(one: str, other: str) -> bool:
+    """INBOX is a name in any case (RFC 3501 §5.1); every other name is as written."""
+    if one.upper() == "INBOX" or other.upper() == "INBOX":
+        return one.upper() == other.upper()
+    return one == other
 
 
 def _quoted(name: str) -> str:

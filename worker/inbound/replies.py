@@ -126,7 +126,7 @@ def take_reply(engine: Engine, reply: Reply, now: float) -> Outcome:
     if match is None:
         log.info("refused a %s message from an unknown sender (%s)", reply.via, _masked(reply))
         return Outcome("refused", "unknown_sender")
-    if not _within_rate(engine, reply, now):
+    if not within_rate(engine, reply.via, reply.sender, now):
         log.warning(
             "refused a %s message: %s sent more than %d this hour",
             reply.via,
@@ -140,7 +140,6 @@ def take_reply(engine: Engine, reply: Reply, now: float) -> Outcome:
     engine.store.put_record(
         records.INBOUND_SEEN, seen_id, {**asdict(outcome), "at": now, "via": reply.via}
     )
-    _remember(engine, match, reply, outcome, now)
     log.info("%s reply: %s", reply.via, outcome.summary())
     return outcome
 
@@ -242,9 +241,9 @@ def latest_request(engine: Engine, plan: Plan, person: Person) -> Item | None:
     return max(sent, key=lambda item: item.sent_at or 0.0, default=None)
 
 
-def _within_rate(engine: Engine, reply: Reply, now: float) -> bool:
-    """Count the message against its sender's hour; False once the hour is full."""
-    row = records.inbound_rate_id(reply.via, _normal(reply.sender, reply.via), int(now // 3600))
+def within_rate(engine: Engine, via: str, sender: str, now: float) -> bool:
+    """Count a message against its sender's hour; False once the hour is full."""
+    row = records.inbound_rate_id(via, _normal(sender, via), int(now // RATE_WINDOW))
     for _ in range(20):
         old = engine.store.put_record_once(records.INBOUND_RATES, row, {"count": 1})
         if old is None:
@@ -357,22 +356,6 @@ def _tell_lead(
         facts["next"] = choose_channel(engine, plan, person, None) or ""
     topic = f"reply|{case}|{person.id}|{_seen_id(reply)}"
     notices.tell(engine, plan, recipients, person, "reply_notice", facts, topic, now)
-
-
-def _remember(engine: Engine, match: Match, reply: Reply, outcome: Outcome, now: float) -> None:
-    """The reply as the lead's view shows it (status page, handover report)."""
-    engine.store.put_record(
-        records.replies(match.plan.id),
-        _seen_id(reply),
-        {
-            "person": match.person.id,
-            "via": reply.via,
-            "at": now,
-            "result": outcome.result,
-            "status": outcome.status,
-            "window": outcome.window,
-        },
-    )
 
 
 def open_session(engine: Engine, phone: str, at: float) -> None:

@@ -70,11 +70,6 @@ def optouts(plan_id: str) -> str:
     return f"optouts:{plan_id}"
 
 
-def replies(plan_id: str) -> str:
-    """The replies that reached the plan (the lead's view), by "<via>:<external id>"."""
-    return f"replies:{plan_id}"
-
-
 # -- calendar replies (worker/inbound/itip.py) ----------------------------------------------
 
 
