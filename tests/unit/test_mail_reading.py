@@ -183,6 +183,9 @@ def test_broken_input_is_refused_with_a_reason(raw: bytes, reason: str) -> None:
         message("Content-Type: multipart/mixed", body="no boundary at all"),
         message("Content-Transfer-Encoding: base64", body="!!!not base64==="),
         message("Content-Type: text/plain; charset=x-unknown-8", body=b"2 - caf\xe9"),
+        message("Content-Type: text/plain; charset=zlib", body=b"2 - caf\xe9"),
+        message("Content-Type: text/plain; charset=base64", body=b"2 - caf\xe9"),
+        message("Subject: =?zlib?B?AAAA?=", "Message-ID: <a@b>"),
         message("Content-Type: text/plain; charset=utf-8", body=b"2 - caf\xe9 \xff\xfe"),
         message("Subject: =?x-bogus?B?AAAA?=", "Message-ID: <a@b>"),
         message(b"Subject: caf\xe9 \xff".decode("latin-1")),
@@ -219,6 +222,12 @@ def test_each_part_is_decoded_by_its_own_charset() -> None:
     assert read(raw).text == "3 - één vraag 🙂"
 
 
+@pytest.mark.parametrize("charset", ["x-unknown-8", "zlib", "base64", "rot13", '"utf-8"'])
+def test_a_charset_that_names_no_text_codec_is_read_as_utf8(charset: str) -> None:
+    raw = message(f"Content-Type: text/plain; charset={charset}", body="2 - één".encode())
+    assert read(raw).text == "2 - één"
+
+
 def test_an_encoded_subject_is_decoded() -> None:
     raw = message("Subject: =?iso-8859-1?Q?Re:_caf=E9?= =?utf-8?B?8J+Rjw==?=")
     assert read(raw).subject == "Re: café👏"
@@ -242,6 +251,16 @@ def test_html_only_mail_is_read_as_text() -> None:
 def test_an_html_signature_is_no_part_of_the_text(signature: str) -> None:
     raw = message("Content-Type: text/html", body=f"<div>3 - vast</div>{signature}")
     assert read(raw).text == "3 - vast"
+
+
+def test_the_html_part_is_read_when_the_plain_part_holds_only_the_quote() -> None:
+    body = (
+        "--b\r\nContent-Type: text/plain\r\n\r\n> Hoe gaat het?\r\n"
+        "--b\r\nContent-Type: text/html\r\n\r\n<p>2 - wacht</p><blockquote>Hoe gaat het?"
+        "</blockquote>\r\n--b--\r\n"
+    )
+    raw = message("Content-Type: multipart/alternative; boundary=b", body=body)
+    assert read(raw).text == "2 - wacht"
 
 
 def test_a_forwarded_message_attached_is_not_read_as_the_reply() -> None:

@@ -16,6 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from worker.inbound.reading import (
+    KEYWORD_WINDOW,
     KEYWORDS,
     NEGATIONS,
     OPTOUT_WORDS,
@@ -53,7 +54,9 @@ def test_a_leading_number_names_the_status_and_the_rest_is_the_note(
     )
 
 
-@pytest.mark.parametrize("text", ["0", "5", "12", "1.5 uur", "2,5", "3 dagen", "4 weeks", "3 mrt"])
+@pytest.mark.parametrize(
+    "text", ["0", "5", "12", "1.5 uur", "2,5", "2/3 klaar", "2:30", "3 dagen", "4 weeks", "3 mrt"]
+)
 def test_a_number_that_is_no_status_names_none(text: str) -> None:
     assert read_answer(text).status is None
 
@@ -78,12 +81,25 @@ def test_every_phrase_names_its_status_anywhere_unless_negated(status: str, phra
     assert read_answer(f"geen {phrase}").status != status
 
 
+@pytest.mark.parametrize(
+    "text", ["Good morning, can we move the call?", "Top dat je belt", "help me understand this"]
+)
+def test_an_opening_word_before_another_word_names_nothing(text: str) -> None:
+    assert read_answer(text) == Reading(None, text, None)
+
+
 def test_an_opening_word_further_on_names_nothing() -> None:
     assert read_answer("bedankt voor de hulp").status is None
     assert read_answer("thanks for the help, see you").status is None
     assert read_answer("het gaat vast goed komen") == Reading(
         None, "het gaat vast goed komen", None
     )
+
+
+def test_keywords_are_looked_for_where_an_answer_stands_only() -> None:
+    filler = "bla " * (KEYWORD_WINDOW // 4)
+    assert read_answer(f"ik zit vast {filler}").status == "blocked"
+    assert read_answer(f"{filler} ik zit vast").status is None
 
 
 def test_the_gravest_status_wins() -> None:

@@ -19,7 +19,6 @@ Message-ID is named by the digest of its bytes, so the same message twice is sti
 
 from __future__ import annotations
 
-import codecs
 import email
 import email.header
 import email.policy
@@ -27,7 +26,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from email.message import Message
-from email.utils import getaddresses, parseaddr
+from email.utils import parseaddr
 
 from config.settings import Settings
 from worker import links
@@ -35,9 +34,9 @@ from worker.inbound.quotes import new_text
 
 MAX_BYTES = 1024 * 1024
 KEY_PATTERN = r"[0-9a-f]{24}"
-REPLY_HEADERS = ("To", "Cc", "Delivered-To", "X-Original-To")
+REPLY_HEADERS = ("to", "cc", "delivered-to", "x-original-to")
 AUTO_PRECEDENCE = frozenset(("auto_reply", "bulk", "junk"))
-AUTO_HEADERS = ("X-Autoreply", "X-Autorespond", "X-Autoresponder")
+AUTO_HEADERS = ("x-autoreply", "x-autorespond", "x-autoresponder")
 # Out-of-office subjects of the common clients, nl and en (docs/replies.md).
 AUTO_SUBJECT = re.compile(
     r"^\s*(?:automatic reply|automatisch antwoord|automatische reactie|auto[- ]?reply"
@@ -46,8 +45,14 @@ AUTO_SUBJECT = re.compile(
     r"|undeliverable|onbestelbaar|delivery status notification|mail delivery failed)\b",
     re.IGNORECASE,
 )
+HEADER_LIMIT = 4096  # of a header read as text (the subject, Auto-Submitted, Precedence)
+ADDRESS_LIMIT = 254  # RFC 5321: no address is longer
+_BETWEEN_ADDRESSES = re.compile(r"[\s<>,;\"()\[\]]+")
 # Decoders that read more than the label says: what mail clients mean by latin-1 is 1252.
 CHARSET_READ_AS = {"iso-8859-1": "cp1252", "latin1": "cp1252", "latin-1": "cp1252"}
+
+
+Headers = dict[str, list[str]]  # lower-case name -> its values, in order
 
 
 class MailRefused(ValueError):
@@ -88,30 +93,36 @@ def _read(raw: bytes, settings: Settings) -> Mail:
     message = email.message_from_bytes(raw, policy=email.policy.compat32)
     if not message.keys():
         raise MailRefused("unreadable", "the message has no headers")
-    sender = _sender(message)
+    heads: Headers = {}
+    for name, value in message.items():
+        heads.setdefault(name.lower(), []).append(_plain(str(value)))
+    sender = _sender(heads)
     plain, html = _text_parts(message)
     calendar, method = _calendar(message)
     return Mail(
         sender=sender,
-        message_id=_header(message, "Message-ID") or _digest(raw),
-        about=_about(message, settings),
-        subject=" ".join(_header(message, "Subject").split()),
+        message_id=_raw(heads, "message-id") or _digest(raw),
+        about=_about(heads, settings),
+        subject=" ".join(_header(heads, "subject").split()),
         text=new_text(plain, html),
-        auto=is_auto(message),
+        auto=_is_auto(message, heads),
         calendar=calendar,
         calendar_method=method,
     )
 
 
-def _header(message: Message, name: str) -> str:
-    """A header's value as text, encoded words decoded; "" when it is absent."""
-    value = message.get(name)
-    if value is None:
-        return ""
-    parts = email.header.decode_header(str(value))
+def _raw(heads: Headers, name: str) -> str:
+    """The first ``name`` header (lower-case) as it stands; "" if there is none."""
+    values = heads.get(name)
+    return values[0].strip() if values else ""
+
+
+def _header(heads: Headers, name: str) -> str:
+    """The first ``name`` header as text, encoded words decoded, the first ``HEADER_LIMIT``
+    characters only (decoding is slow on thousands of encoded words)."""
+    parts = email.header.decode_header(_raw(heads, name)[:HEADER_LIMIT])
     text = "".join(
-        chunk.decode(_charset(charset or "utf-8"), "replace") if isinstance(chunk, bytes) else chunk
-        for chunk, charset in parts
+        _text_of(chunk, charset) if isinstance(chunk, bytes) else chunk for chunk, charset in parts
     )
     return _plain(text).strip()
 
@@ -121,10 +132,10 @@ def _plain(text: str) -> str:
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
-def _sender(message: Message) -> str:
+def _sender(heads: Headers) -> str:
     """The From address, parsed before encoded words are decoded: a decoded display name
     may hold a comma or an angle bracket of its own."""
-    _name, address = parseaddr(_plain(str(message.get("From", ""))))
+    _name, address = parseaddr((heads.get("from") or [""])[0])
     address = address.strip().lower()
     if "@" not in address:
         raise MailRefused("no_sender", "the message has no From address")
@@ -135,32 +146,43 @@ def _digest(raw: bytes) -> str:
     return f"<sha256-{hashlib.sha256(raw).hexdigest()}@no-message-id>"
 
 
-def _about(message: Message, settings: Settings) -> str | None:
-    values = [str(value) for name in REPLY_HEADERS for value in message.get_all(name) or []]
-    for _name, address in getaddresses([value for value in values if "+" in value]):
-        key = links.reply_key(settings, address) if "+" in address else None
-        if key:
-            return key
+def _about(heads: Headers, settings: Settings) -> str | None:
+    for name in REPLY_HEADERS:
+        for value in heads.get(name, []):
+            for address in _tagged(value):
+                key = links.reply_key(settings, address)
+                if key:
+                    return key
     ours = re.compile(rf"<({KEY_PATTERN})@(?i:{re.escape(settings.uid_domain)})>")
-    for name, pick in (("In-Reply-To", 0), ("References", -1)):
-        keys = ours.findall(_header(message, name))
+    for name, pick in (("in-reply-to", 0), ("references", -1)):
+        keys = ours.findall(_raw(heads, name))
         if keys:
             return str(keys[pick])
     return None
 
 
-def is_auto(message: Message) -> bool:
+def _tagged(value: str) -> list[str]:
+    """The words of a header value that could be a tagged address (``base+key.tag@domain``);
+    ``reply_key`` verifies each one."""
+    return [
+        word
+        for word in _BETWEEN_ADDRESSES.split(value)
+        if "+" in word and "@" in word and len(word) <= ADDRESS_LIMIT
+    ]
+
+
+def _is_auto(message: Message, heads: Headers) -> bool:
     """An auto-reply, out-of-office or delivery report (docs/replies.md "Auto-replies")."""
-    submitted = _header(message, "Auto-Submitted").split(";")[0].strip().lower()
+    submitted = _header(heads, "auto-submitted").split(";")[0].strip().lower()
     if submitted and submitted != "no":
         return True
-    if any(message.get(name) is not None for name in AUTO_HEADERS):
+    if any(name in heads for name in AUTO_HEADERS):
         return True
-    if _header(message, "Precedence").lower() in AUTO_PRECEDENCE:
+    if _header(heads, "precedence").lower() in AUTO_PRECEDENCE:
         return True
     if message.get_content_type() == "multipart/report":
         return True
-    return bool(AUTO_SUBJECT.match(_header(message, "Subject")))
+    return bool(AUTO_SUBJECT.match(_header(heads, "subject")))
 
 
 def _parts(message: Message) -> list[Message]:
@@ -195,21 +217,20 @@ def _text_parts(message: Message) -> tuple[str | None, str | None]:
     return plain, html
 
 
-def _charset(label: str) -> str:
-    label = label.strip().strip('"').lower()
-    chosen = CHARSET_READ_AS.get(label, label)
+def _text_of(data: bytes, label: str | None) -> str:
+    """``data`` decoded by the charset ``label`` names; UTF-8 when it names no text codec."""
+    name = (label or "utf-8").strip().strip('"').lower()
     try:
-        codecs.lookup(chosen)
-    except LookupError:
-        return "utf-8"
-    return chosen
+        return data.decode(CHARSET_READ_AS.get(name, name), "replace")
+    except LookupError:  # unknown, or a bytes codec such as zlib or base64
+        return data.decode("utf-8", "replace")
 
 
 def _decoded(part: Message) -> str:
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
         return ""
-    return payload.decode(_charset(part.get_content_charset() or "utf-8"), "replace")
+    return _text_of(payload, part.get_content_charset())
 
 
 def _calendar(message: Message) -> tuple[bytes | None, str | None]:

@@ -1,11 +1,11 @@
 """The text a person wrote in a reply: the quoted trail and the signature taken off.
 
-Pure. ``new_text(plain, html)`` reads the plain part when it has text, else the HTML
-part turned into text (blockquotes become ``>`` lines; the quote and signature containers
+Pure. ``new_text(plain, html)`` reads the plain part when it leaves any text, else the
+HTML part turned into text (blockquotes become ``>`` lines; the quote and signature containers
 of Gmail, Outlook, Apple Mail and Thunderbird are dropped). It never raises.
 
-email-reply-parser (GitHub's reply parser, English) cuts the trail first; the rules here
-then fill its gaps, Dutch and Outlook above all (docs/replies.md "Quotes"):
+The rules, each a linear pass over the lines (docs/replies.md "Quotes and signatures" says
+why no reply-parsing library does this part):
 
 - every ``>`` line goes (a bottom-posted or interleaved answer keeps its own lines);
 - an attribution line goes (it names a date, so it has a digit): Gmail and Thunderbird
@@ -25,10 +25,9 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
-from email_reply_parser import EmailReplyParser
-
 SIGNATURE_LINES = 5  # a closing line is a signature's start when at most this many follow
 SIGNATURE_WIDTH = 60  # ... and each of them is at most this long, and asks nothing
+HEADER_WIDTH = 300  # an attribution line is never longer; longer lines are text
 
 _ATTRIBUTION = re.compile(
     r"^(?=.*\d)(?:On\b.*\bwrote:|Op\b.*\bschreef\b.*:"
@@ -62,19 +61,16 @@ _CLOSING = re.compile(
 
 
 def new_text(plain: str | None, html: str | None) -> str:
-    """What the person wrote themselves; "" when nothing is left."""
-    text = plain if plain and plain.strip() else html_text(html or "")
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\xa0", " ")
-    return _strip(_library_cut(text)) or _strip(text)
+    """What the person wrote themselves; "" when nothing is left. The HTML part is read
+    when the plain part leaves nothing (a client that wrote its answer in HTML only)."""
+    found = _strip(_lines(plain or ""))
+    if not found and html:
+        found = _strip(_lines(html_text(html)))
+    return found
 
 
-def _library_cut(text: str) -> str:
-    """email-reply-parser's reply; the whole text when it finds none or fails."""
-    try:
-        reply = EmailReplyParser.parse_reply(text)
-    except Exception:  # a third-party parser's bug must not lose the reply
-        return text
-    return reply if isinstance(reply, str) and reply.strip() else text
+def _lines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\xa0", " ")
 
 
 def _strip(text: str) -> str:
@@ -95,7 +91,7 @@ def _without_trail(lines: list[str]) -> list[str]:
             continue
         if _SEPARATOR.match(bare) or _is_header_block(lines, at):
             break
-        if _ATTRIBUTION.match(bare):
+        if len(bare) <= HEADER_WIDTH and _ATTRIBUTION.match(bare):
             continue
         if _wrapped_attribution(lines, at):
             skip_next = True
@@ -115,24 +111,25 @@ def _wrapped_attribution(lines: list[str], at: int) -> bool:
     if at + 1 >= len(lines) or not _ATTRIBUTION_START.match(lines[at].strip()):
         return False
     joined = f"{lines[at].strip()} {lines[at + 1].strip()}"
-    return bool(_ATTRIBUTION.match(joined))
+    return len(joined) <= HEADER_WIDTH and bool(_ATTRIBUTION.match(joined))
 
 
 def _without_signature(lines: list[str]) -> list[str]:
+    below = len([line for line in lines if line.strip()])  # text lines after this one
     for at, line in enumerate(lines):
         bare = line.strip()
+        below -= bool(bare)
         if line.rstrip() == "--" or line == "-- " or _SENT_FROM.match(bare):
             return lines[:at]
-        if at and _CLOSING.match(bare) and _signature_below(lines[at + 1 :]):
+        closing = at and below <= SIGNATURE_LINES and _CLOSING.match(bare)
+        if closing and _signature_below(lines[at + 1 :]):
             return lines[:at]
     return lines
 
 
 def _signature_below(lines: list[str]) -> bool:
     rest = [line.strip() for line in lines if line.strip()]
-    return len(rest) <= SIGNATURE_LINES and all(
-        len(line) <= SIGNATURE_WIDTH and not line.endswith("?") for line in rest
-    )
+    return all(len(line) <= SIGNATURE_WIDTH and not line.endswith("?") for line in rest)
 
 
 def html_text(html: str) -> str:
@@ -162,6 +159,7 @@ class _HTMLText(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.lines: list[str] = [""]
         self.open: list[str] = []  # what each open element does: "" | quote | skip
+        self.depth = {"quote": 0, "skip": 0}
         self.trail = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -182,12 +180,16 @@ class _HTMLText(HTMLParser):
         elif tag == "blockquote":
             role = "quote"
         self.open.append(role)
+        if role:
+            self.depth[role] += 1
 
     def handle_endtag(self, tag: str) -> None:
         if tag in _VOID:
             return
         if self.open:
-            self.open.pop()
+            role = self.open.pop()
+            if role:
+                self.depth[role] -= 1
         if tag in _BLOCKS or tag == "blockquote":
             self._break()
 
@@ -196,14 +198,14 @@ class _HTMLText(HTMLParser):
             self.lines.append("")
 
     def handle_data(self, data: str) -> None:
-        if self.trail or "skip" in self.open:
+        if self.trail or self.depth["skip"]:
             return
         text = _SPACE.sub(" ", data)
         line = self.lines[-1]
         if not line:
             text = text.lstrip()
             if text:
-                self.lines[-1] = "> " * self.open.count("quote")
+                self.lines[-1] = "> " * self.depth["quote"]
         elif line.endswith(" "):
             text = text.lstrip()
         self.lines[-1] += text

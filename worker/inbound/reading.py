@@ -8,9 +8,11 @@ same):
 - A leading number 1-4 names the status (1 on_track, 2 need_help, 3 blocked, 4 stopping);
   the rest of the text, after a separator such as ``-``, ``:`` or ``.``, is the note. A
   number followed by a unit ("3 dagen", "2 weeks") is a quantity, not a status.
-- Otherwise a keyword names it. *Opening words* count only as the first words of the
-  text ("ok!", "hulp", "👍"); *phrases* count anywhere, unless a negation comes just
-  before, or a "niet" just after ("geen hulp nodig", "not on track", "ik stop niet").
+- Otherwise a keyword names it. *Opening words* count only as the first word of the
+  text, standing alone before a punctuation mark, an emoji or the end of the line
+  ("ok!", "hulp", "👍"; not "Good morning"); *phrases* count anywhere in the first
+  ``KEYWORD_WINDOW`` characters, unless a negation comes just before, or a "niet" just
+  after ("geen hulp nodig", "not on track", "ik stop niet").
   When phrases of several statuses occur, the gravest wins (stopping, blocked,
   need_help, on_track). The note is then the whole text, or "" when the text is only
   the keyword.
@@ -25,6 +27,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+KEYWORD_WINDOW = 2000  # characters of the text searched for keywords: the answer opens it
 NUMBERS = {"1": "on_track", "2": "need_help", "3": "blocked", "4": "stopping"}
 GRAVITY = ("stopping", "blocked", "need_help", "on_track")
 
@@ -208,7 +211,7 @@ UNITS = frozenset(
     )
 )
 
-_LEADING_NUMBER = re.compile(r"\s*([1-4])(?:\ufe0f?\u20e3)?(?![\d.,:]\d)(?=$|[\s.:)\-–—,!;/])")
+_LEADING_NUMBER = re.compile(r"\s*([1-4])(?:\ufe0f?\u20e3)?(?![\d.,:/]\d)(?=$|[\s.:)\-–—,!;/])")
 _SEPARATORS = " \t\n.:)-–—,!;/=>"
 _WORD = re.compile(r"[\w'’]+|[^\w\s]", re.UNICODE)
 _DECORATION = re.compile(r"[\ufe0f\u200d\U0001F3FB-\U0001F3FF]")
@@ -271,16 +274,26 @@ def _words(text: str) -> list[str]:
 
 def _by_keyword(text: str) -> tuple[str | None, bool]:
     """The status the keywords name, and whether the text is nothing but that keyword."""
-    tokens = _words(text)
+    tokens = _words(text[:KEYWORD_WINDOW])
     words = [token for token in tokens if not _is_punctuation(token)]
     found = {status for status in GRAVITY if _has_phrase(tokens, status)}
     if found:
         status = next(s for s in GRAVITY if s in found)
         return status, _only(words, status)
+    opener = _opening_word(text)
     for status in GRAVITY:
-        if words and words[0] in KEYWORDS[status][0]:
+        if opener in KEYWORDS[status][0]:
             return status, _only(words, status)
     return None, False
+
+
+def _opening_word(text: str) -> str | None:
+    """The first word when it stands alone: at the end of its line or before a punctuation
+    mark or an emoji ("Ok!", "Prima, ..."), not before another word ("Good morning")."""
+    first = _words(text.split("\n", 1)[0])
+    if not first or (len(first) > 1 and first[1][0].isalnum()):
+        return None
+    return first[0]
 
 
 def _is_punctuation(token: str) -> bool:
