@@ -256,3 +256,28 @@ def test_the_notices_are_sent_in_the_leads_language(engine: Engine) -> None:
         notice.subject
         == "Online aanmelden voor vrijwilligers: Chris Smit antwoordde, status onduidelijk"
     )
+
+
+def test_in_a_telegram_group_only_the_first_account_answers_for_a_person(
+    engine: Engine, plan: Plan
+) -> None:
+    from worker.inbound.replies import latest_request
+
+    now = moment("2027-01-12 11:00")
+    request = latest_request(engine, plan, plan.person("eva"), now)
+    assert request is not None
+    chat = "-1001234567"
+
+    def pressed(update: int, user: str, status: str) -> str:
+        reply = Reply(
+            "telegram", chat, f"bot:{update}", "", now, about=request.key, status=status, user=user
+        )
+        return take_reply(engine, reply, now).result
+
+    assert pressed(1, "111", "on_track") == "answered"
+    assert pressed(2, "222", "stopping") == "refused"  # someone else in the group
+    recorded = row(engine, "eva", "2027-01-11")
+    assert recorded is not None and recorded["status"] == "on_track"
+    assert pressed(3, "111", "need_help") == "answered"
+    in_another_chat = Reply("telegram", "-100999", "bot:4", "1", now, about=request.key)
+    assert take_reply(engine, in_another_chat, now).reason == "unknown_sender"

@@ -198,12 +198,25 @@ def _named(engine: Engine, reply: Reply, item: Item) -> Match | None:
         if chat is None or str(chat.chat_id) != reply.sender.strip():
             return None
         person = _person(plan, item.recipient)
-        return Match(plan, person, item) if person is not None else None
+        if person is None or not _same_telegram_user(engine, plan, person, reply.user):
+            return None
+        return Match(plan, person, item)
     for person in plan.people:
         if _address_of(person, reply.via) == _normal(reply.sender, reply.via):
             # Someone else of the plan answering another's message: not an answer of theirs.
             return Match(plan, person, item if person.id == item.recipient else None)
     return None
+
+
+def _same_telegram_user(engine: Engine, plan: Plan, person: Person, user: str) -> bool:
+    """In a group chat anyone can press anyone's buttons: the first Telegram account that
+    answers for a person is theirs from then on, and another one's answer for them is
+    refused (trust on first use; a plan holds no Telegram accounts to check against)."""
+    if not user:
+        return True
+    row = records.telegram_user_id(person.id)
+    known = engine.store.put_record_once(records.telegram_users(plan.id), row, {"user": user})
+    return known is None or str(known.get("user")) == user
 
 
 def _people_with(engine: Engine, reply: Reply) -> Iterator[tuple[Plan, Person]]:

@@ -84,4 +84,14 @@ def attendance_row_id(uid: str, person_id: str, sequence: int, recurrence: str |
     return f"{uid} {person_id} {sequence}" + (f" {recurrence}" if recurrence else "")
 
 
+def telegram_users(plan_id: str) -> str:
+    """Per person of the plan: the Telegram account (``from.id``) that first answered for
+    them, the only one whose answers count for them after that."""
+    return f"telegram_users:{plan_id}"
+
+
+def telegram_user_id(person_id: str) -> str:
+    return person_id
+
+
 TELEGRAM_OFFSETS = "telegram_offsets"  # bot id -> {"offset": next update_id, "at"}: polled
