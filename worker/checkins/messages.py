@@ -21,17 +21,13 @@ from worker.checkins.standing import person_risk
 from worker.checkins.tracking import group_rows
 from worker.delivery.draft import Draft
 from worker.messages import NP_, pgettext_in
-from worker.messages.words import counted, duration_words, listed
+from worker.messages.words import counted, duration_words, listed, status_link_label
 from worker.messages.words import label as field_label
 from worker.people import ask_whom
 from worker.store import Item, records
 
 if TYPE_CHECKING:
     from worker.engine import Engine
-
-
-LINK = "message link"  # the catalog context of link labels (docs/glossary.md)
-STATUS_LINK = NP_("message link", "See where things stand")
 
 
 def warning_draft(engine: Engine, plan: Plan, item: Item, person: Person, now: float) -> Draft:
@@ -47,7 +43,7 @@ def warning_draft(engine: Engine, plan: Plan, item: Item, person: Person, now: f
         link = _checkin_link(engine, plan, about, now)
         label = field_label(lang, "checkin") if link else None
     else:
-        link, label = _status_link(engine, plan), pgettext_in(lang, LINK, STATUS_LINK)
+        link, label = _status_link(engine, plan), status_link_label(lang)
     facts = [(_fact(lang, "risk"), context["risk"])]
     if data.get("count"):
         facts.append((_fact(lang, "missed"), str(data["count"])))
@@ -171,7 +167,7 @@ def overdue_draft(engine: Engine, plan: Plan, item: Item, person: Person, now: f
         link = _checkin_link(engine, plan, person, now)
         label = field_label(lang, "checkin") if link else None
     else:
-        link, label = _status_link(engine, plan), pgettext_in(lang, LINK, STATUS_LINK)
+        link, label = _status_link(engine, plan), status_link_label(lang)
     facts = [(_fact(lang, "due"), messages.format_day(due, lang))]
     return Draft("overdue", context, link=link, link_label=label, facts=facts)
 

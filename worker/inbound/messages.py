@@ -13,15 +13,11 @@ from typing import TYPE_CHECKING
 from config.plan import Person, Plan
 from worker import links
 from worker.delivery.draft import Draft
-from worker.messages import NP_, pgettext_in
-from worker.messages.words import WORDS
+from worker.messages.words import WORDS, status_link_label
 from worker.store import Item
 
 if TYPE_CHECKING:
     from worker.engine import Engine
-
-LINK = "message link"  # the catalog context of link labels (docs/glossary.md)
-STATUS_LINK = NP_("message link", "See where things stand")
 
 
 def inbound_notice(engine: Engine, plan: Plan, item: Item, person: Person, now: float) -> Draft:
@@ -41,5 +37,5 @@ def inbound_notice(engine: Engine, plan: Plan, item: Item, person: Person, now: 
         str(data.get("template") or "reply_notice"),
         {**facts, "about": name},
         link=links.status_link(engine.settings, plan),
-        link_label=pgettext_in(lang, LINK, STATUS_LINK),
+        link_label=status_link_label(lang),
     )

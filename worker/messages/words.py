@@ -37,6 +37,15 @@ def label(lang: str, name: str) -> str:
     return pgettext_in(lang, LABEL, LABELS[name])
 
 
+LINK = "message link"  # the catalog context of link labels (docs/glossary.md)
+STATUS_LINK = NP_("message link", "See where things stand")
+
+
+def status_link_label(lang: str) -> str:
+    """The label of a link to the plan's status page, in ``lang``."""
+    return pgettext_in(lang, LINK, STATUS_LINK)
+
+
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 
 

@@ -14,7 +14,6 @@ delivery) and, once the plan has closed, ``DIR/handover.zip``.
 
 from __future__ import annotations
 
-import csv
 import json
 import shutil
 from collections.abc import Iterator
@@ -32,6 +31,7 @@ from worker import clock, datafolder
 from worker.engine import Delivery, Engine
 from worker.handover.close import bundle_path
 from worker.plans.register import register
+from worker.run.csvfile import read_rows, reader
 from worker.store import records
 from worker.store.sqlite import SqliteStore
 
@@ -65,29 +65,17 @@ class Simulation:
 
 def read_checkins(path: Path, plan: Plan) -> list[CheckinRow]:
     """Parse the check-ins CSV: ``person,at,status,note[,done]``, ``at`` in the plan's zone."""
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            return _rows(handle, path, plan)
-    except OSError as error:
-        raise SimulationError(f"{path}: cannot read ({error.strerror})") from None
-    except UnicodeDecodeError:
-        raise SimulationError(f"{path}: not UTF-8 text") from None
+    return read_rows(path, lambda handle: _rows(handle, path, plan), SimulationError)
 
 
 def _rows(handle: IO[str], path: Path, plan: Plan) -> list[CheckinRow]:
-    reader = csv.DictReader(handle)
-    header = reader.fieldnames or []
-    missing = [name for name in ("person", "at", "status", "note") if name not in header]
-    if missing:
-        raise SimulationError(
-            f"{path}:1: the header needs person,at,status,note (missing: {', '.join(missing)})"
-        )
+    rows = reader(handle, path, ("person", "at", "status", "note"), SimulationError)
     people = {p.id for p in plan.people}
     milestones = {m.id for m in plan.milestones}
-    rows = []
-    for line, raw in enumerate(reader, start=2):
-        rows.append(_row(raw, line, path, plan, people, milestones))
-    return sorted(rows, key=lambda row: (row.at, row.line))
+    found = [
+        _row(raw, line, path, plan, people, milestones) for line, raw in enumerate(rows, start=2)
+    ]
+    return sorted(found, key=lambda row: (row.at, row.line))
 
 
 def _row(

@@ -20,7 +20,6 @@ Each row adds a ``reply`` line to ``log.jsonl`` (``person``, ``at``, ``via``, ``
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ from worker.engine import Engine
 from worker.inbound import telegram, twilio
 from worker.inbound.mailin import take_mail
 from worker.inbound.replies import VIAS, Outcome, latest_request
+from worker.run.csvfile import read_rows, reader
 from worker.store import Item
 
 HEADER = ("person", "at", "via", "text")
@@ -62,23 +62,14 @@ class ReplyRow:
 
 def read_replies(path: Path, plan: Plan) -> list[ReplyRow]:
     """Parse the replies CSV; every row is checked before anything runs."""
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            return _rows(handle, path, plan)
-    except OSError as error:
-        raise RepliesError(f"{path}: cannot read ({error.strerror})") from None
-    except UnicodeDecodeError:
-        raise RepliesError(f"{path}: not UTF-8 text") from None
+    return read_rows(path, lambda handle: _rows(handle, path, plan), RepliesError)
 
 
 def _rows(handle: IO[str], path: Path, plan: Plan) -> list[ReplyRow]:
-    reader = csv.DictReader(handle)
-    missing = [name for name in HEADER if name not in (reader.fieldnames or [])]
-    if missing:
-        raise RepliesError(
-            f"{path}:1: the header needs person,at,via,text (missing: {', '.join(missing)})"
-        )
-    rows = [_row(raw, line, path, plan) for line, raw in enumerate(reader, start=2)]
+    rows = [
+        _row(raw, line, path, plan)
+        for line, raw in enumerate(reader(handle, path, HEADER, RepliesError), start=2)
+    ]
     return sorted(rows, key=lambda row: (row.at, row.line))
 
 
@@ -199,6 +190,11 @@ def _bot(plan: Plan) -> str:
     return "simulation"
 
 
+def _telegram_account(person: Person) -> int:
+    """The person's own Telegram account in the simulation: the same one every time."""
+    return int(hashlib.sha256(person.id.encode()).hexdigest()[:8], 16)
+
+
 def _update(engine: Engine, plan: Plan, person: Person, row: ReplyRow) -> dict[str, Any]:
     """A message in the plan's chat replying to the person's last check-in request."""
     chat = plan.communication.channels.telegram
@@ -209,7 +205,7 @@ def _update(engine: Engine, plan: Plan, person: Person, row: ReplyRow) -> dict[s
         "message_id": number % 100000,
         "date": stamp,
         "chat": {"id": int(chat.chat_id) if chat.chat_id.lstrip("-").isdigit() else chat.chat_id},
-        "from": {"id": 10_000 + row.line, "is_bot": False, "first_name": person.called},
+        "from": {"id": _telegram_account(person), "is_bot": False, "first_name": person.called},
         "text": row.text,
     }
     request = latest_request(engine, plan, person, row.at.timestamp())
