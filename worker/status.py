@@ -80,6 +80,17 @@ def deliveries(engine: Engine, plan_id: str) -> dict[str, Any]:
             {"person": t["person"], "channel": t["channel"], "reason": t["reason"]}
             for t in targets.values()
         ],
+        # Channels a person switched off by replying STOP (START switches them on again).
+        "opted_out": [
+            {
+                "person": t["person"],
+                "channel": t["channel"],
+                "at": _when(float(t["at"])),
+                "source": str(t.get("source") or "").partition(":")[0],
+            }
+            for t in store.records(records.optouts(plan_id)).values()
+            if t.get("off")
+        ],
         "closed": store.get_record(records.CLOSED, plan_id) is not None,
     }
 

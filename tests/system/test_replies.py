@@ -281,3 +281,22 @@ def test_in_a_telegram_group_only_the_first_account_answers_for_a_person(
     assert pressed(3, "111", "need_help") == "answered"
     in_another_chat = Reply("telegram", "-100999", "bot:4", "1", now, about=request.key)
     assert take_reply(engine, in_another_chat, now).reason == "unknown_sender"
+
+
+def test_status_shows_a_channel_switched_off_by_stop(
+    engine: Engine, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from worker.run.cli import print_status
+    from worker.status import deliveries, progress
+
+    now = moment("2027-01-12 11:00")
+    take_reply(engine, Reply("whatsapp", ANA, "SM20", "STOP", now), now)
+    report = deliveries(engine, PLAN)
+    assert report["opted_out"] == [
+        {"person": "ana", "channel": "whatsapp", "at": "2027-01-12T10:00:00Z", "source": "whatsapp"}
+    ]
+    print_status([{**report, **progress(engine, load_plan(DUTCH), now)}])
+    out = capsys.readouterr().out
+    assert "channel off: ana on whatsapp (sent STOP)" in out
+    # Who answered the meetings' invitations (nobody yet: every invitee has no answer).
+    assert "meeting intake: needs-action: " in out

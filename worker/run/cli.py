@@ -622,6 +622,10 @@ def print_status(reports: list[dict[str, Any]]) -> None:
                     f"  channel off: {target['person']} on {target['channel']} ({target['reason']})"
                 )
             )
+        for target in report.get("opted_out", []):
+            console.print(
+                _shown(f"  channel off: {target['person']} on {target['channel']} (sent STOP)")
+            )
 
 
 def _shown(text: str, style: str = "") -> Text:
@@ -674,6 +678,16 @@ def _print_progress(console: Any, report: dict[str, Any]) -> None:
             console.print(
                 _shown(f"  overdue: {milestone['id']} ({milestone['overdue_days']} days)")
             )
+    for meeting in report.get("meetings", []):
+        console.print(_shown(f"  meeting {meeting['milestone']}: {_answers(meeting)}"))
+
+
+def _answers(meeting: dict[str, Any]) -> str:
+    """``accepted: ana, bram; declined: dirk`` for a meeting's invitees."""
+    by_answer: dict[str, list[str]] = {}
+    for attendee in meeting["attendees"]:
+        by_answer.setdefault(attendee["answer"], []).append(attendee["person"])
+    return "; ".join(f"{answer}: {', '.join(people)}" for answer, people in by_answer.items())
 
 
 def main() -> None:
