@@ -23,7 +23,7 @@ from worker.checkins.risk import Risk, level_words
 from worker.checkins.standing import Standing, standing
 from worker.checkins.windows import Window
 from worker.engine import Engine
-from worker.status import PROBLEMS, meetings, plan_risk, plan_status, recent_warnings
+from worker.status import PROBLEMS, meetings, plan_status, recent_warnings
 from worker.store import Item
 from worker.timeline import milestone_anchor
 
@@ -154,7 +154,7 @@ def delivery(plan: Plan, item: Item) -> Delivery:
 
 def view(engine: Engine, plan: Plan, now: float) -> dict[str, Any]:
     found = standing(engine, plan, now)
-    risk, answers = plan_risk(engine, plan, found, now)
+    risk, answers = found.risk, found.meetings
     columns = weeks(plan, now)
     failed = engine.store.items(plan.id, ("failed", "unknown"))
     return {

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from config.load import PlanError
 from worker import clock
-from worker.checkins.risk import MeetingAnswers, Risk, calendar_reasons, risk_of
+from worker.checkins.risk import MeetingAnswers
 from worker.checkins.standing import standing
 from worker.engine import Engine, PlanGone
-from worker.inbound.itip import answer_words, meeting_answers
+from worker.inbound.attendance import answer_words
 from worker.store import Item, records
 from worker.timeline import milestone_anchor
 
@@ -99,7 +99,7 @@ def progress(engine: Engine, plan: Plan, now: float) -> dict[str, Any]:
     """Risk with reasons, check-ins per person, milestones and recent warnings."""
     lang = plan.language
     found = standing(engine, plan, now)
-    risk, answers = plan_risk(engine, plan, found, now)
+    risk, answers = found.risk, found.meetings
     return {
         "risk": {
             **risk.as_json(lang),
@@ -112,15 +112,6 @@ def progress(engine: Engine, plan: Plan, now: float) -> dict[str, Any]:
         "meetings": meetings(plan, answers),
         "warnings": [warning_row(item) for item in recent_warnings(engine, plan.id)],
     }
-
-
-def plan_risk(
-    engine: Engine, plan: Plan, found: Standing, now: float
-) -> tuple[Risk, list[MeetingAnswers]]:
-    """The plan's risk with the reasons its meetings' calendar replies add."""
-    answers = meeting_answers(engine, plan)
-    extra = calendar_reasons(plan, answers, now)
-    return (risk_of([*found.risk.reasons, *extra]) if extra else found.risk), answers
 
 
 def meetings(plan: Plan, answers: list[MeetingAnswers]) -> list[dict[str, Any]]:

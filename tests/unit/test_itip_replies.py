@@ -27,8 +27,9 @@ from tests.engine import make_engine, moment
 from tests.support import minimal_data, plan_from
 from worker.checkins.risk import calendar_reasons
 from worker.engine import Engine
-from worker.inbound import itip
-from worker.inbound.itip import meeting_answers, read_calendar, take_calendar_reply
+from worker.inbound import attendance, itip
+from worker.inbound.attendance import meeting_answers
+from worker.inbound.itip import read_calendar, take_calendar_reply
 from worker.inbound.notices import KIND as NOTICE
 from worker.inbound.replies import Outcome
 from worker.messages import render_parts
@@ -468,7 +469,7 @@ def test_status_json_shows_each_attendees_answer_and_the_reasons(
     }
     codes = [r["code"] for r in report["risk"]["reasons"]]
     assert codes.count("declined") == 1 and report["risk"]["level"] == "watch"
-    words = {code: itip.answer_words(code, "nl") for code, _ in shown.values()}
+    words = {code: attendance.answer_words(code, "nl") for code, _ in shown.values()}
     assert words == {
         "declined": "afgeslagen",
         "tentative": "onder voorbehoud",

@@ -1,8 +1,8 @@
 """Where a plan stands: the read model of its check-ins, finished milestones and risk.
 
-Reads the plan's rows and finished milestones from the store and hands them to the
-pure assessment in ``worker/checkins/risk.py``; writes nothing. The web pages, the
-status read model and the handover report read it.
+Reads the plan's rows, finished milestones and its meetings' calendar answers from the
+store and hands them to the pure assessment in ``worker/checkins/risk.py``; writes
+nothing. The web pages, the status read model and the handover report read it.
 """
 
 from __future__ import annotations
@@ -13,9 +13,19 @@ from typing import TYPE_CHECKING, Any
 
 from config.plan import Person, Plan
 from worker.checkins.rhythm import rhythm
-from worker.checkins.risk import Overdue, Risk, assess_person, assess_plan, overdue_deadlines
+from worker.checkins.risk import (
+    MeetingAnswers,
+    Overdue,
+    Risk,
+    assess_person,
+    assess_plan,
+    calendar_reasons,
+    overdue_deadlines,
+    risk_of,
+)
 from worker.checkins.tracking import Tracking, group_rows, windows_of
 from worker.checkins.windows import Window
+from worker.inbound.attendance import meeting_answers
 from worker.store import records
 
 if TYPE_CHECKING:
@@ -30,7 +40,8 @@ class Standing:
     done: Mapping[str, Mapping[str, Any]]  # milestone id -> {"at", "by", "source"}
     overdue: list[Overdue]
     people: Mapping[str, Risk]
-    risk: Risk
+    risk: Risk  # the plan's: its people's, its overdue deadlines', its meetings' answers
+    meetings: list[MeetingAnswers]  # who answered each meeting's invitation
 
 
 def standing(engine: Engine, plan: Plan, now: float) -> Standing:
@@ -47,7 +58,12 @@ def standing(engine: Engine, plan: Plan, now: float) -> Standing:
         people[person.id] = assess_person(
             plan, person, windows[person.id], overdue, now, off.get(person.id, frozenset())
         )
-    return Standing(windows, done, overdue, people, assess_plan(plan, people, overdue))
+    risk = assess_plan(plan, people, overdue)
+    meetings = meeting_answers(engine, plan)
+    extra = calendar_reasons(plan, meetings, now)
+    if extra:
+        risk = risk_of([*risk.reasons, *extra])
+    return Standing(windows, done, overdue, people, risk, meetings)
 
 
 def person_risk(engine: Engine, plan: Plan, person: Person, now: float) -> Risk:
