@@ -37,7 +37,7 @@ from fastapi.responses import Response
 from config.plan import Plan
 from config.settings import Settings
 from tests.engine import moment, run_until
-from tests.servers import free_port, wait_for_port
+from tests.servers import free_port, wait_for_port, web_env
 from tests.support import minimal_data, plan_from
 from worker.engine import Engine
 from worker.inbound.twilio import HEADER, signature, valid
@@ -100,17 +100,9 @@ def start(command: list[str], env: dict[str, str], port: int) -> subprocess.Pope
 
 
 def server_env(data_dir: Path, offset: float) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PACTKEEPER_")}
-    env.update(
-        PACTKEEPER_DATA_DIR=str(data_dir),
-        PACTKEEPER_SECRET_KEY=KEY,
-        PACTKEEPER_CLOCK_OFFSET=repr(offset),
-        PACTKEEPER_BASE_URL=BASE_URL,
-        PACTKEEPER_TWILIO_AUTH_TOKEN=AUTH_TOKEN,
-        PACTKEEPER_INBOUND_RATE="1000000",  # the bench is one sender per person, many times
-        PYTHONPATH=str(ROOT),
-    )
-    return env
+    # The bench is one sender per person, many times: no rate limit in the way.
+    settings = {"base_url": BASE_URL, "twilio_auth_token": AUTH_TOKEN, "inbound_rate": "1000000"}
+    return web_env(data_dir, offset, KEY, **settings)
 
 
 def uvicorn(app: str, port: int) -> list[str]:

@@ -10,6 +10,21 @@ import time
 from pathlib import Path
 
 
+def web_env(data_dir: Path, offset: float, key: str, **settings: str) -> dict[str, str]:
+    """The environment of a pactkeeper process the test starts: none of the caller's
+    ``PACTKEEPER_`` settings, this checkout's code, the data folder, the signing key, the
+    clock ``offset`` seconds ahead, and ``settings`` as ``PACTKEEPER_<NAME>``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PACTKEEPER_")}
+    env.update(
+        PACTKEEPER_DATA_DIR=str(data_dir),
+        PACTKEEPER_SECRET_KEY=key,
+        PACTKEEPER_CLOCK_OFFSET=repr(offset),
+        PYTHONPATH=str(Path(__file__).resolve().parent.parent),
+    )
+    env.update({f"PACTKEEPER_{name.upper()}": value for name, value in settings.items()})
+    return env
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -29,7 +29,7 @@ import requests
 from config.plan import Plan
 from config.settings import Settings
 from tests.engine import moment, run_until
-from tests.servers import free_port, wait_for_port
+from tests.servers import free_port, wait_for_port, web_env
 from tests.support import minimal_data, plan_from
 from worker.engine import Engine
 from worker.inbound.replies import Outcome
@@ -88,15 +88,8 @@ class Served:
 
 
 def server_env(data_dir: Path, offset: float, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PACTKEEPER_")}
-    env.update(
-        PACTKEEPER_DATA_DIR=str(data_dir),
-        PACTKEEPER_SECRET_KEY=KEY,
-        PACTKEEPER_CLOCK_OFFSET=repr(offset),
-        PACTKEEPER_BASE_URL=BASE_URL,
-        PACTKEEPER_TWILIO_AUTH_TOKEN=AUTH_TOKEN,
-        PYTHONPATH=str(ROOT),
-    )
+    settings = {"base_url": BASE_URL, "twilio_auth_token": AUTH_TOKEN}
+    env = web_env(data_dir, offset, KEY, **settings)
     env.update(extra)
     return env
 

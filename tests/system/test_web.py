@@ -30,7 +30,7 @@ import requests
 from config.plan import Plan
 from config.settings import Settings
 from tests.engine import moment, run_until
-from tests.servers import RedisServer, free_port, wait_for_port
+from tests.servers import RedisServer, free_port, wait_for_port, web_env
 from tests.support import minimal_data, plan_from
 from worker import tokens
 from worker.checkins.answers import record_checkin
@@ -90,17 +90,8 @@ class Served:
 
 
 def server_env(data_dir: Path, offset: float, redis_url: str | None, prefix: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PACTKEEPER_")}
-    env.update(
-        PACTKEEPER_DATA_DIR=str(data_dir),
-        PACTKEEPER_SECRET_KEY=KEY,
-        PACTKEEPER_CLOCK_OFFSET=repr(offset),
-        PACTKEEPER_BASE_URL="http://127.0.0.1",
-        PYTHONPATH=str(ROOT),
-    )
-    if redis_url:
-        env.update(PACTKEEPER_REDIS_URL=redis_url, PACTKEEPER_REDIS_PREFIX=prefix)
-    return env
+    redis = {"redis_url": redis_url, "redis_prefix": prefix} if redis_url else {}
+    return web_env(data_dir, offset, KEY, base_url="http://127.0.0.1", **redis)
 
 
 @contextmanager
