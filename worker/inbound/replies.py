@@ -131,7 +131,8 @@ def take_reply(engine: Engine, reply: Reply, now: float) -> Outcome:
     if match is None:
         log.info("refused a %s message from an unknown sender (%s)", reply.via, _masked(reply))
         return Outcome("refused", "unknown_sender")
-    if not within_rate(engine, reply.via, reply.sender, now):
+    # In a Telegram group the chat is shared: each account has its own hour there.
+    if not within_rate(engine, reply.via, reply.user or reply.sender, now):
         log.warning(
             "refused a %s message: %s sent more than %d this hour",
             reply.via,
