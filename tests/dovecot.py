@@ -34,6 +34,7 @@ import textwrap
 from pathlib import Path
 
 from tests.servers import free_port, wait_for_port
+from tests.smtp_sink import make_certificate
 
 PASSWORD = "imap-test-secret"
 USER = "reply@org.example"
@@ -86,7 +87,7 @@ class Dovecot:
     def start(self) -> Dovecot:
         self.folder.mkdir(parents=True, exist_ok=True)
         if not self.cert.exists():
-            self._make_cert()
+            make_certificate(self.folder)  # cert.pem and key.pem, for 127.0.0.1
         config = self.folder / "dovecot.conf"
         config.write_text(self._config(), encoding="utf-8")
         with self.log.open("ab") as errors:  # what dovecot says before its log is open
@@ -167,30 +168,6 @@ class Dovecot:
             return raws
         finally:
             client.logout()
-
-    def _make_cert(self) -> None:
-        subprocess.run(
-            [
-                "openssl",
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=127.0.0.1",
-                "-addext",
-                "subjectAltName=IP:127.0.0.1,DNS:localhost",
-                "-keyout",
-                str(self.folder / "key.pem"),
-                "-out",
-                str(self.cert),
-            ],
-            check=True,
-            capture_output=True,
-        )
 
     def _users(self) -> tuple[str, str, str, pwd.struct_passwd]:
         """(internal user and group, login user, mail user): Dovecot's own as root, else

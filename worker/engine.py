@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from config.load import PlanError, Problem, load_text, read_yaml
 from config.plan import Person, Plan
@@ -21,9 +21,6 @@ from config.settings import Settings
 from connectors.base import Connector
 from connectors.registry import connector_for
 from worker.store import Item, PlanRecord, Store, open_store
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger("pactkeeper")
 

@@ -22,6 +22,7 @@ why no reply-parsing library does this part):
 
 from __future__ import annotations
 
+import contextlib
 import re
 from html.parser import HTMLParser
 
@@ -133,13 +134,15 @@ def _signature_below(lines: list[str]) -> bool:
 
 
 def html_text(html: str) -> str:
-    """The text of an HTML body: blocks on their own lines, blockquotes as ``>`` lines."""
+    """The text of an HTML body: blocks on their own lines, blockquotes as ``>`` lines.
+
+    HTML that the parser gives up on part-way (a broken declaration, a stray ``<!``) still
+    yields the text read up to there: a reply is read as far as it can be, never refused
+    for its markup."""
     reader = _HTMLText()
-    try:
+    with contextlib.suppress(AssertionError, ValueError):
         reader.feed(html)
         reader.close()
-    except (AssertionError, ValueError):
-        pass
     return reader.text()
 
 
