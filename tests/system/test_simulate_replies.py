@@ -165,3 +165,33 @@ def test_a_reply_to_a_message_that_asked_nothing_reaches_the_lead(runs: dict[str
     assert dirk_mails
     mail = message_from_bytes(dirk_mails[0].read_bytes(), policy=policy.default)
     assert str(mail["Reply-To"]).startswith("reply+")
+
+
+@pytest.mark.parametrize(
+    ("csv_text", "says"),
+    [
+        ("person,at,text\nana,2027-01-12 10:00,hoi\n", "the header needs person,at,via,text"),
+        ("person,at,via,text\nzoe,2027-01-12 10:00,sms,1\n", "no person 'zoe' in the plan"),
+        ("person,at,via,text\nana,2027-01-12 10:00,pigeon,1\n", "via 'pigeon' is not one of"),
+        ("person,at,via,text\ndirk,2027-01-12 10:00,sms,1\n", "Dirk Jansen has no phone number"),
+        ("person,at,via,text\nana,12 januari,sms,1\n", ":2: "),
+    ],
+)
+def test_a_bad_replies_file_is_one_line_and_nothing_runs(
+    tmp_path: Path, csv_text: str, says: str
+) -> None:
+    replies = tmp_path / "replies.csv"
+    replies.write_text(csv_text, encoding="utf-8")
+    out = tmp_path / "sim"
+    command = ["simulate", str(DUTCH), "--until", UNTIL, "--out", str(out)]
+    result = subprocess.run(
+        [sys.executable, "-m", "worker.run.cli", *command, "--replies", str(replies)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert says in result.stderr
+    assert not (out / "log.jsonl").exists()

@@ -85,7 +85,7 @@ def _row(raw: dict[str, Any], line: int, path: Path, plan: Plan) -> ReplyRow:
         raise RepliesError(f"{where}: via '{via}' is not one of {', '.join(VIAS)}")
     needs = {"email": person.email, "sms": person.phone, "whatsapp": person.phone}
     if via in needs and not needs[via]:
-        what = "an e-mail address" if via == "email" else "a phone number"
+        what = "e-mail address" if via == "email" else "phone number"
         raise RepliesError(f"{where}: {person.name} has no {what} in the plan to reply from")
     if via == "telegram" and plan.communication.channels.telegram is None:
         raise RepliesError(f"{where}: the plan has no Telegram chat to reply in")
