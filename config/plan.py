@@ -255,6 +255,9 @@ class Person(Section):
     language: Language | None = None
     # How a greeting addresses the person ("Hoi Ana"); optional, see ``called``.
     call_name: LineText | None = None
+    # The day the person agreed to be reached by SMS and WhatsApp (AVG/GDPR consent).
+    # Without it nothing goes to them on those channels (worker.delivery.channels).
+    consent: Day | None = None
 
     @property
     def called(self) -> str:
@@ -515,6 +518,16 @@ class Handover(Section):
     redact: bool = False
 
 
+class Privacy(Section):
+    """How long the people's data is kept after the close, and who answers for it."""
+
+    # Days after the close that the plan's personal data is erased; unset: the
+    # deployment's PACTKEEPER_RETENTION_DAYS (365).
+    keep_days: int | None = Field(None, ge=0, le=36500)
+    controller: LineText | None = None  # who is responsible; default the partner
+    contact: Line | None = None  # where to ask for a copy or erasure; default the contact
+
+
 class Plan(Section):
     version: Literal[1]
     id: Id
@@ -534,6 +547,7 @@ class Plan(Section):
     continuity: Continuity | None = None
     handover: Handover | None = None
     agreements: list[Text] = Field(default_factory=list)
+    privacy: Privacy = Field(default_factory=Privacy)
 
     _path: Path | None = PrivateAttr(default=None)
     _text: str = PrivateAttr(default="")

@@ -140,6 +140,9 @@ class Settings(BaseSettings):
     imap_ca_file: Path | None = None
     imap_interval: float = Field(60.0, gt=0)
     inbound_rate: int = Field(30, gt=0)  # inbound messages one sender may send per hour
+    # Days after a plan's close that its personal data is erased (a plan's
+    # privacy.keep_days overrides it).
+    retention_days: int = Field(365, ge=0, le=36500)
 
     def __init__(self, **values: Any) -> None:
         try:
