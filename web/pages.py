@@ -51,6 +51,10 @@ REASONS = {
     "no_window": N_("There is no check-in window for you yet."),
     "window_gone": N_("The plan no longer has the check-in this link was for."),
     "closed": N_("This partnership has been closed: check-ins are no longer recorded."),
+    "bundle_expired": N_(
+        "This handover bundle has expired: its copy was erased with the partnership's "
+        "personal data. The partner already holds the bundle."
+    ),
     "not_found": N_("There is no page at this address."),
     "bad_request": N_("This request could not be read."),
     "too_large": N_("This request is larger than any check-in can be."),

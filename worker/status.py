@@ -19,6 +19,7 @@ from worker.checkins.risk import MeetingAnswers
 from worker.checkins.standing import standing
 from worker.engine import Engine, PlanGone
 from worker.inbound.attendance import answer_words
+from worker.privacy.keeping import purge_date, purged
 from worker.store import Item, records
 from worker.timeline import milestone_anchor
 
@@ -53,12 +54,17 @@ def _row(item: Item) -> dict[str, Any]:
 def plan_status(engine: Engine, plan_id: str, now: float | None = None) -> dict[str, Any]:
     """Everything ``status --json`` shows for one plan at ``now`` (default: the clock)."""
     moment = clock.now() if now is None else now
+    erased = purged(engine, plan_id)
+    if erased is not None:
+        # What was kept of a plan whose personal data is gone: counts, dates, milestones.
+        return {**erased["report"], "purged": _when(float(erased["at"])), "data_until": None}
     report = deliveries(engine, plan_id)
     try:
         plan = engine.plan(plan_id)
     except (PlanGone, PlanError) as error:
         report["error"] = f"cannot read the plan: {str(error).splitlines()[0]}"
         return report
+    report["data_until"] = _when(purge_date(engine, plan))
     report.update(progress(engine, plan, moment))
     return report
 

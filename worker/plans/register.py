@@ -13,12 +13,24 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from config.load import PlanError, load_plan, read_yaml
+from config.load import PlanError, Problem, load_plan, read_yaml
 from config.plan import Plan
 from worker import timeline
 from worker.calendar.revisions import CalendarChanges, queue_changes
 from worker.engine import SYNC_GRACE, Engine, IdTaken, digest_of
+from worker.privacy.keeping import refusal
 from worker.store import Item, PlanRecord, SyncResult, records
+
+
+class PlanPurged(PlanError):
+    """The plan's id belongs to a partnership whose personal data was erased: a plan file
+    with that id is refused, so the erased people do not come back."""
+
+    def __init__(self, plan: Plan, reason: str) -> None:
+        super().__init__(str(plan.path or plan.id), [Problem(1, 1, "id", reason)])
+        self.reason = reason
+        # Said once per version of the refused file, whichever process reads it.
+        self.once_key = f"purged:{plan.id}:{plan.path}:{digest_of(plan.text)}"
 
 
 def items_for(plan: Plan) -> list[Item]:
@@ -74,6 +86,9 @@ class Registration:
 def register(engine: Engine, plan: Plan, now: float) -> Registration:
     """Make the store schedule exactly what ``plan`` schedules, atomically; then queue
     the calendar changes (invites, cancellations, the CalDAV push) it makes."""
+    erased = refusal(engine, plan.id)
+    if erased is not None:
+        raise PlanPurged(plan, erased)
     source = str(plan.path.resolve()) if plan.path else ""
     other = _registered_elsewhere(engine, plan.id, source)
     if other is not None:

@@ -3,8 +3,9 @@
 A file is read again only when its size or modification time changed; a plan
 that no longer validates is reported once per version and changes nothing, so
 the previous version stays in force. A second file with an id that another file
-already holds is refused, and reported once per version whichever worker process
-reads it.
+already holds is refused, and so is a file whose id belongs to a purged plan (its
+personal data was erased); each is reported once per version whichever worker
+process reads it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from config.load import PlanError, load_plan
 from worker.engine import Engine, IdTaken, digest_of
-from worker.plans.register import register
+from worker.plans.register import PlanPurged, register
 
 log = logging.getLogger("pactkeeper.watch")
 
@@ -51,7 +52,7 @@ def _resync(engine: Engine, path: Path, now: float) -> str | None:
         return None
     try:
         result = register(engine, plan, now).result
-    except IdTaken as error:
+    except (IdTaken, PlanPurged) as error:
         # Every worker process has its own memory of what it read: the store says once.
         if engine.store.once(error.once_key):
             log.error("%s", error.report())

@@ -30,6 +30,7 @@ from worker.run import broker
 
 TASK_TIME_LIMIT = 300  # no delivery may hold a worker longer; every call out has a timeout
 TELEGRAM_POLL_INTERVAL = 5.0  # seconds; each poll holds getUpdates open for a part of it
+PURGE_INTERVAL = 24 * 3600.0  # seconds between purges of plans past their keep_days
 
 
 def redis_url(settings: Settings) -> str | None:
@@ -86,6 +87,13 @@ def beat_schedule(settings: Settings) -> dict[str, Any]:
             "task": "pactkeeper.telegram_poll",
             "schedule": TELEGRAM_POLL_INTERVAL,
             "options": {"expires": TELEGRAM_POLL_INTERVAL},
+        }
+    if not datafolder.rehearsing():
+        # Personal data past its keep_days: a day late is no harm, a purge deletes for good.
+        schedule["purge"] = {
+            "task": "pactkeeper.purge",
+            "schedule": PURGE_INTERVAL,
+            "options": {"expires": PURGE_INTERVAL},
         }
     if settings.plans_dir is not None:
         schedule["watch"] = {

@@ -233,6 +233,7 @@ def sync(
     from config.load import PlanError, load_plan
     from worker import clock
     from worker.plans.register import register
+    from worker.privacy.keeping import refusal
 
     loaded, failed = [], False
     for path in plans:
@@ -244,6 +245,10 @@ def sync(
     if failed:
         fail("nothing was changed: fix the errors above first")
     with _engine() as engine:
+        for plan in loaded:
+            erased = refusal(engine, plan.id)
+            if erased is not None:
+                fail(f"{erased} (nothing was changed)")
         for plan in loaded:
             registration = register(engine, plan, clock.now())
             result = registration.result
@@ -374,10 +379,12 @@ def status(
     """Risk with reasons, check-ins, overdue milestones, deliveries, failures."""
     from worker.links import status_link
     from worker.status import plan_status
+    from worker.store import records
 
     with _engine() as engine:
-        plan_ids = [_plan_id(plan)] if plan else engine.store.plan_ids()
-        known = set(engine.store.plan_ids())
+        erased = sorted(engine.store.records(records.PURGED))
+        plan_ids = [_plan_id(plan)] if plan else sorted({*engine.store.plan_ids(), *erased})
+        known = {*engine.store.plan_ids(), *erased}
         for plan_id in plan_ids:
             if plan_id not in known:
                 raise UserError(
@@ -385,6 +392,8 @@ def status(
                 )
         if link:
             for plan_id in plan_ids:
+                if plan_id in erased:
+                    raise UserError(f"the plan '{plan_id}' was purged: it has no status page")
                 print(status_link(engine.settings, engine.plan(plan_id)))
             return
         reports = [plan_status(engine, plan_id) for plan_id in plan_ids]
@@ -534,6 +543,37 @@ def handover(
     print(f"{output}: {len(data):,} bytes", file=sys.stderr)
 
 
+@app.command()
+def purge(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="only say what would be erased; change nothing")
+    ] = False,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="the moment to reckon purge dates from (ISO 8601; now)"),
+    ] = None,
+) -> None:
+    """Erase the personal data of closed plans whose keep_days have passed (AVG/GDPR)."""
+    from worker import clock
+    from worker.privacy import retention
+
+    try:
+        moment = _instant(as_of)
+    except UsageError as error:
+        raise UserError(str(error)) from None
+    now = clock.now() if moment is None else moment
+    with _engine() as engine:
+        try:
+            retention.real_time_only(engine)
+            due = retention.due_for_purge(engine, now)
+            if not due:
+                print("nothing to purge: no closed plan is past its keep_days")
+            for plan_id, _ in due:
+                print(retention.purge(engine, plan_id, now, dry_run=dry_run).summary())
+        except retention.RetentionError as error:
+            raise UserError(str(error)) from None
+
+
 def _plan_id(text: str) -> str:
     """A plan id, or the id inside a plan file."""
     path = Path(text)
@@ -608,6 +648,11 @@ def print_status(reports: list[dict[str, Any]]) -> None:
         counts = ", ".join(f"{n} {state}" for state, n in report["counts"].items()) or "nothing"
         closed = "  (closed)" if report["closed"] else ""
         console.print(_shown(report["plan"], "bold") + _shown(f"  {counts}{closed}"))
+        if report.get("purged"):
+            console.print(_shown(f"  personal data erased on {report['purged'][:10]}"))
+            continue
+        if report.get("data_until"):
+            console.print(_shown(f"  personal data kept until {report['data_until'][:10]}"))
         _print_progress(console, report)
         for title, rows in (
             ("next", report["next"]),

@@ -83,3 +83,14 @@ def telegram_poll() -> int:
     if engine().outbox_only:
         return 0
     return poll_updates(engine(), clock.now())
+
+
+@app.task(name="pactkeeper.purge", ignore_result=True)
+def purge() -> int:
+    """Erase the personal data of the plans past their keep_days (worker/privacy/retention.py).
+    Not in a rehearsal or a simulation: a purge deletes for good."""
+    from worker.privacy import retention
+
+    if engine().outbox_only or engine().settings.clock_offset:
+        return 0
+    return len(retention.purge_due(engine(), clock.now()))
