@@ -566,6 +566,8 @@ def purge(
         try:
             retention.real_time_only(engine)
             due = retention.due_for_purge(engine, now)
+            if not dry_run:
+                retention.housekeeping(engine, now)
             if not due:
                 print("nothing to purge: no closed plan is past its keep_days")
             for plan_id, _ in due:
