@@ -149,13 +149,10 @@ def play(tmp: Path, store: Store, settings: Settings) -> Played:
     bundle = bundle_path(settings, plan.id).read_bytes()
     link = links.download_link(settings, plan.id, bundle, expires=end.timestamp() + 30 * 86400)
     engine.close()
-    redis = {"redis_url": settings.redis_url, "redis_prefix": settings.redis_prefix}
+    url = settings.redis_url.get_secret_value() if settings.redis_url else None
+    redis = {"redis_url": url, "redis_prefix": settings.redis_prefix} if url else {}
     env = web_env(
-        settings.data_dir,
-        0.0,
-        KEY,
-        **{k: v for k, v in redis.items() if v},
-        reply_address=simulate_replies.SIMULATED_ADDRESS,
+        settings.data_dir, 0.0, KEY, **redis, reply_address=simulate_replies.SIMULATED_ADDRESS
     )
     return Played(settings.data_dir, plan, env, link)
 
