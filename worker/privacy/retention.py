@@ -132,7 +132,7 @@ def purge(engine: Engine, plan_id: str, now: float, dry_run: bool = False) -> Pu
         return found
     if begun is None:
         report = stripped(plan_status(engine, plan_id, now))
-        row = {"at": now, "closed": float(closed["at"]), "report": report}
+        row: dict[str, Any] = {"at": now, "closed": float(closed["at"]), "report": report}
         begun = store.put_record_once(records.PURGED, plan_id, row) or row
     _erase(engine, plan_id, found)
     store.compact()
@@ -218,9 +218,7 @@ def purge_due(engine: Engine, now: float) -> list[Purge]:
 def stripped(report: dict[str, Any]) -> dict[str, Any]:
     """The status report without a single personal field: counts, dates, milestone ids,
     titles and states. Whatever else a report may carry is left out (kept by name)."""
-    windows = Counter(
-        w["state"] for rows in (report.get("checkins") or {}).values() for w in rows
-    )
+    windows = Counter(w["state"] for rows in (report.get("checkins") or {}).values() for w in rows)
     risk = report.get("risk") or {}
     return {
         "plan": report["plan"],
@@ -247,6 +245,10 @@ def stripped(report: dict[str, Any]) -> dict[str, Any]:
             for m in report.get("meetings") or []
         ],
         "warnings": dict(
-            sorted(Counter(f"{w['template']} {w['state']}" for w in report.get("warnings") or []).items())
+            sorted(
+                Counter(
+                    f"{w['template']} {w['state']}" for w in report.get("warnings") or []
+                ).items()
+            )
         ),
     }
