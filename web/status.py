@@ -15,14 +15,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from config.plan import Person, Plan
-from web.access import engine_of, status_plan
+from web.access import engine_of, field, status_plan, verify
 from web.checkin import HTML_ERRORS, JSON_ERRORS
-from web.pages import page
+from web.pages import Refused, page
 from worker import clock
 from worker.checkins.risk import Risk, level_words
 from worker.checkins.standing import Standing, standing
 from worker.checkins.windows import Window
 from worker.engine import Engine
+from worker.privacy.keeping import purge_date, purged
 from worker.status import PROBLEMS, meetings, plan_status, recent_warnings
 from worker.store import Item
 from worker.timeline import milestone_anchor
@@ -152,6 +153,10 @@ def delivery(plan: Plan, item: Item) -> Delivery:
     )
 
 
+def _day(moment: float | None) -> date | None:
+    return datetime.fromtimestamp(moment, UTC).date() if moment is not None else None
+
+
 def view(engine: Engine, plan: Plan, now: float) -> dict[str, Any]:
     found = standing(engine, plan, now)
     risk, answers = found.risk, found.meetings
@@ -172,6 +177,8 @@ def view(engine: Engine, plan: Plan, now: float) -> dict[str, Any]:
         ],
         "warnings": [delivery(plan, item) for item in recent_warnings(engine, plan.id)],
         "failed": [delivery(plan, item) for item in failed[-PROBLEMS:]][::-1],
+        "data_until": _day(purge_date(engine, plan)),
+        "erased": None,
         "glyphs": GLYPHS,
         "status_glyphs": STATUS_GLYPHS,
         "level_words": level_words,
@@ -187,8 +194,32 @@ def view(engine: Engine, plan: Plan, now: float) -> dict[str, Any]:
 def status_page(request: Request, plan_id: str, token: str) -> HTMLResponse:
     engine = engine_of(request)
     now = clock.now()
+    erased = purged_plan(engine, plan_id, token, now)
+    if erased is not None:
+        lang = str(erased["report"].get("language") or "en")
+        return page("status", lang, erased=purged_view(erased))
     plan = status_plan(engine, plan_id, token, now)
     return page("status", plan.language, **view(engine, plan, now))
+
+
+def purged_plan(engine: Engine, plan_id: str, token: str, now: float) -> dict[str, Any] | None:
+    """The ``PURGED`` record of a plan whose personal data was erased, for a valid link."""
+    erased = purged(engine, plan_id)
+    if erased is None:
+        return None
+    if field(verify(engine, token, "status", now), "p") != plan_id:
+        raise Refused(403, "other_plan")
+    return erased
+
+
+def purged_view(erased: dict[str, Any]) -> dict[str, Any]:
+    report = erased["report"]
+    return {
+        "title": report.get("title") or report["plan"],
+        "day": datetime.fromtimestamp(float(erased["at"]), UTC).date(),
+        "counts": report["counts"],
+        "milestones": report["milestones"],
+    }
 
 
 @router.get(
@@ -199,6 +230,8 @@ def status_page(request: Request, plan_id: str, token: str) -> HTMLResponse:
 def status_json(request: Request, plan_id: str, token: str) -> dict[str, Any]:
     engine = engine_of(request)
     now = clock.now()
+    if purged_plan(engine, plan_id, token, now) is not None:
+        return plan_status(engine, plan_id, now)
     plan = status_plan(engine, plan_id, token, now)
     report = plan_status(engine, plan.id, now)
     report.pop("source", None)  # where the plan file lives on the server is not for the web

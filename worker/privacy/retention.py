@@ -131,7 +131,9 @@ def purge(engine: Engine, plan_id: str, now: float, dry_run: bool = False) -> Pu
     if dry_run:
         return found
     if begun is None:
-        report = stripped(plan_status(engine, plan_id, now))
+        # As of the close: what a closed plan stands at (deadlines stop counting).
+        as_of = min(now, float(closed["at"]))
+        report = {**stripped(plan_status(engine, plan_id, as_of)), **_titled(engine, plan_id)}
         row: dict[str, Any] = {"at": now, "closed": float(closed["at"]), "report": report}
         begun = store.put_record_once(records.PURGED, plan_id, row) or row
     _erase(engine, plan_id, found)
@@ -142,6 +144,15 @@ def purge(engine: Engine, plan_id: str, now: float, dry_run: bool = False) -> Pu
     store.update_record(records.PURGED, plan_id, {}, {FINISHED: now})
     log.info("plan %s: personal data erased (%s)", plan_id, found.summary())
     return found
+
+
+def _titled(engine: Engine, plan_id: str) -> dict[str, str]:
+    """The plan's title and language (no person in them), for the page that stays."""
+    try:
+        plan = engine.plan(plan_id)
+    except (PlanGone, PlanError):
+        return {}
+    return {"title": plan.title, "language": plan.language}
 
 
 def _iso(moment: float) -> str:
