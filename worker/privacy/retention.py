@@ -39,7 +39,15 @@ from worker.store import records
 if TYPE_CHECKING:
     from worker.engine import Engine
 
-__all__ = ["Purge", "RetentionError", "due_for_purge", "purge", "purge_date", "purge_due"]
+__all__ = [
+    "Purge",
+    "RetentionError",
+    "due_for_purge",
+    "purge",
+    "purge_date",
+    "purge_due",
+    "purge_plans",
+]
 
 log = logging.getLogger("pactkeeper.retention")
 
@@ -120,30 +128,59 @@ def _when(engine: Engine, plan_id: str, closed: float) -> float:
 
 def purge(engine: Engine, plan_id: str, now: float, dry_run: bool = False) -> Purge:
     """Erase the plan's personal data (see the module's docstring for the order)."""
-    store = engine.store
-    closed = store.get_record(records.CLOSED, plan_id)
-    if closed is None:
-        raise RetentionError(f"the plan '{plan_id}' is not closed; its data is still in use")
-    begun = purged(engine, plan_id)
-    when = float(begun["at"]) if begun else _when(engine, plan_id, float(closed["at"]))
-    found = _holdings(engine, plan_id, float(closed["at"]), when)
-    found.dry_run = dry_run
+    return purge_plans(engine, [plan_id], now, dry_run)[0]
+
+
+def purge_plans(
+    engine: Engine, plan_ids: list[str], now: float, dry_run: bool = False
+) -> list[Purge]:
+    """Erase several plans' personal data with one compaction (a VACUUM rewrites the whole
+    SQLite file: once per plan would make purging many plans quadratic). A plan is marked
+    finished only after the compaction, so a crash before it leaves the plan due."""
+    found = [_holdings(engine, plan_id) for plan_id in plan_ids]
+    if not found:
+        return []
     if dry_run:
+        for one in found:
+            one.dry_run = True
         return found
+    begun = [_erase(engine, one, now) for one in found]
+    engine.store.compact()
+    for one, at in zip(found, begun, strict=True):
+        _finish(engine, one, at, now)
+    return found
+
+
+def _erase(engine: Engine, found: Purge, now: float) -> float:
+    """Steps (a) and (b): the stripped report first (once), then the data; the moment the
+    purge began (that of an earlier, unfinished run when there was one)."""
+    store, plan_id = engine.store, found.plan_id
+    begun = purged(engine, plan_id)
     if begun is None:
         # As of the close: what a closed plan stands at (deadlines stop counting).
-        as_of = min(now, float(closed["at"]))
+        as_of = min(now, found.closed)
         report = {**stripped(plan_status(engine, plan_id, as_of)), **_titled(engine, plan_id)}
-        row: dict[str, Any] = {"at": now, "closed": float(closed["at"]), "report": report}
+        row: dict[str, Any] = {"at": now, "closed": found.closed, "report": report}
         begun = store.put_record_once(records.PURGED, plan_id, row) or row
-    _erase(engine, plan_id, found)
-    store.compact()
-    at = float(begun["at"])
-    audit = {"what": "purge", "plan": plan_id, "at": at, **found.counts()}
-    store.put_record_once(records.ERASURES, f"{_iso(at)} {plan_id}", audit)
-    store.update_record(records.PURGED, plan_id, {}, {FINISHED: now})
-    log.info("plan %s: personal data erased (%s)", plan_id, found.summary())
-    return found
+    for path in files_of(engine.settings.outbox_dir, plan_id):
+        path.unlink(missing_ok=True)
+    bundle_path(engine.settings, plan_id).unlink(missing_ok=True)
+    for collection in records.plan_collections(plan_id):
+        store.delete_records(collection)
+    inbound = _inbound_rows(engine, plan_id)
+    if inbound:
+        store.delete_records(records.INBOUND_SEEN, inbound)
+    store.delete_plan(plan_id)
+    return float(begun["at"])
+
+
+def _finish(engine: Engine, found: Purge, at: float, now: float) -> None:
+    """Step (d): one audit row (counts only; its id made from the purge's start, so a rerun
+    does not write a second), then the PURGED record marked finished."""
+    audit = {"what": "purge", "plan": found.plan_id, "at": at, **found.counts()}
+    engine.store.put_record_once(records.ERASURES, f"{_iso(at)} {found.plan_id}", audit)
+    engine.store.update_record(records.PURGED, found.plan_id, {}, {FINISHED: now})
+    log.info("plan %s: personal data erased (%s)", found.plan_id, found.summary())
 
 
 def _titled(engine: Engine, plan_id: str) -> dict[str, str]:
@@ -159,9 +196,15 @@ def _iso(moment: float) -> str:
     return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _holdings(engine: Engine, plan_id: str, closed: float, when: float) -> Purge:
+def _holdings(engine: Engine, plan_id: str) -> Purge:
+    """What the plan still holds, counted (what a purge deletes)."""
     store = engine.store
-    found = Purge(plan_id, closed, when)
+    closed = store.get_record(records.CLOSED, plan_id)
+    if closed is None:
+        raise RetentionError(f"the plan '{plan_id}' is not closed; its data is still in use")
+    begun = purged(engine, plan_id)
+    at = float(closed["at"])
+    found = Purge(plan_id, at, float(begun["at"]) if begun else _when(engine, plan_id, at))
     found.items = sum(store.counts(plan_id).values())
     held = store.records_of(records.plan_collections(plan_id))
     found.collections = {name: len(rows) for name, rows in held.items() if rows}
@@ -175,19 +218,6 @@ def _holdings(engine: Engine, plan_id: str, closed: float, when: float) -> Purge
 def _inbound_rows(engine: Engine, plan_id: str) -> list[str]:
     rows = engine.store.records(records.INBOUND_SEEN)
     return sorted(key for key, row in rows.items() if row.get("plan_id") == plan_id)
-
-
-def _erase(engine: Engine, plan_id: str, found: Purge) -> None:
-    store = engine.store
-    for path in files_of(engine.settings.outbox_dir, plan_id):
-        path.unlink(missing_ok=True)
-    bundle_path(engine.settings, plan_id).unlink(missing_ok=True)
-    for collection in records.plan_collections(plan_id):
-        store.delete_records(collection)
-    inbound = _inbound_rows(engine, plan_id)
-    if inbound:
-        store.delete_records(records.INBOUND_SEEN, inbound)
-    store.delete_plan(plan_id)
 
 
 # -- the beat step ------------------------------------------------------------------------
@@ -220,7 +250,7 @@ def purge_due(engine: Engine, now: float) -> list[Purge]:
     """The beat step: housekeeping, then every plan whose purge date has passed."""
     real_time_only(engine)
     housekeeping(engine, now)
-    return [purge(engine, plan_id, now) for plan_id, _ in due_for_purge(engine, now)]
+    return purge_plans(engine, [plan_id for plan_id, _ in due_for_purge(engine, now)], now)
 
 
 # -- the report that stays ----------------------------------------------------------------

@@ -570,8 +570,8 @@ def purge(
                 retention.housekeeping(engine, now)
             if not due:
                 print("nothing to purge: no closed plan is past its keep_days")
-            for plan_id, _ in due:
-                print(retention.purge(engine, plan_id, now, dry_run=dry_run).summary())
+            for done in retention.purge_plans(engine, [p for p, _ in due], now, dry_run):
+                print(done.summary())
         except retention.RetentionError as error:
             raise UserError(str(error)) from None
 
