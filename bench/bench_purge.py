@@ -152,7 +152,10 @@ def run(name: str, plans: list[Plan], rounds: int, server: RedisServer | None) -
                 prefix = f"bench{n}:"
                 found.append(
                     one_round(
-                        plans, folder, lambda _: RedisStore(server.url, prefix=prefix), redis_size
+                        plans,
+                        folder,
+                        lambda _, p=prefix: RedisStore(server.url, prefix=p),
+                        redis_size,
                     )
                 )
                 RedisStore(server.url, prefix=prefix).flush()
