@@ -23,7 +23,7 @@ from config.plan import Person, Plan
 from connectors.base import ConnectorError
 from worker import kinds
 from worker.delivery import compose as composing
-from worker.delivery.channels import choose_channel, disable, passed_over
+from worker.delivery.channels import choose_channel, disable, passed_over, passed_over_before
 from worker.delivery.draft import Step
 from worker.delivery.retry import MAX_ATTEMPTS, backoff
 from worker.engine import Delivery, Engine, PlanGone, utc
@@ -213,8 +213,12 @@ def _send(engine: Engine, claim: Claim, item: Item, now: float) -> Delivery:
         log.exception("unexpected error sending %s", item.key)
         failure = ConnectorError("unknown", f"{channel}: {type(error).__name__}")
         return _failed(engine, claim, item, plan, person, channel, failure, now)
-    engine.store.finish(claim, "sent", now, subject=message.subject, channel=channel)
-    return _done(engine, item, now, "sent", channel, message.subject, outbox=outbox is not None)
+    # Why the preferred channel did not carry it (no consent, STOP, ...), by channel.
+    why = passed_over_before(engine, plan, person, item.channel, channel, item.kind, now)
+    engine.store.finish(claim, "sent", now, detail=why, subject=message.subject, channel=channel)
+    return _done(
+        engine, item, now, "sent", channel, message.subject, detail=why, outbox=outbox is not None
+    )
 
 
 def _no_channel(

@@ -135,8 +135,16 @@ OutputOpt = Annotated[Path | None, typer.Option("-o", "--output", help="write to
 @app.command()
 def validate(
     plans: Annotated[list[Path], typer.Argument(help="plan files to check")],
+    strict: Annotated[
+        bool, typer.Option("--strict", help="treat advice as errors: report it so and exit 1")
+    ] = False,
 ) -> None:
-    """Check plans; print every error as PATH:LINE:COL: field.path: message."""
+    """Check plans; print every error as PATH:LINE:COL: field.path: message.
+
+    A valid plan gets its ok line on stdout, then any advice below it as
+    PATH:LINE:COL: advice: field.path: message; advice leaves the exit code 0.
+    """
+    from config.advice import advise
     from config.load import PlanError, load_plan
 
     failed = False
@@ -147,9 +155,16 @@ def validate(
             print(error.report(), file=sys.stderr)
             failed = True
             continue
+        advice = advise(plan, str(path))
+        if strict and advice:
+            print("\n".join(piece.as_error(str(path)) for piece in advice), file=sys.stderr)
+            failed = True
+            continue
         print(
             f"{path}: ok ({plan.id}: {len(plan.people)} people, {len(plan.milestones)} milestones)"
         )
+        for piece in advice:
+            print(piece.format(str(path)))
     raise typer.Exit(1 if failed else 0)
 
 
@@ -625,6 +640,12 @@ def print_status(reports: list[dict[str, Any]]) -> None:
         for target in report.get("opted_out", []):
             console.print(
                 _shown(f"  channel off: {target['person']} on {target['channel']} (sent STOP)")
+            )
+        for target in report.get("no_consent", []):
+            console.print(
+                _shown(
+                    f"  channel off: {target['person']} on {target['channel']} ({target['reason']})"
+                )
             )
 
 
