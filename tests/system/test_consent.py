@@ -21,8 +21,8 @@ from tests.http_sink import SinkProcess, start_sink
 from tests.support import minimal_data, plan_from
 from worker.delivery.channels import passed_over, without_consent
 from worker.engine import Delivery, Engine
-from worker.store.base import Store
 from worker.status import plan_status
+from worker.store.base import Store
 
 pytestmark = pytest.mark.system
 

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from config.advice import RULES, Advice, advise
 from config.load import load_plan, load_text
-from tests.support import DUTCH, ENGLISH, ROOT, MINIMAL
+from tests.support import DUTCH, ENGLISH, MINIMAL, ROOT
 from tests.unit.test_broken_plans import problem_line
 from worker.run.cli import app
 
