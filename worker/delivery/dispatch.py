@@ -184,6 +184,10 @@ def _send(engine: Engine, claim: Claim, item: Item, now: float) -> Delivery:
         detail = f"cannot deliver: {error}"
         engine.store.finish(claim, "failed", now, detail=detail)
         return _done(engine, item, now, "failed", detail=detail)
+    if person.erased:  # their data was erased (pactkeeper forget): nothing reaches them
+        detail = "not sent: the person was erased"
+        engine.store.finish(claim, "failed", now, detail=detail)
+        return _done(engine, item, now, "failed", detail=detail)
     channel = choose_channel(engine, plan, person, item.channel, item.kind, now)
     if channel is None:
         return _no_channel(engine, claim, item, plan, person, now)
@@ -413,6 +417,8 @@ def _notify_lead(
     if about.kind in ("notice", "inbound_notice"):
         return  # a failed notice does not cause another notice
     lead = plan.lead
+    if lead.erased:
+        return  # the lead was erased: nobody to tell until the plan names a new one
     # A channel that broke is reported once per person and channel, not once per message.
     topic = f"{about.recipient}/{channel}" if problem == "channel_failed" else about.key
     key = hashlib.sha256(f"{plan.id}|notice|{topic}|{problem}".encode()).hexdigest()[:24]
