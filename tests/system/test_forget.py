@@ -212,6 +212,7 @@ def test_forget_a_second_time_changes_nothing_more(tmp_path: Path, plan_file: Pa
     lived(engine, plan)
     eva = plan.person("eva")
     first = forget(engine, plan, eva, moment("2027-03-01 12:00"))
+
     def kept() -> list[tuple[str, str, str]]:  # the audit grows; a plan row's time moves
         rows = sorted(direct_rows(engine.store))
         return [row for row in rows if records.ERASURES not in row[1] and row[0] != "plans"]
