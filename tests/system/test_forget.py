@@ -265,3 +265,30 @@ def test_the_commands_export_and_forget(tmp_path: Path, plan_file: Path) -> None
     again = cli(tmp_path, "sync", str(plan_file))
     assert again.returncode == 0, again.stderr
     assert "chris" in again.stdout + again.stderr  # the reminder to take them out
+
+
+def test_forget_all_plans_finds_the_person_by_address_in_each(
+    tmp_path: Path, plan_file: Path
+) -> None:
+    text = plan_file.read_text()
+    second = plan_file.with_name("tweede.yaml")
+    second.write_text(
+        text.replace("id: voedselbank-aanmelden", "id: voedselbank-tweede")
+        .replace("id: chris", "id: christiaan")
+        .replace("[chris", "[christiaan")
+        .replace(" chris]", " christiaan]")
+        .replace(", chris,", ", christiaan,")
+        .replace("owner: chris", "owner: christiaan")
+    )
+    assert load_plan(second).person("christiaan").email == "chris@acme.example"
+    for path in (plan_file, second):
+        done = cli(tmp_path, "sync", str(path))
+        assert done.returncode == 0, done.stderr
+    done = cli(tmp_path, "forget", str(plan_file), "chris", "--all-plans")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("erased as erased-") == 2
+    assert "take christiaan out of the plan file of voedselbank-tweede" in done.stdout
+    store = SqliteStore(tmp_path / "data" / "pactkeeper.sqlite3")
+    chris = load_plan(plan_file).person("chris")
+    assert naming(store, chris) == []
+    assert naming(store, load_plan(second).person("christiaan")) == []
