@@ -37,6 +37,8 @@ from worker.status import plan_status
 from worker.store import records
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from worker.engine import Engine
 
 __all__ = [
@@ -72,6 +74,9 @@ class Purge:
     inbound: int = 0  # rows of the inbound log that came to the plan
     dry_run: bool = False
     collections: dict[str, int] = field(default_factory=dict)
+    # The outbox files found when counting, deleted by the purge: listing the outbox is
+    # the costly part of it with many plans, so it is done once.
+    files: list[Path] = field(default_factory=list, repr=False)
 
     def counts(self) -> dict[str, int]:
         return {
@@ -162,7 +167,7 @@ def _erase(engine: Engine, found: Purge, now: float) -> float:
         report = {**stripped(plan_status(engine, plan_id, as_of)), **_titled(engine, plan_id)}
         row: dict[str, Any] = {"at": now, "closed": found.closed, "report": report}
         begun = store.put_record_once(records.PURGED, plan_id, row) or row
-    for path in files_of(engine.settings.outbox_dir, plan_id):
+    for path in found.files:
         path.unlink(missing_ok=True)
     bundle_path(engine.settings, plan_id).unlink(missing_ok=True)
     for collection in records.plan_collections(plan_id):
@@ -209,7 +214,8 @@ def _holdings(engine: Engine, plan_id: str) -> Purge:
     held = store.records_of(records.plan_collections(plan_id))
     found.collections = {name: len(rows) for name, rows in held.items() if rows}
     found.records = sum(found.collections.values())
-    found.outbox_files = len(files_of(engine.settings.outbox_dir, plan_id))
+    found.files = files_of(engine.settings.outbox_dir, plan_id)
+    found.outbox_files = len(found.files)
     found.bundle = int(bundle_path(engine.settings, plan_id).exists())
     found.inbound = len(_inbound_rows(engine, plan_id))
     return found
