@@ -25,6 +25,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -65,6 +66,7 @@ class Played:
     env: dict[str, str]
     link: str  # the bundle's download link, made at the close
     status: str  # the path of the plan's status page (its secret link)
+    expired: str  # a download link whose 30 days are over (as they are by a purge)
 
 
 def needles(plan: Plan) -> list[str]:
@@ -150,13 +152,14 @@ def play(tmp: Path, store: Store, settings: Settings) -> Played:
     bundle = bundle_path(settings, plan.id).read_bytes()
     link = links.download_link(settings, plan.id, bundle, expires=end.timestamp() + 30 * 86400)
     status_path = f"/status/{plan.id}/{links.status_token(settings, plan)}"
+    expired = links.download_link(settings, plan.id, bundle, expires=time.time() - 60)
     engine.close()
     url = settings.redis_url.get_secret_value() if settings.redis_url else None
     redis = {"redis_url": url, "redis_prefix": settings.redis_prefix} if url else {}
     env = web_env(
         settings.data_dir, 0.0, KEY, **redis, reply_address=simulate_replies.SIMULATED_ADDRESS
     )
-    return Played(settings.data_dir, plan, env, link, status_path)
+    return Played(settings.data_dir, plan, env, link, status_path, expired)
 
 
 def settings_for(data_dir: Path, redis_url: str | None = None, prefix: str = "pk:") -> Settings:
@@ -252,12 +255,13 @@ def check_purge(played: Played, leftovers: Callable[[], dict[str, bytes]]) -> No
 
     with web(played) as base:
         for lang, words_expected in (("nl", "verlopen"), ("en", "expired")):
-            path = played.link.split("/bundles/", 1)[1]
-            answer = requests.get(
-                f"{base}/bundles/{path}", headers={"Accept-Language": lang}, timeout=10
-            )
-            assert answer.status_code == 410
-            assert words_expected in answer.text.lower()
+            for link in (played.link, played.expired):
+                path = link.split("/bundles/", 1)[1]
+                answer = requests.get(
+                    f"{base}/bundles/{path}", headers={"Accept-Language": lang}, timeout=10
+                )
+                assert answer.status_code == 410
+                assert words_expected in answer.text.lower()
         page = requests.get(base + played.status, timeout=10)
         assert page.status_code == 200 and 'id="purged"' in page.text
         assert "gewist op" in page.text  # the plan's language, Dutch

@@ -179,3 +179,16 @@ def test_a_rehearsal_folder_is_never_purged(tmp_path: Path, store: Store) -> Non
     with pytest.raises(retention.RetentionError, match="real-time data folder only"):
         retention.purge_due(engine, moment("2030-01-01 00:00"))
     assert NOTE in held(engine, plan)
+
+
+def test_the_beat_purges_daily_but_not_in_a_rehearsal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from config.settings import Settings
+    from worker.run.app import PURGE_INTERVAL, beat_schedule
+
+    settings = Settings(data_dir=tmp_path, redis_url=None, smtp_host=None, plans_dir=None)
+    entry = beat_schedule(settings)["purge"]
+    assert entry["task"] == "pactkeeper.purge" and entry["schedule"] == PURGE_INTERVAL
+    monkeypatch.setenv("PACTKEEPER_REHEARSAL", "1")
+    assert "purge" not in beat_schedule(settings)
