@@ -1,7 +1,7 @@
 """``purge`` of 1,000 closed plans, on SQLite and on Redis (issue 16).
 
 Each plan is the Dutch example (examples/voedselbank.yaml) under its own id, registered
-(its ~160 ledger items), closed at its end, with a check-in answer with a note per week
+(its ~160 ledger items, all past: none left in the due index), closed at its end, with a check-in answer with a note per week
 for three people and a few outbox files. Then every plan is purged at once, as the beat
 does (``retention.purge_due``: one compaction for the lot).
 
@@ -71,7 +71,9 @@ def fill(engine: Engine, plans: list[Plan]) -> float:
     time (the baseline)."""
     started = time.perf_counter()
     for plan in plans:
-        register(engine, plan, timeline.Compiler(plan).start.timestamp())
+        # Registered after its close: every item is past (``expired``), none in the due
+        # index, as in a store whose plans ran to their end.
+        register(engine, plan, timeline.Compiler(plan).close.timestamp() + 3600)
     registered = time.perf_counter() - started
     outbox = engine.settings.outbox_dir
     outbox.mkdir(parents=True, exist_ok=True)
