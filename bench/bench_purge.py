@@ -2,8 +2,9 @@
 
 Each plan is the Dutch example (examples/voedselbank.yaml) under its own id, registered
 (its ~160 ledger items, all past: none left in the due index), closed at its end, with
-a check-in answer with a note per week for three people and a few outbox files. Then every plan is purged at once, as the beat
-does (``retention.purge_due``: one compaction for the lot).
+a check-in answer with a note per week for three people and a few outbox files. Then
+every plan is purged at once, as the beat does (``retention.purge_due``: one compaction
+for the lot).
 
 - purge: the time of ``purge_due`` for all plans, and per plan; of it, finding the due
   plans (a fresh engine parses each stored plan text once for its keep_days; a running
