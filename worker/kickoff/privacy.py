@@ -63,6 +63,7 @@ class Notice:
     kept: Kept
     channels: list[str]  # the channels someone in the plan is reached on, in CHANNELS order
     channel_words: str  # the same in words: "e-mail, SMS en Slack"
+    consent_words: str  # those that need consent, in words: "SMS en WhatsApp"
     webhook_host: str | None  # where the plan's webhook delivers, when someone uses it
     handover_to: str  # who receives the handover bundle, in words
 
@@ -134,10 +135,15 @@ def notice(settings: Settings, plan: Plan) -> Notice:
         erased_on=erased_on(settings, plan),
         kept=kept(settings, plan),
         channels=channels,
-        channel_words=listed([WORDS[plan.language].channels[c] for c in channels], plan.language),
+        channel_words=_words(plan, channels),
+        consent_words=_words(plan, [c for c in channels if c in SMS_CHANNELS]),
         webhook_host=_host(hook.url) if hook and "webhook" in channels else None,
         handover_to=listed([person.name for person in plan.handover_recipients()], plan.language),
     )
+
+
+def _words(plan: Plan, channels: list[str]) -> str:
+    return listed([WORDS[plan.language].channels[c] for c in channels], plan.language)
 
 
 def _host(url: str) -> str:
