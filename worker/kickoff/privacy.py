@@ -87,12 +87,12 @@ def link_ends(settings: Settings, plan: Plan) -> datetime:
 
 
 def channels_used(plan: Plan) -> list[str]:
-    used = {channel for person in plan.people for channel in person.channels}
+    used = {channel for person in plan.present() for channel in person.channels}
     return [channel for channel in CHANNELS if channel in used]
 
 
 def kept(settings: Settings, plan: Plan) -> Kept:
-    people = plan.people
+    people = plan.present()
     channels = channels_used(plan)
     emails = any(person.email for person in people)
     meetings = any(True for _ in plan.meetings()) or plan.handover is not None

@@ -274,7 +274,7 @@ def subscriptions(plan: Plan) -> list[tuple[str, str]]:
     file = plan_file(plan)
     return [
         (md(person.name), code(f"pactkeeper ics {file} --for {person.id}"))
-        for person in plan.people
+        for person in plan.present()
     ]
 
 
