@@ -34,7 +34,7 @@ PHONE_MASK = "<phone>"
 # Celery node name such as pactkeeper@laptop stays; a UUID before the @ is a calendar
 # UID, no person), and a number in E.164 form: '+' or its URL encoding, then 7 to 15
 # digits, perhaps grouped by spaces or dashes.
-_LOCAL = r"[\w.!#$%&'*+/=?^`{|}~-]"
+_LOCAL = r"[\w.!#$%&'*+=?^`{|}~-]"  # RFC 5322's, but '/': a path's folders stay
 _UUID = r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}@"
 ADDRESS = re.compile(rf"(?<!{_LOCAL})(?!{_UUID}){_LOCAL}+@[\w-]+(?:\.[\w-]+)+")
 PHONE = re.compile(r"(?<!\d)(?:\+|%2[Bb])[1-9](?:[ -]?\d){6,14}(?!\d)")
