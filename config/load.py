@@ -372,7 +372,7 @@ def load_text(
         )
     problems = [
         *document.duplicates,
-        *(_locate(document, loc, message) for loc, message in rules.check(document.data, base)),
+        *(locate(document, loc, message) for loc, message in rules.check(document.data, base)),
     ]
     try:
         plan = Plan.model_validate(document.data)
@@ -381,7 +381,7 @@ def load_text(
         raise PlanError(source, problems) from None
     if problems:
         raise PlanError(source, problems)
-    whole = [_locate(document, loc, message) for loc, message in rules.check_plan(plan)]
+    whole = [locate(document, loc, message) for loc, message in rules.check_plan(plan)]
     if whole:
         raise PlanError(source, whole)
     plan.attach_source(path, text)
@@ -405,7 +405,7 @@ def dotted(loc: Loc) -> str:
 _PLAIN_KEY = re.compile(r"[\w-]+")
 
 
-def _locate(
+def locate(
     document: Document, loc: Loc, message: str, key: bool = False, field: Loc | None = None
 ) -> Problem:
     """A problem at ``loc``, or at the nearest enclosing value that has a position."""
@@ -424,11 +424,11 @@ def _pydantic_problems(document: Document, error: ValidationError) -> list[Probl
         loc: Loc = tuple(part for part in item["loc"] if isinstance(part, str | int))
         kind, message = item["type"], str(item["msg"])
         if kind == "extra_forbidden":
-            problems.append(_locate(document, loc, _unknown_key(loc), key=True))
+            problems.append(locate(document, loc, _unknown_key(loc), key=True))
             continue
         if kind == "missing":
             message = "required, but missing"
-            problems.append(_locate(document, loc[:-1], message, field=loc))
+            problems.append(locate(document, loc[:-1], message, field=loc))
             continue
         message = message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
         if kind == "too_short":
@@ -441,7 +441,7 @@ def _pydantic_problems(document: Document, error: ValidationError) -> list[Probl
                 message += "; put it in quotes if it is meant as text"
         elif kind == "literal_error":
             message = _not_allowed(item, message, loc)
-        problems.append(_locate(document, loc, message))
+        problems.append(locate(document, loc, message))
     return problems
 
 

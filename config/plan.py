@@ -213,6 +213,12 @@ Prose = Annotated[str, AfterValidator(_check_prose)]
 Text = Annotated[str, Field(min_length=1), AfterValidator(_check_prose)]
 
 
+# The id ``pactkeeper forget`` gives an erased person (worker/privacy/holdings.py): the
+# entry stays so the plan's references read, and nothing reaches it.
+ERASED_PREFIX = "erased-"
+_ERASED = re.compile(r"^erased-[0-9a-f]{10}$")
+
+
 def _default_channels() -> list[ChannelName]:
     return ["email"]
 
@@ -266,6 +272,12 @@ class Person(Section):
             return self.call_name
         words = self.name.split()
         return words[0] if words else self.name
+
+    @property
+    def erased(self) -> bool:
+        """True for the entry of a person erased by ``pactkeeper forget``: nobody sends
+        to it, invites it or counts on its check-ins."""
+        return bool(_ERASED.match(self.id))
 
     def is_away(self, day: date) -> bool:
         if not self.away:
@@ -608,10 +620,14 @@ class Plan(Section):
                 return milestone
         raise KeyError(milestone_id)
 
+    def present(self) -> list[Person]:
+        """The people who take part: everyone but the entries of erased people."""
+        return [person for person in self.people if not person.erased]
+
     def attendees(self, milestone: Milestone) -> list[Person]:
         if milestone.attendees is None:
-            return list(self.people)
-        return [self.person(pid) for pid in milestone.attendees]
+            return self.present()
+        return [p for p in map(self.person, milestone.attendees) if not p.erased]
 
     def reminded(self, milestone: Milestone) -> list[Person]:
         """Who is reminded of a milestone: ``notify``, else attendees, else owner and lead."""
@@ -621,24 +637,24 @@ class Plan(Section):
             return self.attendees(milestone)
         else:
             ids = [pid for pid in (milestone.owner, self.team.lead) if pid]
-        return [self.person(pid) for pid in dict.fromkeys(ids)]
+        return [p for p in map(self.person, dict.fromkeys(ids)) if not p.erased]
 
     def handover_recipients(self) -> list[Person]:
         if self.handover and self.handover.recipients:
             ids = self.handover.recipients
         else:
             ids = [self.partner.contact, self.team.lead]
-        return [self.person(pid) for pid in dict.fromkeys(ids)]
+        return [p for p in map(self.person, dict.fromkeys(ids)) if not p.erased]
 
     def checkin_people(self) -> list[Person]:
         if self.checkins is None:
             return []
         who = self.checkins.who
         if isinstance(who, list):
-            return [self.person(pid) for pid in dict.fromkeys(who)]
+            return [p for p in map(self.person, dict.fromkeys(who)) if not p.erased]
         if who == "everyone":
-            return list(self.people)
-        return self.side(who)
+            return self.present()
+        return [person for person in self.side(who) if not person.erased]
 
     def rung(self, name: str, silent: Person) -> list[Person]:
         """The people one name on the escalation ladder stands for."""
@@ -651,7 +667,7 @@ class Plan(Section):
             if self.continuity and self.continuity.successor
             else [],
         }
-        return [self.person(pid) for pid in named.get(name, [name])]
+        return [p for p in map(self.person, named.get(name, [name])) if not p.erased]
 
     @property
     def document_folder(self) -> Path:

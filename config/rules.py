@@ -13,7 +13,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from config import notation
-from config.plan import CHANNELS, LADDER_NAMES, Plan, document_in_folder
+from config.plan import CHANNELS, LADDER_NAMES, Person, Plan, document_in_folder
 from config.rhythm import checkin_days, open_days, window_count
 
 Loc = tuple[str | int, ...]
@@ -21,6 +21,8 @@ Issue = tuple[Loc, str]
 People = dict[str, dict[str, Any]] | None
 
 PHONE_CHANNELS = ("sms", "whatsapp")
+# The channels a person must have agreed to be reached on (AVG/GDPR): ``consent: DATE``.
+CONSENT_CHANNELS = PHONE_CHANNELS
 # What one plan may schedule. A 7 KB plan (101 people checking in daily for ten
 # years) made 730,000 items: 48 s and 590 MB to sync. The examples make about
 # 150.
@@ -354,6 +356,13 @@ def _windows_open(plan: Plan) -> Iterator[Issue]:
                 f"{person.id} is away on every check-in day, so no window would open for "
                 "them; leave them out of checkins.who or shorten the time away",
             )
+
+
+def without_consent(person: Person) -> list[str]:
+    """The person's channels that need their consent, when none is recorded."""
+    if person.consent is not None:
+        return []
+    return [channel for channel in person.channels if channel in CONSENT_CHANNELS]
 
 
 def scheduled(plan: Plan) -> int:

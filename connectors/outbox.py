@@ -98,3 +98,34 @@ def outbox_name(message: Message, extension: str) -> str:
         message.key[:12],
     )
     return "_".join(parts) + f".{extension}"
+
+
+def files_of(folder: Path, plan_id: str, person_id: str | None = None) -> list[Path]:
+    """The outbox files of a plan (of one person of it, when given), with the marks under
+    ``.sent/`` that name them: what erasing the plan's or the person's data deletes.
+
+    A name is ``<time>_<plan>_<kind>_<person>_<channel>_<key>.<ext>``; plan and person
+    ids hold no ``_`` and a kind may, so the person is read from the right."""
+    found: list[Path] = []
+    if not folder.is_dir():
+        return found
+
+    def ours(name: str) -> bool:
+        parts = name.split("_")
+        if len(parts) < 6 or parts[1] != plan_id:
+            return False
+        return person_id is None or parts[-3] == person_id
+
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and ours(path.name):
+            found.append(path)
+    marks = folder / SENT
+    if marks.is_dir():
+        for mark in sorted(marks.iterdir()):
+            try:
+                named = mark.read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError):
+                continue
+            if ours(named):
+                found.append(mark)
+    return found

@@ -60,6 +60,7 @@ FEATURES = (
     "worker.kickoff",
     "worker.plans",
     "worker.inbound",
+    "worker.privacy",
 )
 FEATURE_MAY_NOT_IMPORT = (
     "worker.run",

@@ -17,6 +17,7 @@ from config.load import PlanError
 from worker import clock
 from worker.checkins.risk import MeetingAnswers
 from worker.checkins.standing import standing
+from worker.delivery.channels import consents_missing
 from worker.engine import Engine, PlanGone
 from worker.inbound.attendance import answer_words
 from worker.store import Item, records
@@ -59,6 +60,8 @@ def plan_status(engine: Engine, plan_id: str, now: float | None = None) -> dict[
     except (PlanGone, PlanError) as error:
         report["error"] = f"cannot read the plan: {str(error).splitlines()[0]}"
         return report
+    # SMS and WhatsApp carry nothing to a person whose consent the plan does not record.
+    report["no_consent"] = consents_missing(plan, moment)
     report.update(progress(engine, plan, moment))
     return report
 

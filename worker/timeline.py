@@ -202,7 +202,7 @@ class Compiler:
 
     def kickoff(self) -> Iterator[Occurrence]:
         clock = self.plan.communication.deadline_time
-        for person in self.plan.people:
+        for person in self.plan.present():
             due = local_moment(self.plan.start, clock, self.plan.zone_of(person))
             at = self.availability[person.id].next_reachable(due)
             yield self.occurrence("kickoff", at, "kickoff", person, person.channels[0])

@@ -19,6 +19,7 @@ What an iTIP copy adds to the builder's event:
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -109,5 +110,58 @@ def meeting_of(data: bytes) -> Meeting:
         end=end,
         location=str(event["LOCATION"]) if "LOCATION" in event else None,
         description=str(event["DESCRIPTION"]) if "DESCRIPTION" in event else None,
-        attendees=[str(a.params.get("CN") or a) for a in _addresses(event)],
+        attendees=_common_names(data) or [str(a) for a in _addresses(event)],
     )
+
+
+def _common_names(data: bytes) -> list[str]:
+    """The CN of each ATTENDEE as written, read from the content lines themselves.
+
+    A parameter value holds no escapes in RFC 5545 (a quoted value keeps a backslash
+    as it is), but icalendar reads ``\\;`` in one as ``;``: a name with a backslash would
+    come out changed in the invitation's words. RFC 6868's ``^`` escapes are undone.
+    An attendee without a CN is named by its address; an empty list when a line does
+    not read (the caller falls back on icalendar's reading)."""
+    text = data.decode("utf-8", "replace").replace("\r\n ", "").replace("\r\n\t", "")
+    names = []
+    for line in text.split("\r\n"):
+        if line[:9].upper() not in ("ATTENDEE;", "ATTENDEE:"):
+            continue
+        try:
+            params, address = _parameters(line, len("ATTENDEE"))
+        except (ValueError, IndexError):  # an unclosed quote, a line without a value
+            return []
+        name = params.get("CN")
+        names.append(re.sub(r"\^(\^|n|')", _caret, name) if name else address)
+    return names
+
+
+def _parameters(line: str, at: int) -> tuple[dict[str, str], str]:
+    """The parameters of a content line from ``at`` (its first ``;``), and its value."""
+    params: dict[str, str] = {}
+    while line[at] == ";":
+        equals = line.index("=", at)
+        name, at = line[at + 1 : equals].upper(), equals + 1
+        values = []
+        while True:
+            if line[at] == '"':
+                close = line.index('"', at + 1)
+                values.append(line[at + 1 : close])
+                at = close + 1
+            else:
+                end = at
+                while line[end] not in ";:,":
+                    end += 1
+                values.append(line[at:end])
+                at = end
+            if line[at] != ",":
+                break
+            at += 1
+        params[name] = ",".join(values)
+    if line[at] != ":":
+        raise ValueError(line)
+    return params, line[at + 1 :].removeprefix("mailto:").removeprefix("MAILTO:")
+
+
+def _caret(found: re.Match[str]) -> str:
+    return {"^": "^", "n": "\n", "'": '"'}[found.group(1)]

@@ -364,3 +364,84 @@ def test_put_and_read_records_of_many_collections_in_one_trip(store: Store) -> N
     }
     assert store.put_records({"rows": {"a": {"state": "late"}}}) == {"rows": ["a"]}
     assert store.get_record("rows", "a") == {"state": "late"}
+
+
+# -- erasure ----------------------------------------------------------------------------
+
+
+def test_cancel_takes_due_and_claimed_items_out_and_voids_the_claim(store: Store) -> None:
+    sync(store, item("a"), item("b"), item("c"), item("d", due=NOW + 3600))
+    claims = {c.key: c for c in store.claim(NOW, 2, 60.0)}
+    assert set(claims) == {"a", "b"}
+    sending = store.begin(claims["b"], NOW, 60.0)
+    assert sending is not None
+
+    assert sorted(store.cancel(["a", "b", "c", "d", "unknown"])) == ["a", "c", "d"]
+    assert store.begin(claims["a"], NOW, 60.0) is None  # the claim was voided
+    assert {k: store.get(k).state for k in "abcd"} == {  # type: ignore[union-attr]
+        "a": "cancelled",
+        "b": "sending",  # on the wire: left to finish
+        "c": "cancelled",
+        "d": "cancelled",
+    }
+    assert store.claim(NOW + 7200, 10, 60.0) == []
+    assert store.next_due_time() is None
+    assert store.cancel(["a"]) == []  # once
+
+
+def test_rewrite_replaces_finished_items_only_and_only_in_the_state_given(store: Store) -> None:
+    sync(store, item("a"), item("b"), item("c", due=NOW + 3600))
+    for claim in store.claim(NOW, 10, 60.0):
+        assert store.begin(claim, NOW, 60.0) is not None
+        store.finish(claim, "sent" if claim.key == "a" else "failed", NOW, "to ana@x.example")
+    done = {key: store.get(key) for key in ("a", "b", "c")}
+    scrubbed = []
+    for found in done.values():
+        assert found is not None
+        found.recipient, found.detail, found.subject, found.data = "erased-1", "", "", {}
+        scrubbed.append(found)
+    stale = store.get("b")
+    assert stale is not None
+    stale.state = "sent"  # not what the ledger holds: refused
+    stale.recipient = "someone"
+
+    assert store.rewrite([*scrubbed[:1], stale, scrubbed[2]]) == ["a"]
+    assert store.rewrite(scrubbed[1:2]) == ["b"]
+    a, b, c = (store.get(key) for key in ("a", "b", "c"))
+    assert a is not None and b is not None and c is not None
+    assert (a.recipient, a.detail, a.data, a.state) == ("erased-1", "", {}, "sent")
+    assert (b.recipient, b.state) == ("erased-1", "failed")
+    assert (c.recipient, c.state) == ("ana", "due")  # open: never rewritten
+    assert store.counts("p") == {"sent": 1, "failed": 1, "due": 1}
+
+
+def test_delete_plan_removes_its_record_and_every_item_and_nothing_else(store: Store) -> None:
+    sync(store, item("a"), item("b", due=NOW + 60))
+    store.schedule([item("n", plan="p", kind="notice", origin="engine")])
+    other = PlanRecord("q", "version: 1", "d", NOW, "")
+    store.sync(other, [item("q1", plan="q", due=NOW + 120)], NOW, 60.0)
+    [claim] = [c for c in store.claim(NOW, 10, 60.0) if c.key == "a"]
+    assert store.begin(claim, NOW, 60.0) is not None
+    store.finish(claim, "unknown", NOW, follow_up="unknown")
+    assert [key for key, _ in store.follow_ups()] == ["a"]
+
+    assert store.delete_plan("p") == 3
+    assert store.plan("p") is None
+    assert store.plan_ids() == ["q"]
+    assert store.items("p") == [] and store.get("a") is None and store.get("n") is None
+    assert store.follow_ups() == []
+    assert [i.key for i in store.next_due(10)] == ["q1"]
+    assert store.counts("q") == {"due": 1}
+    assert store.delete_plan("p") == 0
+    store.compact()
+    assert store.get("q1") is not None
+
+
+def test_delete_records_by_id_or_the_whole_collection(store: Store) -> None:
+    store.put_records({"c": {"1": {"v": 1}, "2": {"v": 2}, "3": {"v": 3}}, "d": {"1": {"v": 1}}})
+    assert store.delete_records("c", ["1", "9"]) == 1
+    assert store.delete_records("c", []) == 0
+    assert sorted(store.records("c")) == ["2", "3"]
+    assert store.delete_records("c") == 2
+    assert store.records("c") == {} and store.records("d") == {"1": {"v": 1}}
+    assert store.delete_records("c") == 0

@@ -58,6 +58,8 @@ def inbound_plan() -> Plan:
         {"id": "tom", "name": "Tom", "side": "team", "phone": TOM, "channels": ["sms"]},
         {"id": "wendy", "name": "Wendy", "side": "team", "phone": WENDY, "channels": ["whatsapp"]},
     ]
+    for person in data["people"][-2:]:
+        person["consent"] = "2027-01-01"  # they agreed to SMS and WhatsApp before the start
     data["communication"]["channels"].update({"sms": {}, "whatsapp": {}})
     data["checkins"] = {"every": "weekly", "on": "monday", "grace": "2d", "who": ["tom", "wendy"]}
     return plan_from(data)

@@ -261,7 +261,7 @@ def test_deadline_reminders_count_back_from_deadline_time_to_owner_and_lead() ->
 def test_reminders_go_on_the_first_preferred_channel() -> None:
     data = minimal_data()
     data["communication"]["channels"]["sms"] = {"provider": "twilio"}
-    data["people"][1].update(phone="+31612345678", channels=["sms", "email"])
+    data["people"][1].update(phone="+31612345678", channels=["sms", "email"], consent="2027-01-01")
     data["milestones"] = [meeting("2027-03-10 12:00", ["1d"])]
     (reminder,) = [i for i in compile(plan_from(data)) if i.kind == "reminder"]
     assert reminder.channel == "sms"

@@ -4,6 +4,8 @@ A channel is passed over when
 
 - it failed for good: a permanent failure disables that person's channel until the plan
   changes (the record holds the digest of the plan text it failed under);
+- it is SMS or WhatsApp and the plan records no consent for the person (``consent:
+  DATE``, AVG/GDPR), or only from a day after the sending day in the person's zone;
 - the person switched it off by replying STOP (``opt``), until they send START;
 - it is WhatsApp, the person's 24-hour session is closed (their last own message is older,
   or there is none) and no approved template is configured for the message's kind: Meta
@@ -14,7 +16,10 @@ The next channel in the person's list takes over, and the one after it, round to
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from config.plan import Person, Plan
+from config.rules import CONSENT_CHANNELS
 from worker.engine import Engine, digest_of
 from worker.store import records
 
@@ -70,6 +75,32 @@ def opt(
     return True
 
 
+def without_consent(plan: Plan, person: Person, channel: str, now: float | None) -> str | None:
+    """Why the person has not agreed to ``channel`` (on the day of ``now``), or None.
+
+    Without ``now`` only a consent that is missing counts.
+    """
+    if channel not in CONSENT_CHANNELS:
+        return None
+    if person.consent is None:
+        return "no consent"
+    if now is not None:
+        day = datetime.fromtimestamp(now, plan.zone_of(person)).date()
+        if person.consent > day:
+            return f"no consent before {person.consent}"
+    return None
+
+
+def consents_missing(plan: Plan, now: float) -> list[dict[str, str]]:
+    """Each person's SMS and WhatsApp channel that carries nothing today for want of consent."""
+    return [
+        {"person": person.id, "channel": channel, "reason": reason}
+        for person in plan.people
+        for channel in person.channels
+        if (reason := without_consent(plan, person, channel, now)) is not None
+    ]
+
+
 def session_open(engine: Engine, person: Person, now: float) -> bool:
     """True inside the person's WhatsApp session: their own last message is under 24 h old."""
     if not person.phone:
@@ -82,6 +113,9 @@ def passed_over(
     engine: Engine, plan: Plan, person: Person, channel: str, kind: str | None, now: float | None
 ) -> str | None:
     """Why ``channel`` cannot carry the message now, or None when it can."""
+    unagreed = without_consent(plan, person, channel, now)
+    if unagreed is not None:
+        return unagreed
     if disabled(engine, plan, person, channel):
         return "failed"
     if opted_out(engine, plan, person, channel):
@@ -91,6 +125,26 @@ def passed_over(
         if not session_open(engine, person, now) and MESSAGE_KINDS.get(kind, kind) not in templates:
             return "outside the WhatsApp 24-hour session, and no template for this message"
     return None
+
+
+def passed_over_before(
+    engine: Engine,
+    plan: Plan,
+    person: Person,
+    preferred: str | None,
+    chosen: str,
+    kind: str | None,
+    now: float | None,
+) -> str:
+    """Why the channels from ``preferred`` up to ``chosen`` were passed over, for the
+    delivery's detail (``sms: no consent``); "" when ``chosen`` is the preferred one."""
+    channels = list(person.channels)
+    if preferred not in channels or chosen not in channels or preferred == chosen:
+        return ""
+    start, end = channels.index(preferred), channels.index(chosen)
+    skipped = channels[start:end] if start < end else channels[start:] + channels[:end]
+    reasons = ((c, passed_over(engine, plan, person, c, kind, now)) for c in skipped)
+    return "; ".join(f"{channel} passed over: {reason}" for channel, reason in reasons if reason)
 
 
 def choose_channel(

@@ -23,7 +23,7 @@ from config.plan import Person, Plan
 from connectors.base import ConnectorError
 from worker import kinds
 from worker.delivery import compose as composing
-from worker.delivery.channels import choose_channel, disable, passed_over
+from worker.delivery.channels import choose_channel, disable, passed_over, passed_over_before
 from worker.delivery.draft import Step
 from worker.delivery.retry import MAX_ATTEMPTS, backoff
 from worker.engine import Delivery, Engine, PlanGone, utc
@@ -185,6 +185,10 @@ def _send(engine: Engine, claim: Claim, item: Item, now: float) -> Delivery:
         detail = f"cannot deliver: {error}"
         engine.store.finish(claim, "failed", now, detail=detail)
         return _done(engine, item, now, "failed", detail=detail)
+    if person.erased:  # their data was erased (pactkeeper forget): nothing reaches them
+        detail = "not sent: the person was erased"
+        engine.store.finish(claim, "failed", now, detail=detail)
+        return _done(engine, item, now, "failed", detail=detail)
     channel = choose_channel(engine, plan, person, item.channel, item.kind, now)
     if channel is None:
         return _no_channel(engine, claim, item, plan, person, now)
@@ -214,8 +218,12 @@ def _send(engine: Engine, claim: Claim, item: Item, now: float) -> Delivery:
         log.exception("unexpected error sending %s", item.key)
         failure = ConnectorError("unknown", f"{channel}: {type(error).__name__}")
         return _failed(engine, claim, item, plan, person, channel, failure, now)
-    engine.store.finish(claim, "sent", now, subject=message.subject, channel=channel)
-    return _done(engine, item, now, "sent", channel, message.subject, outbox=outbox is not None)
+    # Why the preferred channel did not carry it (no consent, STOP, ...), by channel.
+    why = passed_over_before(engine, plan, person, item.channel, channel, item.kind, now)
+    engine.store.finish(claim, "sent", now, detail=why, subject=message.subject, channel=channel)
+    return _done(
+        engine, item, now, "sent", channel, message.subject, detail=why, outbox=outbox is not None
+    )
 
 
 def _no_channel(
@@ -412,6 +420,8 @@ def _notify_lead(
     if about.kind in ("notice", "inbound_notice"):
         return  # a failed notice does not cause another notice
     lead = plan.lead
+    if lead.erased:
+        return  # the lead was erased: nobody to tell until the plan names a new one
     # A channel that broke is reported once per person and channel, not once per message.
     topic = f"{about.recipient}/{channel}" if problem == "channel_failed" else about.key
     key = hashlib.sha256(f"{plan.id}|notice|{topic}|{problem}".encode()).hexdigest()[:24]

@@ -31,10 +31,16 @@ def overdue_items(plan: Plan, done: Mapping[str, Mapping[str, Any]], now: float)
     """The reminders of every overdue deadline, to its owner and the team lead."""
     found = []
     for late in overdue_deadlines(plan, done, now):
-        owner = [late.milestone.owner] if late.milestone.owner else []
-        for person_id in dict.fromkeys([*owner, plan.team.lead]):
-            found.append(_overdue_item(plan, late, plan.person(person_id), now))
+        for person in _owner_and_lead(plan, late):
+            found.append(_overdue_item(plan, late, person, now))
     return found
+
+
+def _owner_and_lead(plan: Plan, late: Overdue) -> list[Person]:
+    """Who is reminded of an overdue deadline: its owner and the lead (not an erased one)."""
+    owner = [late.milestone.owner] if late.milestone.owner else []
+    people = [plan.person(pid) for pid in dict.fromkeys([*owner, plan.team.lead])]
+    return [person for person in people if not person.erased]
 
 
 def deadline_passed(engine: Engine, item: Item, now: float) -> StepResult:
@@ -49,8 +55,7 @@ def deadline_passed(engine: Engine, item: Item, now: float) -> StepResult:
     late = [o for o in overdue_deadlines(plan, done, now) if o.milestone.id == item.ref]
     if not late:
         return StepResult(f"{item.ref}: done in time")
-    owner = [late[0].milestone.owner] if late[0].milestone.owner else []
-    people = [plan.person(pid) for pid in dict.fromkeys([*owner, plan.team.lead])]
+    people = _owner_and_lead(plan, late[0])
     engine.store.schedule([_overdue_item(plan, late[0], person, now) for person in people])
     return StepResult(f"{item.ref} is overdue: reminding {', '.join(p.id for p in people)}")
 

@@ -8,7 +8,7 @@ its close; a plan registered after its start still gets its kickoff, once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from config.plan import Plan
 from worker import timeline
 from worker.calendar.revisions import CalendarChanges, queue_changes
 from worker.engine import SYNC_GRACE, Engine, IdTaken, digest_of
+from worker.privacy.holdings import without_erased
 from worker.store import Item, PlanRecord, SyncResult, records
 
 
@@ -69,11 +70,16 @@ class Registration:
     plan: Plan
     result: SyncResult
     calendar: CalendarChanges | None = None
+    erased: list[str] = field(default_factory=list)  # erased people the file still names
 
 
 def register(engine: Engine, plan: Plan, now: float) -> Registration:
     """Make the store schedule exactly what ``plan`` schedules, atomically; then queue
-    the calendar changes (invites, cancellations, the CalDAV push) it makes."""
+    the calendar changes (invites, cancellations, the CalDAV push) it makes.
+
+    A person erased with ``pactkeeper forget`` whom the file still names is registered
+    under their pseudonym, without their data (``worker.privacy.holdings``)."""
+    plan, erased = without_erased(engine, plan)
     source = str(plan.path.resolve()) if plan.path else ""
     other = _registered_elsewhere(engine, plan.id, source)
     if other is not None:
@@ -87,7 +93,7 @@ def register(engine: Engine, plan: Plan, now: float) -> Registration:
     grace = SYNC_GRACE
     result = engine.store.sync(record, items, now, grace)
     _late_kickoffs(engine, plan, result, now)
-    return Registration(plan, result, queue_changes(engine, plan, now))
+    return Registration(plan, result, queue_changes(engine, plan, now), erased)
 
 
 def _registered_elsewhere(engine: Engine, plan_id: str, source: str) -> str | None:

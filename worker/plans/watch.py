@@ -50,12 +50,23 @@ def _resync(engine: Engine, path: Path, now: float) -> str | None:
     if stored is not None and stored.digest == digest_of(plan.text):
         return None
     try:
-        result = register(engine, plan, now).result
+        registration = register(engine, plan, now)
+    except PlanError as error:
+        log.error("%s was not registered: %s", path, error.report())
+        return None
     except IdTaken as error:
         # Every worker process has its own memory of what it read: the store says once.
         if engine.store.once(error.once_key):
             log.error("%s", error.report())
         return None
+    result = registration.result
+    for person in registration.erased:
+        log.warning(
+            "plan %s: %s was erased and is registered without their data; take them out of %s",
+            plan.id,
+            person,
+            path.name,
+        )
     log.info(
         "plan %s re-synced from %s: %d added, %d removed, %d kept",
         plan.id,

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from rich.table import Table
     from rich.text import Text
 
-    from config.plan import Plan
+    from config.plan import Person, Plan
     from config.settings import Settings
     from worker.calendar.revisions import CalendarChanges
     from worker.engine import Engine
@@ -135,8 +135,16 @@ OutputOpt = Annotated[Path | None, typer.Option("-o", "--output", help="write to
 @app.command()
 def validate(
     plans: Annotated[list[Path], typer.Argument(help="plan files to check")],
+    strict: Annotated[
+        bool, typer.Option("--strict", help="treat advice as errors: report it so and exit 1")
+    ] = False,
 ) -> None:
-    """Check plans; print every error as PATH:LINE:COL: field.path: message."""
+    """Check plans; print every error as PATH:LINE:COL: field.path: message.
+
+    A valid plan gets its ok line on stdout, then any advice below it as
+    PATH:LINE:COL: advice: field.path: message; advice leaves the exit code 0.
+    """
+    from config.advice import advise
     from config.load import PlanError, load_plan
 
     failed = False
@@ -147,9 +155,16 @@ def validate(
             print(error.report(), file=sys.stderr)
             failed = True
             continue
+        advice = advise(plan, str(path))
+        if strict and advice:
+            print("\n".join(piece.as_error(str(path)) for piece in advice), file=sys.stderr)
+            failed = True
+            continue
         print(
             f"{path}: ok ({plan.id}: {len(plan.people)} people, {len(plan.milestones)} milestones)"
         )
+        for piece in advice:
+            print(piece.format(str(path)))
     raise typer.Exit(1 if failed else 0)
 
 
@@ -245,13 +260,21 @@ def sync(
         fail("nothing was changed: fix the errors above first")
     with _engine() as engine:
         for plan in loaded:
-            registration = register(engine, plan, clock.now())
+            try:
+                registration = register(engine, plan, clock.now())
+            except PlanError as error:
+                fail(f"{plan.id} was not registered: {error.report()}")
             result = registration.result
             print(
                 f"{plan.id}: {len(result.added)} scheduled, {len(result.removed)} cancelled, "
                 f"{result.kept} unchanged, {len(result.expired)} already past"
             )
-            _print_calendars(engine, plan, registration.calendar)
+            for person in registration.erased:
+                print(
+                    f"  {person} was erased (pactkeeper forget) and is registered without "
+                    f"their data: take them out of {plan.path or 'the plan file'}"
+                )
+            _print_calendars(engine, registration.plan, registration.calendar)
 
 
 def _print_calendars(engine: Engine, plan: Plan, changes: CalendarChanges | None) -> None:
@@ -534,6 +557,100 @@ def handover(
     print(f"{output}: {len(data):,} bytes", file=sys.stderr)
 
 
+@app.command()
+def export(
+    plan: Annotated[str, typer.Argument(help="the plan file or its id", metavar="PLAN")],
+    person: Annotated[str, typer.Argument(help="the person (id)")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="the JSON file")],
+) -> None:
+    """Write everything held about a person (with their messages) as JSON."""
+    from worker import clock
+    from worker.privacy.export import export as exported
+
+    with _engine() as engine:
+        loaded, found = _person_of(engine, plan, person)
+        document = exported(engine, loaded, found, clock.now())
+    write_output(json.dumps(document, indent=2, ensure_ascii=False) + "\n", output)
+    print(f"{output}: {document['rows']} rows about {person} of {loaded.id}", file=sys.stderr)
+
+
+@app.command()
+def forget(
+    plan: Annotated[str, typer.Argument(help="the plan file or its id", metavar="PLAN")],
+    person: Annotated[str, typer.Argument(help="the person (id)")],
+    all_plans: Annotated[
+        bool,
+        typer.Option(
+            "--all-plans", help="also in every other plan (same e-mail address or phone number)"
+        ),
+    ] = False,
+) -> None:
+    """Erase a person: cancel what is still to come, delete their messages and notes,
+    pseudonymise every record of them."""
+    from worker import clock
+    from worker.privacy.erase import forget as erase
+    from worker.privacy.erase import same_person
+
+    with _engine() as engine:
+        loaded, found = _person_of(engine, plan, person)
+        targets = [(loaded, found)]
+        if all_plans:
+            for other_id in engine.store.plan_ids():
+                if other_id == loaded.id:
+                    continue
+                other = _stored_plan(engine, other_id)
+                if other is None:
+                    continue
+                targets += [(other, p) for p in other.present() if same_person(p, found)]
+        for target_plan, target in targets:
+            done = erase(engine, target_plan, target, clock.now())
+            print(done.summary())
+            where = f" ({target_plan.path})" if target_plan.path else ""
+            print(
+                f"take {target.id} out of the plan file of {target_plan.id}{where}: until then "
+                "every sync registers them under their pseudonym, without their data"
+            )
+
+
+def _person_of(engine: Engine, plan: str, person_id: str) -> tuple[Plan, Person]:
+    """The plan (as registered, else from its file) and the person named ``person_id``."""
+    from config.load import PlanError
+
+    path = Path(plan)
+    from_file = None
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        from_file = read_plan(path)
+    plan_id = from_file.id if from_file else plan
+    loaded = _stored_plan(engine, plan_id)
+    if loaded is None and from_file is None:
+        raise UserError(f"no plan '{plan}' is registered here, and there is no such plan file")
+    chosen = loaded or from_file
+    assert chosen is not None
+    try:
+        return chosen, chosen.person(person_id)
+    except KeyError:
+        if from_file is not None and loaded is not None:
+            try:  # erased already, or not in the stored version: the file's entry
+                return loaded, from_file.person(person_id)
+            except KeyError:
+                pass
+        raise UserError(f"no person '{person_id}' in the plan '{chosen.id}'") from None
+    except PlanError as error:
+        raise UserError(str(error).splitlines()[0]) from None
+
+
+def _stored_plan(engine: Engine, plan_id: str) -> Plan | None:
+    from config.load import PlanError
+    from worker.engine import PlanGone
+
+    try:
+        return engine.plan(plan_id)
+    except PlanGone:
+        return None
+    except PlanError as error:
+        raise UserError(f"the stored plan '{plan_id}' cannot be read: {error}") from None
+
+
 def _plan_id(text: str) -> str:
     """A plan id, or the id inside a plan file."""
     path = Path(text)
@@ -625,6 +742,12 @@ def print_status(reports: list[dict[str, Any]]) -> None:
         for target in report.get("opted_out", []):
             console.print(
                 _shown(f"  channel off: {target['person']} on {target['channel']} (sent STOP)")
+            )
+        for target in report.get("no_consent", []):
+            console.print(
+                _shown(
+                    f"  channel off: {target['person']} on {target['channel']} ({target['reason']})"
+                )
             )
 
 

@@ -12,7 +12,10 @@ What it holds (docs/architecture.md §4):
 - **records**: small JSON documents in named collections (check-in windows,
   warnings, finished milestones, disabled channel targets), with insert-once and
   compare-and-set updates;
-- **once-flags**: ``once(name)`` is true for the first caller only.
+- **once-flags**: ``once(name)`` is true for the first caller only;
+- **erasure** (docs/architecture.md §17): cancelling items, rewriting finished ones
+  without their personal data, deleting a plan's items and records, and compacting so
+  that no byte of what was deleted stays behind.
 
 Times are POSIX seconds (UTC). The one contract test suite in
 ``tests/contract/test_store.py`` runs against both backends.
@@ -310,6 +313,33 @@ class Store(ABC):
     @abstractmethod
     def once(self, name: str) -> bool:
         """True for the first caller with this name, false for every later one."""
+
+    # -- erasure (docs/architecture.md §17) --------------------------------------------
+
+    @abstractmethod
+    def cancel(self, keys: list[str]) -> list[str]:
+        """``due | claimed -> cancelled`` for these keys; the keys cancelled.
+
+        A claim taken before is void: its ``begin`` finds the item no longer claimed.
+        An item already ``sending`` is left to finish (it is on the wire)."""
+
+    @abstractmethod
+    def rewrite(self, items: list[Item]) -> list[str]:
+        """Replace every stored field of each item that is not open (not due, claimed or
+        sending) and still in the state given, keeping its key and plan; the keys
+        rewritten. What erasure pseudonymises a delivery with."""
+
+    @abstractmethod
+    def delete_plan(self, plan_id: str) -> int:
+        """Remove the plan's record and every item of it (from the due index, the leases
+        and the follow-ups too); the number of items removed."""
+
+    @abstractmethod
+    def delete_records(self, collection: str, record_ids: list[str] | None = None) -> int:
+        """Remove these records of ``collection`` (all of them when None); how many went."""
+
+    def compact(self) -> None:  # noqa: B027 - nothing to do for a backend that frees at once
+        """Give back the space of deleted data, and leave none of its bytes on disk."""
 
     def close(self) -> None:  # noqa: B027 - optional for backends without connections
         """Release connections."""

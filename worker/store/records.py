@@ -95,3 +95,32 @@ def telegram_user_id(person_id: str) -> str:
 
 
 TELEGRAM_OFFSETS = "telegram_offsets"  # bot id -> {"offset": next update_id, "at"}: polled
+
+
+# -- personal data (worker/privacy/) ------------------------------------------------------
+
+PURGED = "purged"  # plan id -> {"at", "closed", "report"}: its personal data was erased
+FORGOTTEN = "forgotten"  # forgotten_id(plan, person) -> {"at", "plan", "pseudonym"}
+ERASURES = "erasures"  # "<at> <n>" -> {"what", "plan", counts}: the audit, no personal data
+
+
+def forgotten_id(plan_id: str, digest: str) -> str:
+    """The row of ``FORGOTTEN`` for a person erased from a plan: ``digest`` is a keyed hash
+    of the person's id (worker/privacy/), never the id itself."""
+    return f"{plan_id} {digest}"
+
+
+def plan_collections(plan_id: str) -> list[str]:
+    """Every collection that holds rows of one plan only: what erasing the plan deletes
+    and what erasing one of its people searches."""
+    return [
+        checkin_rows(plan_id),
+        done_rows(plan_id),
+        channel_targets(plan_id),
+        calendar_events(plan_id),
+        invitees(plan_id),
+        caldav_resources(plan_id),
+        optouts(plan_id),
+        attendance(plan_id),
+        telegram_users(plan_id),
+    ]

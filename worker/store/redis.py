@@ -28,6 +28,7 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from worker.store.base import (
+    OPEN_STATES,
     Claim,
     Item,
     PlanRecord,
@@ -231,6 +232,46 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 return 1
 """
 
+CANCEL = """
+-- KEYS: due, lease; ARGV: item prefix, then the keys
+local cancelled = {}
+for i = 2, #ARGV do
+  local key = ARGV[i]
+  local item = ARGV[1] .. key
+  local state = redis.call('HGET', item, 'state')
+  if state == 'due' or state == 'claimed' then
+    redis.call('HSET', item, 'state', 'cancelled', 'token', '', 'lease', '')
+    redis.call('ZREM', KEYS[1], key)
+    redis.call('ZREM', KEYS[2], key)
+    cancelled[#cancelled + 1] = key
+  end
+end
+return cancelled
+"""
+
+REWRITE = """
+-- KEYS[1]: the item; ARGV: the plan id, the state expected, then field, value pairs
+local now = redis.call('HMGET', KEYS[1], 'plan_id', 'state')
+if now[1] ~= ARGV[1] or now[2] ~= ARGV[2] then return 0 end
+if now[2] == 'due' or now[2] == 'claimed' or now[2] == 'sending' then return 0 end
+for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+return 1
+"""
+
+DELETE_PLAN = """
+-- KEYS: plan, plans, plankeys, planitems, due, lease, followup; ARGV: plan id, item prefix
+local keys = redis.call('SMEMBERS', KEYS[4])
+for _, key in ipairs(keys) do
+  redis.call('DEL', ARGV[2] .. key)
+  redis.call('ZREM', KEYS[5], key)
+  redis.call('ZREM', KEYS[6], key)
+  redis.call('HDEL', KEYS[7], key)
+end
+redis.call('DEL', KEYS[1], KEYS[3], KEYS[4])
+redis.call('SREM', KEYS[2], ARGV[1])
+return #keys
+"""
+
 
 def _text(value: Any) -> str:
     if value is None:
@@ -271,6 +312,9 @@ class RedisStore(Store):
                 ("swap", SWAP),
                 ("put_once", PUT_ONCE),
                 ("settle", SETTLE),
+                ("cancel", CANCEL),
+                ("rewrite", REWRITE),
+                ("delete_plan", DELETE_PLAN),
             )
         }
 
@@ -591,6 +635,57 @@ class RedisStore(Store):
 
     def once(self, name: str) -> bool:
         return bool(self.redis.set(self._key("once", name), "1", nx=True))
+
+    # -- erasure ------------------------------------------------------------------------
+
+    def cancel(self, keys: list[str]) -> list[str]:
+        cancelled: list[str] = []
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            cancelled += self._run(
+                "cancel",
+                [self._key("due"), self._key("lease")],
+                [self._key("item", ""), *chunk],
+            )
+        return cancelled
+
+    def rewrite(self, items: list[Item]) -> list[str]:
+        rewritten = []
+        for item in items:
+            if item.state in OPEN_STATES:
+                continue
+            fields = self._flat(item)
+            pairs = [
+                part
+                for name, value in fields.items()
+                if name not in ("key", "plan_id", "state")
+                for part in (name, value)
+            ]
+            if self._run("rewrite", [self._item(item.key)], [item.plan_id, item.state, *pairs]):
+                rewritten.append(item.key)
+        return rewritten
+
+    def delete_plan(self, plan_id: str) -> int:
+        keys = [
+            self._key("plan", plan_id),
+            self._key("plans"),
+            self._key("plankeys", plan_id),
+            self._key("planitems", plan_id),
+            self._key("due"),
+            self._key("lease"),
+            self._key("followup"),
+        ]
+        return int(self._run("delete_plan", keys, [plan_id, self._key("item", "")]))
+
+    def delete_records(self, collection: str, record_ids: list[str] | None = None) -> int:
+        key = self._key("rec", collection)
+        if record_ids is None:
+            removed = int(self.redis.hlen(key))
+            self.redis.delete(key)
+            return removed
+        if not record_ids:
+            return 0
+        return int(self.redis.hdel(key, *record_ids))
 
     def flush(self) -> None:
         """Delete every key under this store's prefix (tests and benchmarks)."""

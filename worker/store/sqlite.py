@@ -19,6 +19,7 @@ from typing import Any
 
 from worker.store.base import (
     ITEM_FIELDS,
+    OPEN_STATES,
     Claim,
     Item,
     PlanRecord,
@@ -75,6 +76,9 @@ class SqliteStore(Store):
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA busy_timeout=30000")
+            # Deleted and overwritten rows are zeroed, not left in free pages: erased
+            # personal data must not stay in the file (docs/architecture.md §17).
+            db.execute("PRAGMA secure_delete=ON")
             self._local.db = db
         return db
 
@@ -497,6 +501,72 @@ class SqliteStore(Store):
         with self._write() as db:
             cursor = db.execute("INSERT OR IGNORE INTO once_flags VALUES (?)", (name,))
         return bool(cursor.rowcount)
+
+    # -- erasure ------------------------------------------------------------------------
+
+    def cancel(self, keys: list[str]) -> list[str]:
+        cancelled = []
+        with self._write() as db:
+            for key in keys:
+                cursor = db.execute(
+                    "UPDATE items SET state = 'cancelled', token = NULL, lease = NULL "
+                    "WHERE key = ? AND state IN ('due', 'claimed')",
+                    (key,),
+                )
+                if cursor.rowcount:
+                    cancelled.append(key)
+        return cancelled
+
+    def rewrite(self, items: list[Item]) -> list[str]:
+        rewritten = []
+        names = [name for name in ITEM_FIELDS if name not in ("key", "plan_id", "state")]
+        assignments = ", ".join(f"{name} = ?" for name in names)
+        with self._write() as db:
+            for item in items:
+                if item.state in OPEN_STATES:
+                    continue
+                row = item.to_row()
+                cursor = db.execute(
+                    f"UPDATE items SET {assignments} "  # noqa: S608 - fixed names
+                    "WHERE key = ? AND plan_id = ? AND state = ?",
+                    [row[name] for name in names] + [item.key, item.plan_id, item.state],
+                )
+                if cursor.rowcount:
+                    rewritten.append(item.key)
+        return rewritten
+
+    def delete_plan(self, plan_id: str) -> int:
+        with self._write() as db:
+            db.execute(
+                "DELETE FROM follow_ups WHERE key IN (SELECT key FROM items WHERE plan_id = ?)",
+                (plan_id,),
+            )
+            removed = db.execute("DELETE FROM items WHERE plan_id = ?", (plan_id,)).rowcount
+            db.execute("DELETE FROM plans WHERE plan_id = ?", (plan_id,))
+        return int(removed)
+
+    def delete_records(self, collection: str, record_ids: list[str] | None = None) -> int:
+        with self._write() as db:
+            if record_ids is None:
+                cursor = db.execute("DELETE FROM records WHERE collection = ?", (collection,))
+                return int(cursor.rowcount)
+            removed = 0
+            for record_id in record_ids:
+                removed += db.execute(
+                    "DELETE FROM records WHERE collection = ? AND record_id = ?",
+                    (collection, record_id),
+                ).rowcount
+        return removed
+
+    def compact(self) -> None:
+        """Copy the live pages into the main file and empty the write-ahead log, which
+        still holds old page images; then VACUUM, which rebuilds the file without free
+        pages. A reader in another process may keep the log from being emptied; the next
+        compaction finishes it."""
+        db = self._db()
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        db.execute("VACUUM")
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def _mark(db: sqlite3.Connection, key: str, problem: str) -> None:
