@@ -37,7 +37,7 @@ from web import bundles, checkin, feeds, inbound, privacy, runbook, status
 from web.access import engine_of
 from web.limits import BodyLimit
 from web.pages import SECURITY_HEADERS, Refused, language, problem, refusal
-from worker import clock
+from worker import clock, logfilter
 from worker.datafolder import WrongClock
 from worker.engine import Engine
 
@@ -157,4 +157,5 @@ def _app_or_exit() -> FastAPI:
         raise SystemExit(f"pactkeeper web: {error}") from None
 
 
+logfilter.install()  # uvicorn's lines and ours: no address or phone number (worker.logfilter)
 app = _app_or_exit()

@@ -817,8 +817,10 @@ def main() -> None:
     """Entry point: runs the app and turns every failure into a clear message."""
     from config.errors import SettingsError
     from config.load import PlanError, printable
+    from worker import logfilter
     from worker.datafolder import WrongClock
 
+    logfilter.install()  # what any command logs names no address or phone number
     try:
         app()
     except PlanError as error:
