@@ -247,6 +247,7 @@ def sync(
     """Register or update plans: schedule what changed, cancel what vanished."""
     from config.load import PlanError, load_plan
     from worker import clock
+    from worker.engine import IdTaken
     from worker.plans.register import register
 
     loaded, failed = [], False
@@ -262,7 +263,9 @@ def sync(
         for plan in loaded:
             try:
                 registration = register(engine, plan, clock.now())
-            except PlanError as error:
+            except IdTaken:
+                raise
+            except PlanError as error:  # an erased person's entry that cannot be rewritten
                 fail(f"{plan.id} was not registered: {error.report()}")
             result = registration.result
             print(
