@@ -16,7 +16,9 @@ mostly reports 63016 later, on the message's status, not in this answer; the
 answer then is 201 and delivery is not confirmed here.
 
 SMS carries the subject and the link only (texts cost per 160-character
-segment), at most 1600 characters with the link always whole. WhatsApp carries
+segment), and last the privacy line every message ends with (``extra["privacy"]``,
+``Privacy: URL``), at most 1600 characters with the links always whole. A message
+without a link carries its plain text, which ends with that line already. WhatsApp carries
 the whole message; a business-initiated WhatsApp message outside the 24-hour
 window needs an approved Content template: when ``settings.twilio_content_sids``
 has the message's kind (``reminder``, ``checkin_request``, ``warning``, ...),
@@ -138,7 +140,8 @@ class TwilioConnector(Connector):
 
     def content(self, message: Message) -> dict[str, str]:
         if message.link:
-            return {"Body": _fit(message.subject, message.link)}
+            tail = "\n".join(filter(None, (message.link, message.extra.get("privacy"))))
+            return {"Body": _fit(message.subject, tail)}
         return {"Body": _fit(f"{message.subject}\n\n{markup.render(message.text, 'plain')}", None)}
 
 

@@ -123,6 +123,7 @@ class Built:
     plan: Plan
     engine: Engine
     messages: dict[str, Message]  # by a name for the kind: "reminder", "warning-nudge", ...
+    items: dict[str, Item]  # the ledger items they were composed from, by the same names
 
 
 WARNINGS: dict[str, dict[str, Any]] = {
@@ -173,7 +174,7 @@ def build(tmp: Path, values: dict[str, str], lang: str, handover: bool = True) -
         name: compose(engine, plan, item, plan.person(str(item.recipient)), "email", COMPOSED)
         for name, item in made.items()
     }
-    return Built(plan, engine, composed)
+    return Built(plan, engine, composed, made)
 
 
 def _item(plan: Plan, kind: str, recipient: str, data: dict[str, Any]) -> Item:

@@ -1,13 +1,14 @@
 """A real SMTP server for the tests: aiosmtpd on loopback, run as its own process.
 
     python -m tests.smtp_sink --port N --dir FOLDER [--tls none|starttls|ssl]
-                              [--cert C --key K] [--auth USER:PASSWORD]
+                              [--cert C --key K] [--auth USER:PASSWORD] [--reject ADDRESS]...
 
 Every accepted message is written to FOLDER as ``<n>.eml`` with a line in
 ``FOLDER/index.jsonl`` (envelope sender, recipients, Message-ID). Recipients
 steer the answers: a local part starting ``tempfail`` gets 451, ``reject`` gets
 550, ``slow`` makes the server sit on its first DATA reply for a Message-ID for
-30 s (the client times out after the message went out: an unknown outcome). ``start_smtp`` starts
+30 s (the client times out after the message went out: an unknown outcome). An address given
+with ``--reject`` gets 550 quoting it, as Postfix words it. ``start_smtp`` starts
 it on a free port and ``SmtpSink.stop`` kills it by pid.
 """
 
@@ -33,8 +34,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class Recorder:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, reject: tuple[str, ...] = ()) -> None:
         self.folder = folder
+        self.reject = {address.lower() for address in reject}
         self.lock = threading.Lock()
         self.stalled: set[str] = set()
         self.count = len(list(folder.glob("*.eml"))) if folder.exists() else 0
@@ -48,6 +50,8 @@ class Recorder:
             return "451 4.3.0 Mailbox temporarily unavailable"
         if local.startswith("reject"):
             return "550 5.1.1 No such user"
+        if address.lower() in self.reject:
+            return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -105,7 +109,13 @@ def make_certificate(folder: Path) -> tuple[Path, Path]:
 
 
 def serve(
-    port: int, folder: Path, tls: str, cert: str | None, key: str | None, auth: str | None
+    port: int,
+    folder: Path,
+    tls: str,
+    cert: str | None,
+    key: str | None,
+    auth: str | None,
+    reject: tuple[str, ...] = (),
 ) -> None:
     from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import AuthResult, LoginPassword
@@ -135,7 +145,7 @@ def serve(
     if tls == "starttls":
         options.update(tls_context=context, require_starttls=True)
     controller = Controller(
-        Recorder(folder),
+        Recorder(folder, reject),
         hostname="127.0.0.1",
         port=port,
         ssl_context=context if tls == "ssl" else None,
@@ -176,7 +186,9 @@ class SmtpSink:
             self.process.wait(timeout=10)
 
 
-def start_smtp(folder: Path, tls: str = "none", auth: str | None = None) -> SmtpSink:
+def start_smtp(
+    folder: Path, tls: str = "none", auth: str | None = None, reject: tuple[str, ...] = ()
+) -> SmtpSink:
     from tests.servers import free_port, wait_for_port
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -198,6 +210,8 @@ def start_smtp(folder: Path, tls: str = "none", auth: str | None = None) -> Smtp
         command += ["--cert", str(cert), "--key", str(key)]
     if auth:
         command += ["--auth", auth]
+    for address in reject:
+        command += ["--reject", address]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
     deadline = time.monotonic() + 20
@@ -216,8 +230,9 @@ def main() -> None:
     parser.add_argument("--cert")
     parser.add_argument("--key")
     parser.add_argument("--auth")
+    parser.add_argument("--reject", action="append", default=[], help="answer 550 to it")
     args = parser.parse_args()
-    serve(args.port, args.dir, args.tls, args.cert, args.key, args.auth)
+    serve(args.port, args.dir, args.tls, args.cert, args.key, args.auth, tuple(args.reject))
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ One engine, and so one store connection pool, per process, built from Settings
 
 - ``GET/POST /checkin/{token}`` and ``POST /api/checkins`` (``web.checkin``);
 - ``GET /status/{plan}/{token}`` and ``GET /api/status/{plan}/{token}`` (``web.status``);
+- ``GET /runbook/{plan}/{token}`` (``web.runbook``) and ``GET /privacy/{plan}/{token}``, the
+  privacy notice every message links to (``web.privacy``);
 - ``GET /health``: 200 when the store answers, else 503.
 
 Request bodies are capped before they are read (``web.limits``: 413 over about
@@ -31,11 +33,11 @@ from starlette.exceptions import HTTPException
 
 from config.errors import SettingsError
 from config.settings import Settings
-from web import bundles, checkin, feeds, inbound, runbook, status
+from web import bundles, checkin, feeds, inbound, privacy, runbook, status
 from web.access import engine_of
 from web.limits import BodyLimit
 from web.pages import SECURITY_HEADERS, Refused, language, problem, refusal
-from worker import clock
+from worker import clock, logfilter
 from worker.datafolder import WrongClock
 from worker.engine import Engine
 
@@ -92,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(feeds.router)
     app.include_router(bundles.router)
     app.include_router(runbook.router)
+    app.include_router(privacy.router)
     app.include_router(inbound.router)
     app.add_exception_handler(Refused, refused)
     app.add_exception_handler(RequestValidationError, unreadable)
@@ -154,4 +157,5 @@ def _app_or_exit() -> FastAPI:
         raise SystemExit(f"pactkeeper web: {error}") from None
 
 
+logfilter.install()  # uvicorn's lines and ours: no address or phone number (worker.logfilter)
 app = _app_or_exit()

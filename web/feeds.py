@@ -75,7 +75,7 @@ def _build(engine: Engine, plan: Plan, person: str) -> tuple[bytes, str]:
         found = _built.get(key)
     if found is not None:
         return found
-    if person and person not in {someone.id for someone in plan.people}:
+    if person and person not in {someone.id for someone in plan.present()}:
         data: bytes = calendar_of(plan, [], "PUBLISH").to_ical()
     else:
         data = feed_calendar(engine, plan, person or None, stamp)

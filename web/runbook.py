@@ -33,4 +33,4 @@ def runbook(plan_id: str, token: str, request: Request) -> Response:
     except Refused as error:
         return refusal(error, lang)
     # A page like every other: not cached, not framed, no script (the runbook has none).
-    return HTMLResponse(render_runbook(plan, "html"), headers=SECURITY_HEADERS)
+    return HTMLResponse(render_runbook(plan, "html", engine.settings), headers=SECURITY_HEADERS)

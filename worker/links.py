@@ -1,9 +1,10 @@
-"""Every secret link pactkeeper hands out: check-in, status page, runbook, calendar feed, bundle.
+"""Every secret link pactkeeper hands out: check-in, status page, runbook, privacy notice,
+calendar feed, bundle.
 
 One home, so what a link grants, how long it lasts and where it points are read in one
 place (docs/architecture.md §9). ``worker.tokens`` is the signing primitive; the web app
-verifies what is made here. The token purposes ("checkin", "status", "runbook", "feed",
-"bundle", "reply") and their fields are persisted in every link sent: they never change.
+verifies what is made here. The token purposes ("checkin", "status", "runbook", "privacy",
+"feed", "bundle", "reply") and their fields are persisted in every link sent: they never change.
 """
 
 from __future__ import annotations
@@ -52,6 +53,20 @@ def runbook_link(settings: Settings, plan: Plan) -> str:
     expires = local_moment(plan.end + timedelta(days=STATUS_LINK_DAYS), time(0), plan.zone)
     token = tokens.sign(settings.signing_key, "runbook", {"p": plan.id}, expires.timestamp())
     return f"{_base(settings)}/runbook/{plan.id}/{token}"
+
+
+def privacy_link(settings: Settings, plan: Plan) -> str:
+    """The plan's privacy notice (``/privacy/{plan}/{token}``), linked from every message.
+
+    Bound to the plan, with no expiry in the token: the page itself stops answering a
+    while after the plan's data is erased, a day it works out from the plan as it stands
+    (``worker.kickoff.privacy``). An expiry signed into the token would freeze the
+    retention of the day a message went out into that message, so a plan that later
+    keeps its data longer would leave older messages with a dead link. One link per plan
+    and key, the same in every message.
+    """
+    token = tokens.sign(settings.signing_key, "privacy", {"p": plan.id})
+    return f"{_base(settings)}/privacy/{plan.id}/{token}"
 
 
 def feed_token(settings: Settings, plan_id: str, person_id: str | None = None) -> str:

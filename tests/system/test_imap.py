@@ -252,7 +252,7 @@ def test_bad_password_untrusted_certificate_missing_folder_or_settings_change_no
     dovecot.deliver(replies_of(engine, 3), user=user)
     wrong = "not-the-password-3f9a"
     cases = {
-        "refused the login of trouble@org.example": {"imap_password": wrong},
+        "refused the login of the user in PACTKEEPER_IMAP_URL": {"imap_password": wrong},
         "PACTKEEPER_IMAP_PASSWORD (or PACTKEEPER_IMAP_PASSWORD_FILE) is not set": {
             "imap_password": None
         },

@@ -264,7 +264,7 @@ def check_purge(played: Played, leftovers: Callable[[], dict[str, bytes]]) -> No
                 assert words_expected in answer.text.lower()
         page = requests.get(base + played.status, timeout=10)
         assert page.status_code == 200 and 'id="purged"' in page.text
-        assert "gewist op" in page.text  # the plan's language, Dutch
+        assert "verwijderd" in page.text  # the plan's language, Dutch
         assert found_in({"status page": page.content}, words) == []
         api = requests.get(base + played.status.replace("/status/", "/api/status/"), timeout=10)
         assert api.status_code == 200 and api.json()["counts"] == before["counts"]

@@ -4,6 +4,9 @@ Each kind has a draft function (named in ``worker.kinds``) that gathers the fact
 names a template; the template holds the sentences. A template has two blocks,
 ``subject`` and ``body`` (Markdown): chat channels get the Markdown, e-mail gets it as
 text and as HTML in ``email.html.j2``.
+
+Every message, whatever its kind and channel, is finished here (``finished_text``): its
+last line is the link to the plan's privacy notice, and the e-mail footer links it too.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ from config.plan import Person, Plan
 from connectors.base import Message, Recipient
 from worker import kinds, links, messages
 from worker.delivery.channels import session_open
+from worker.delivery.draft import Draft
 from worker.inbound import telegram
-from worker.messages.words import label
+from worker.messages.words import label, md, privacy_link_label
 from worker.store import Item
 
 if TYPE_CHECKING:
@@ -47,6 +51,7 @@ def compose(
         **draft.context,
     }
     subject, body = render_parts(draft.template, lang, **values)
+    privacy = links.privacy_link(engine.settings, plan)
     html = None
     if channel == "email":
         html = messages.render(
@@ -57,8 +62,10 @@ def compose(
             link=draft.link,
             link_label=draft.link_label,
             footer=label(lang, "footer").format(title=plan.title),
+            privacy=privacy,
+            privacy_label=label(lang, "privacy"),
         )
-    text = body if draft.link is None else f"{body}\n{draft.link_label}: {draft.link}\n"
+    text = finished_text(body, draft, lang, channel, privacy)
     return Message(
         key=item.key,
         plan_id=plan.id,
@@ -74,8 +81,27 @@ def compose(
         attachments=tuple(draft.attachments),
         calendar=draft.calendar,
         when=datetime.fromtimestamp(now, UTC),
-        extra=_extra(engine, item, person, channel, draft.template, lang, now),
+        extra={
+            **_extra(engine, item, person, channel, draft.template, lang, now),
+            "privacy": f"{privacy_link_label(lang)}: {privacy}",
+        },
     )
+
+
+def finished_text(body: str, draft: Draft, lang: str, channel: str, privacy: str) -> str:
+    """The text as every message ends: the body, the message's own link, and last the
+    link to the privacy notice, one short line (``Privacy: URL``).
+
+    E-mail's text part shows that line as it is written. On every other channel it is a
+    Markdown link, so each connector writes it in its own markup: a bare address in the
+    text would be escaped there like any plan text (and broken by Slack's ``_``). SMS
+    sends only the subject and the link when a message has one; it adds
+    ``extra["privacy"]``, the same line in plain words (``connectors/twilio.py``).
+    """
+    text = body if draft.link is None else f"{body}\n{draft.link_label}: {draft.link}\n"
+    word = privacy_link_label(lang)
+    line = f"{word}: {privacy}" if channel == "email" else f"[{md(word, inline=True)}]({privacy})"
+    return f"{text.rstrip()}\n\n{line}\n"
 
 
 def _extra(

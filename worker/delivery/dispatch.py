@@ -27,6 +27,7 @@ from worker.delivery.channels import choose_channel, disable, passed_over, passe
 from worker.delivery.draft import Step
 from worker.delivery.retry import MAX_ATTEMPTS, backoff
 from worker.engine import Delivery, Engine, PlanGone, utc
+from worker.logfilter import mask
 from worker.store import Claim, Item, records
 
 log = logging.getLogger("pactkeeper.dispatch")
@@ -296,7 +297,9 @@ def _done(
         where,
         late,
         item.key,
-        f" ({detail})" if detail else "",
+        # A server's or a service's answer may quote the address or number it refused:
+        # the ledger keeps the detail whole, the log line names the person by id only.
+        f" ({mask(detail)})" if detail else "",
     )
     engine.emit(delivery)
     return delivery

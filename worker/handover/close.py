@@ -19,8 +19,10 @@ attachment below ``handover_attach_limit``, otherwise (and on chat channels)
 as a signed download link from the web app.
 
 Privacy: ``people.csv`` holds name, side, role, e-mail, phone and channels and
-nothing else; ``redact`` (``--redact`` or ``handover.redact`` in the plan) leaves
-e-mail addresses and phone numbers out of every file. No token or link with a
+nothing else; ``deliveries.csv`` names people by id only, with addresses and phone
+numbers masked in its details, redacted or not; ``redact`` (``--redact`` or
+``handover.redact`` in the plan) leaves e-mail addresses and phone numbers out of every
+file. No token or link with a
 token is written, and as a last guard every secret the process knows (the
 settings' secrets and the environment variables the plan names) is removed from
 the text files; a document holding one is left out and named in the report.
@@ -55,6 +57,7 @@ from worker.delivery.draft import StepResult
 from worker.handover import bag, report
 from worker.handover.report import LeftOut
 from worker.kickoff.runbook import render_runbook
+from worker.logfilter import mask
 from worker.plans.register import register
 from worker.store import Item
 from worker.store.records import CLOSED
@@ -331,33 +334,34 @@ def milestones_csv(facts: report.Facts) -> bytes:
 
 
 def deliveries_csv(plan: Plan, deliveries: Iterable[Item]) -> bytes:
-    known = {person.id: person.name for person in plan.people}
+    """Ids and outcomes, whether or not the bundle is redacted: who by person id, never by
+    address or phone number, and the detail (a server's answer may quote either) masked."""
     return _csv(
         [
-            "at",
+            "key",
             "kind",
             "about",
-            "recipient",
-            "name",
+            "person",
             "channel",
+            "due",
+            "sent_at",
             "state",
             "attempts",
-            "subject",
             "detail",
         ],
         (
             [
-                _local(item.sent_at if item.sent_at is not None else item.due, plan),
+                item.key,
                 str(item.data.get("log_kind") or item.kind),
                 item.ref,
                 item.recipient,
-                known.get(item.recipient or ""),
                 item.channel_used or item.channel,
+                _local(item.due, plan),
+                _local(item.sent_at, plan),
                 item.state,
                 item.attempts,
-                item.subject,
                 # Error texts may quote an address with a token in its path.
-                URL.sub(r"\1/…", item.detail),
+                mask(URL.sub(r"\1/…", item.detail)),
             ]
             for item in deliveries
         ),

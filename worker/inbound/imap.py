@@ -214,7 +214,9 @@ def session(settings: Settings, mailbox: Mailbox) -> Iterator[imaplib.IMAP4]:
             imap.login(mailbox.user, settings.imap_password.get_secret_value())
         except imaplib.IMAP4.error as error:
             raise ImapProblem(
-                f"{mailbox.host} refused the login of {mailbox.user}: {_scrubbed(settings, error)}"
+                # The user is an address: the log says which setting holds it instead.
+                f"{mailbox.host} refused the login of the user in PACTKEEPER_IMAP_URL: "
+                f"{_scrubbed(settings, error)}"
             ) from None
         yield imap
     finally:

@@ -48,6 +48,7 @@ from worker.engine import PlanGone
 from worker.inbound import notices
 from worker.inbound.attendance import Meeting, instant
 from worker.inbound.replies import Outcome
+from worker.logfilter import sender_tag
 from worker.messages import format_day, format_moment
 from worker.store import records
 
@@ -226,10 +227,12 @@ def take_calendar_reply(
     try:
         said, answers = read_calendar(data, method)
     except Unreadable as error:
-        log.info("refused a calendar reply from %s: unreadable (%s)", sender, error)
+        who = _stranger(engine, sender)
+        log.info("refused a calendar reply from %s: unreadable (%s)", who, error)
         return Outcome("refused", "too_large" if str(error) == "too large" else "unreadable")
     if said not in (REPLY, COUNTER):
-        log.info("refused a calendar message from %s: METHOD %s is no reply", sender, said)
+        who = _stranger(engine, sender)
+        log.info("refused a calendar message from %s: METHOD %s is no reply", who, said)
         return Outcome("refused", "not_a_reply")
     outcomes = [_take_one(engine, sender, said, answer, now) for answer in answers]
     return _strongest(outcomes)
@@ -240,8 +243,14 @@ def _strongest(outcomes: list[Outcome]) -> Outcome:
     return min(outcomes, key=lambda o: ORDER.index(o.result) if o.result in ORDER else 0)
 
 
-def _refused(reason: str, sender: str, uid: str) -> Outcome:
-    log.info("refused a calendar reply from %s for %s: %s", sender, uid, reason)
+def _stranger(engine: Engine, sender: str) -> str:
+    """A sender not (yet) known as a person, as a log line names it: never the address."""
+    return sender_tag(engine.settings.signing_key, sender)
+
+
+def _refused(reason: str, who: str, uid: str) -> Outcome:
+    """``who``: the plan and person, or the sender's tag when no person matched."""
+    log.info("refused a calendar reply from %s for %s: %s", who, uid, reason)
     return Outcome("refused", reason)
 
 
@@ -250,14 +259,15 @@ def _take_one(
 ) -> Outcome:
     found = find_meeting(engine, answer.uid)
     if isinstance(found, str):
-        return _refused(found, sender, answer.uid)
+        return _refused(found, _stranger(engine, sender), answer.uid)
     person = _invitee(found, sender)
     line = answer.replier(sender)
     if person is None or line is None:
-        return _refused("not_invited", sender, answer.uid)
+        return _refused("not_invited", _stranger(engine, sender), answer.uid)
+    who = f"{found.plan.id}/{person.id}"
     sent = int(found.invited[person.id].get("sequence") or 0)
     if answer.sequence < sent:
-        return _refused("old_sequence", sender, answer.uid)
+        return _refused("old_sequence", who, answer.uid)
     about: dict[str, Any] = {
         "plan_id": found.plan.id,
         "person": person.id,
@@ -268,7 +278,7 @@ def _take_one(
         told = _tell_counter(engine, found, person, answer, now)
         return Outcome("notice", "counter" if told else "", **about)
     if line.partstat not in PARTSTATS:
-        return _refused("no_answer", sender, answer.uid)
+        return _refused("no_answer", who, answer.uid)
     status = line.partstat.lower()
     if not _record(engine, found, person, answer, line, now):
         return Outcome("duplicate", status=status, **about)

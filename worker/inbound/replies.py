@@ -41,6 +41,7 @@ from worker.checkins.rhythm import rhythm
 from worker.delivery.channels import choose_channel, opt
 from worker.inbound import notices
 from worker.inbound.reading import read_answer
+from worker.logfilter import sender_tag
 from worker.messages import gettext_in
 from worker.store import Item, records
 
@@ -129,7 +130,8 @@ def take_reply(engine: Engine, reply: Reply, now: float) -> Outcome:
         )
     match = find_sender(engine, reply)
     if match is None:
-        log.info("refused a %s message from an unknown sender (%s)", reply.via, _masked(reply))
+        who = sender_tag(engine.settings.signing_key, reply.sender)
+        log.info("refused a %s message from an unknown sender (%s)", reply.via, who)
         return Outcome("refused", "unknown_sender")
     # In a Telegram group the chat is shared: each account has its own hour there.
     if not within_rate(engine, reply.via, reply.user or reply.sender, now):
@@ -155,11 +157,6 @@ def _seen_id(reply: Reply) -> str:
     if not given:  # nothing names it: the same sender, time and text is the same message
         given = hashlib.sha256(f"{reply.sender}|{reply.at}|{reply.text}".encode()).hexdigest()
     return f"{reply.via}:{given[:300]}"
-
-
-def _masked(reply: Reply) -> str:
-    """Enough of the sender to find the log line again, not enough to read it out."""
-    return hashlib.sha256(reply.sender.strip().lower().encode()).hexdigest()[:10]
 
 
 # -- who sent it ------------------------------------------------------------------------

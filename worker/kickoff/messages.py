@@ -42,7 +42,7 @@ def kickoff(engine: Engine, plan: Plan, item: Item, person: Person, now: float) 
         Attachment(
             f"{title}-{plan.id}.html",
             "text/html; charset=utf-8",
-            render_runbook(plan, "html").encode(),
+            render_runbook(plan, "html", engine.settings).encode(),
         ),
         Attachment(
             f"{plan.id}-{person.id}.ics",

@@ -14,6 +14,11 @@ table. The templates therefore get prepared values only, never the plan.
 
 The output is deterministic: no clock, no absolute paths, so the handover
 bundle can include the runbook byte for byte.
+
+Its privacy section names who is responsible and whom to write to. Given the settings
+(the kickoff's attachment, the runbook page) it also gives the day the data is erased and
+the privacy notice's link; without them (``pactkeeper runbook``, the handover bundle,
+which holds no secret link) it points to the link at the end of every message.
 """
 
 from __future__ import annotations
@@ -25,12 +30,16 @@ from datetime import date, datetime
 from markupsafe import Markup
 
 from config.plan import Milestone, Person, Plan, Step
-from worker.messages import render, to_html
+from config.settings import Settings
+from worker import links
+from worker.kickoff.privacy import contact_words, erased_on, keep_days
+from worker.messages import Prepared, render, to_html
 from worker.messages.words import (
     WORDS,
     cadence_words,
     channels_words,
     code,
+    counted,
     duration_or_none,
     duration_words,
     email_link,
@@ -48,11 +57,14 @@ from worker.timeline import checkin_days, milestone_anchor
 FORMATS = ("md", "html")
 
 
-def render_runbook(plan: Plan, fmt: str = "md") -> str:
-    """The runbook of ``plan`` in its language, as Markdown or a standalone HTML page."""
+def render_runbook(plan: Plan, fmt: str = "md", settings: Settings | None = None) -> str:
+    """The runbook of ``plan`` in its language, as Markdown or a standalone HTML page.
+
+    With ``settings`` its privacy section gives the day of erasure and the notice's link.
+    """
     if fmt not in FORMATS:
         raise ValueError(f"unknown runbook format '{fmt}': use md or html")
-    markdown = render("runbook.md.j2", plan.language, runbook=build(plan))
+    markdown = render("runbook.md.j2", plan.language, runbook=build(plan, settings))
     if fmt == "md":
         return markdown
     body = Markup(to_html(markdown))  # noqa: S704 - to_html shows raw HTML as text
@@ -148,6 +160,15 @@ class HandoverView:
 
 
 @dataclass(frozen=True)
+class PrivacyView:
+    controller: str
+    contact: str
+    erased_on: date | None  # with the settings only, like the two below
+    kept_for: str | None  # "365 days"
+    link: str | None
+
+
+@dataclass(frozen=True)
 class Runbook:
     plan_id: str
     title: str
@@ -185,9 +206,10 @@ class Runbook:
     successor: str | None
     handover: HandoverView
     agreements: list[str]
+    privacy: PrivacyView
 
 
-def build(plan: Plan) -> Runbook:
+def build(plan: Plan, settings: Settings | None = None) -> Runbook:
     """Everything the runbook templates show, worded and escaped."""
     lang = plan.language
     words = WORDS[lang]
@@ -228,6 +250,7 @@ def build(plan: Plan) -> Runbook:
         successor=successor_name(plan),
         handover=handover_view(plan),
         agreements=[md(item) for item in plan.agreements],
+        privacy=privacy_view(plan, settings),
     )
 
 
@@ -251,7 +274,7 @@ def subscriptions(plan: Plan) -> list[tuple[str, str]]:
     file = plan_file(plan)
     return [
         (md(person.name), code(f"pactkeeper ics {file} --for {person.id}"))
-        for person in plan.people
+        for person in plan.present()
     ]
 
 
@@ -411,4 +434,23 @@ def handover_view(plan: Plan) -> HandoverView:
         location=place(handover.location) if handover.location else None,
         recipients=recipients,
         documents=[code(document) for document in handover.documents],
+    )
+
+
+# -- privacy -------------------------------------------------------------------------
+
+
+def privacy_view(plan: Plan, settings: Settings | None) -> PrivacyView:
+    contact, address = contact_words(plan)
+    reach = Prepared(f"{md(contact)} ({email_link(address)})") if address else md(contact)
+    controller = md(plan.privacy.controller or plan.partner.name)
+    if settings is None:
+        return PrivacyView(controller, reach, None, None, None)
+    return PrivacyView(
+        controller=controller,
+        contact=reach,
+        erased_on=erased_on(settings, plan),
+        kept_for=counted(keep_days(settings, plan), "day", plan.language),
+        # An address made here, of base64url and the plan id: an autolink shows it whole.
+        link=Prepared(f"<{links.privacy_link(settings, plan)}>"),
     )

@@ -30,6 +30,7 @@ LABELS = {
     "footer": NP_(
         "message label", "Sent by pactkeeper for {title}. Questions? Reply to this message."
     ),
+    "privacy": NP_("message label", "How pactkeeper keeps your data"),
 }
 
 
@@ -39,11 +40,17 @@ def label(lang: str, name: str) -> str:
 
 LINK = "message link"  # the catalog context of link labels (docs/glossary.md)
 STATUS_LINK = NP_("message link", "See where things stand")
+PRIVACY_LINK = NP_("message link", "Privacy")
 
 
 def status_link_label(lang: str) -> str:
     """The label of a link to the plan's status page, in ``lang``."""
     return pgettext_in(lang, LINK, STATUS_LINK)
+
+
+def privacy_link_label(lang: str) -> str:
+    """The one word before the privacy notice's link on every message's last line."""
+    return pgettext_in(lang, LINK, PRIVACY_LINK)
 
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")

@@ -52,12 +52,12 @@ def _resync(engine: Engine, path: Path, now: float) -> str | None:
         return None
     try:
         registration = register(engine, plan, now)
-    except (IdTaken, PlanPurged) as error:
+    except (IdTaken, PlanPurged) as error:  # PlanErrors too: first
         # Every worker process has its own memory of what it read: the store says once.
         if engine.store.once(error.once_key):
             log.error("%s", error.report())
         return None
-    except PlanError as error:
+    except PlanError as error:  # an erased person's entry that cannot be rewritten
         log.error("%s was not registered: %s", path, error.report())
         return None
     result = registration.result

@@ -25,7 +25,7 @@ from celery import Celery, signals
 from celery.exceptions import SecurityWarning
 
 from config.settings import Settings
-from worker import datafolder
+from worker import datafolder, logfilter
 from worker.run import broker
 
 TASK_TIME_LIMIT = 300  # no delivery may hold a worker longer; every call out has a timeout
@@ -186,6 +186,9 @@ def _worker_starts(**_: Any) -> None:
         )
 
 
+# Whoever makes the handlers (this module, Celery with -v), no log line names an address
+# or a phone number (worker.logfilter).
+logfilter.install()
 if not verbose():
     # Celery's own multi-line warning about root; _worker_starts says it in one line.
     warnings.filterwarnings("ignore", category=SecurityWarning)

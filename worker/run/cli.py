@@ -247,6 +247,7 @@ def sync(
     """Register or update plans: schedule what changed, cancel what vanished."""
     from config.load import PlanError, load_plan
     from worker import clock
+    from worker.engine import IdTaken
     from worker.plans.register import register
     from worker.privacy.keeping import refusal
 
@@ -267,7 +268,9 @@ def sync(
         for plan in loaded:
             try:
                 registration = register(engine, plan, clock.now())
-            except PlanError as error:
+            except IdTaken:
+                raise
+            except PlanError as error:  # an erased person's entry that cannot be rewritten
                 fail(f"{plan.id} was not registered: {error.report()}")
             result = registration.result
             print(
@@ -864,8 +867,10 @@ def main() -> None:
     """Entry point: runs the app and turns every failure into a clear message."""
     from config.errors import SettingsError
     from config.load import PlanError, printable
+    from worker import logfilter
     from worker.datafolder import WrongClock
 
+    logfilter.install()  # what any command logs names no address or phone number
     try:
         app()
     except PlanError as error:
