@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from worker import timeline
+from worker.kickoff.privacy import keep_days
 from worker.plans.closed import closed_at
 from worker.store import records
 
@@ -22,12 +23,6 @@ if TYPE_CHECKING:
 DAY = 24 * 3600.0
 
 
-def keep_days(engine: Engine, plan: Plan) -> int:
-    """Days after the close that the plan's personal data is kept."""
-    days = plan.privacy.keep_days
-    return engine.settings.retention_days if days is None else days
-
-
 def purge_date(engine: Engine, plan: Plan) -> float | None:
     """The moment the plan's personal data goes: its close (or the close its timeline
     schedules) plus ``keep_days``; None once it has gone."""
@@ -35,7 +30,7 @@ def purge_date(engine: Engine, plan: Plan) -> float | None:
         return None
     closed = closed_at(engine, plan.id)
     close = closed if closed is not None else timeline.Compiler(plan).close.timestamp()
-    return close + keep_days(engine, plan) * DAY
+    return close + keep_days(engine.settings, plan) * DAY
 
 
 def purged(engine: Engine, plan_id: str) -> dict[str, Any] | None:

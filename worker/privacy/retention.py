@@ -32,7 +32,8 @@ from worker.delivery.channels import SESSION
 from worker.engine import PlanGone
 from worker.handover.close import bundle_path
 from worker.inbound.replies import RATE_WINDOW
-from worker.privacy.keeping import DAY, day, keep_days, purge_date, purged
+from worker.kickoff.privacy import keep_days
+from worker.privacy.keeping import DAY, day, purge_date, purged
 from worker.status import plan_status
 from worker.store import records
 
@@ -125,7 +126,7 @@ def due_for_purge(engine: Engine, now: float) -> list[tuple[str, float]]:
 
 def _when(engine: Engine, plan_id: str, closed: float) -> float:
     try:
-        days = keep_days(engine, engine.plan(plan_id))
+        days = keep_days(engine.settings, engine.plan(plan_id))
     except (PlanGone, PlanError):
         days = engine.settings.retention_days  # nothing of the plan left to read: the default
     return closed + days * DAY
