@@ -11,6 +11,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -292,3 +293,32 @@ def test_forget_all_plans_finds_the_person_by_address_in_each(
     chris = load_plan(plan_file).person("chris")
     assert naming(store, chris) == []
     assert naming(store, load_plan(second).person("christiaan")) == []
+
+
+def test_redis_compaction_rewrites_the_append_only_file_without_what_was_deleted(
+    redis_server: Any,
+) -> None:
+    store = RedisStore(redis_server.url, prefix="compact-test:")
+    secret = "erase-me-7f3a9c@example.invalid"
+    store.put_record("c", "1", {"email": secret})
+    folder = Path(redis_server.folder)
+
+    def on_disk() -> bool:
+        return any(secret.encode() in p.read_bytes() for p in folder.rglob("*") if p.is_file())
+
+    assert on_disk()  # appendfsync always: the write is in the AOF
+    store.delete_records("c")
+    assert on_disk()  # deleted in memory, still in the file
+    store.compact()
+    for _ in range(200):
+        persistence = store.redis.info("persistence")
+        if (
+            not persistence["aof_rewrite_in_progress"]
+            and not persistence["aof_rewrite_scheduled"]
+            and not on_disk()
+        ):
+            break
+        time.sleep(0.05)
+    assert not on_disk()
+    store.flush()
+    store.close()

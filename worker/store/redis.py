@@ -687,6 +687,17 @@ class RedisStore(Store):
             return 0
         return int(self.redis.hdel(key, *record_ids))
 
+    def compact(self) -> None:
+        """Deleted keys leave Redis' memory at once; an append-only file still holds them
+        until it is rewritten, so ask for that rewrite when AOF is on (the next snapshot
+        replaces an RDB file the same way). A server that refuses (a managed Redis may)
+        rewrites on its own schedule."""
+        try:
+            if self.redis.info("persistence").get("aof_enabled"):
+                self.redis.bgrewriteaof()
+        except redis.ResponseError:
+            pass
+
     def flush(self) -> None:
         """Delete every key under this store's prefix (tests and benchmarks)."""
         for key in self.redis.scan_iter(match=self.prefix + "*", count=1000):
