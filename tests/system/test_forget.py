@@ -322,3 +322,21 @@ def test_redis_compaction_rewrites_the_append_only_file_without_what_was_deleted
     assert not on_disk()
     store.flush()
     store.close()
+
+
+def test_a_person_whose_id_is_a_word_of_the_plan_is_refused_and_nothing_changes(
+    tmp_path: Path, plan_file: Path
+) -> None:
+    # 'team' is also a key and a value of the plan's structure: replacing it as a word
+    # would break the plan, so forget refuses before it changes anything.
+    text = plan_file.read_text().replace("id: eva", "id: team").replace("[eva", "[team")
+    text = text.replace(" eva]", " team]").replace(", eva,", ", team,").replace(": eva", ": team")
+    plan_file.write_text(text)
+    assert cli(tmp_path, "sync", str(plan_file)).returncode == 0
+    store = tmp_path / "data" / "pactkeeper.sqlite3"
+    before = sorted(direct_rows(SqliteStore(store)))
+    refused = cli(tmp_path, "forget", str(plan_file), "team")
+    assert refused.returncode == 1
+    assert "cannot be rewritten safely; take them out of the plan file" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert sorted(direct_rows(SqliteStore(store))) == before

@@ -33,6 +33,7 @@ from worker.privacy.holdings import (
     holdings,
     message_strings,
     pseudonym,
+    rewritten,
 )
 from worker.store import records
 from worker.store.base import OPEN_STATES
@@ -84,6 +85,9 @@ def forget(engine: Engine, plan: Plan, person: Person, now: float) -> Erasure:
     alias = pseudonym(key, plan.id, person.id)
     done = Erasure(plan.id, alias)
     store = engine.store
+    stored = engine.plan(plan.id) if store.plan(plan.id) is not None else None
+    if stored is not None and person.id in {p.id for p in stored.people}:
+        rewritten(key, stored, [person])  # refused here, when nothing has changed yet
     mark = records.forgotten_id(plan.id, forgotten_digest(key, plan.id, person.id))
     store.put_record_once(records.FORGOTTEN, mark, {"at": now, "plan": plan.id})
 
@@ -98,7 +102,7 @@ def forget(engine: Engine, plan: Plan, person: Person, now: float) -> Erasure:
     found = holdings(engine, plan, person)
     needles = Needles.of(person, alias)
     done.on_the_wire = sum(1 for item in found.items if item.state in OPEN_STATES)
-    rewritten = []
+    scrubbed = []
     for item in found.items:
         if item.state in OPEN_STATES:
             continue
@@ -107,8 +111,8 @@ def forget(engine: Engine, plan: Plan, person: Person, now: float) -> Erasure:
         item.subject = needles.replace(item.subject)
         item.detail = needles.replace(item.detail)
         item.data = needles.scrub(item.data, own=item.recipient == alias)
-        rewritten.append(item)
-    done.rewritten = len(store.rewrite(rewritten))
+        scrubbed.append(item)
+    done.rewritten = len(store.rewrite(scrubbed))
 
     for collection, rows in found.rows.items():
         store.delete_records(collection, list(rows))

@@ -244,27 +244,38 @@ def erased_in(engine: Engine, plan: Plan) -> list[Person]:
 
 def without_erased(engine: Engine, plan: Plan) -> tuple[Plan, list[str]]:
     """``plan`` with every erased person replaced by their pseudonym, and the ids of the
-    erased people the plan file still names (the user should take them out).
-
-    Raises ``PlanError`` when the rewritten text does not read as the same plan (an id
-    that is also a word of the plan's structure, say); nothing is registered then."""
+    erased people the plan file still names (the user should take them out)."""
     erased = erased_in(engine, plan)
     if not erased:
         return plan, []
+    return rewritten(engine.settings.signing_key, plan, erased), [p.id for p in erased]
+
+
+def rewritten(key: bytes, plan: Plan, people: list[Person]) -> Plan:
+    """``plan`` read again from its text with ``people`` replaced by their pseudonyms.
+
+    Raises ``PlanError`` (one clear line) when the rewritten text does not read as the
+    same plan: an id that is also a word of the plan's structure, say. ``forget`` tries
+    this before it changes anything."""
     text = plan.text
-    key = engine.settings.signing_key
-    for person in erased:
+    for person in people:
         alias = pseudonym(key, plan.id, person.id)
         text = Needles.of(person, alias, ERASED_PHONE).replace(text)
     source = str(plan.path) if plan.path else plan.id
-    rewritten = load_text(text, source, path=plan.path)
-    ids = {person.id for person in rewritten.people}
-    if rewritten.id != plan.id or any(
-        pseudonym(key, plan.id, person.id) not in ids for person in erased
+    try:
+        found = load_text(text, source, path=plan.path)
+    except PlanError:
+        found = None
+    ids = {person.id for person in found.people} if found else set()
+    if (
+        found is None
+        or found.id != plan.id
+        or any(pseudonym(key, plan.id, person.id) not in ids for person in people)
     ):
-        said = "people: the entry of a person erased with 'pactkeeper forget'"
+        names = ", ".join(person.id for person in people)
+        said = f"people: {names}, erased with 'pactkeeper forget',"
         raise PlanError(
             source,
             [Problem(1, 1, said, "cannot be rewritten safely; take them out of the plan file")],
         )
-    return rewritten, [person.id for person in erased]
+    return found
