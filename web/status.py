@@ -23,7 +23,7 @@ from worker.checkins.risk import Risk, level_words
 from worker.checkins.standing import Standing, standing
 from worker.checkins.windows import Window
 from worker.engine import Engine
-from worker.privacy.keeping import purge_date, purged
+from worker.privacy.keeping import kept_until, purge_date, purged
 from worker.status import PROBLEMS, meetings, plan_status, recent_warnings
 from worker.store import Item
 from worker.timeline import milestone_anchor
@@ -153,10 +153,6 @@ def delivery(plan: Plan, item: Item) -> Delivery:
     )
 
 
-def _day(moment: float | None) -> date | None:
-    return datetime.fromtimestamp(moment, UTC).date() if moment is not None else None
-
-
 def view(engine: Engine, plan: Plan, now: float) -> dict[str, Any]:
     found = standing(engine, plan, now)
     risk, answers = found.risk, found.meetings
@@ -177,7 +173,7 @@ def view(engine: Engine, plan: Plan, now: float) -> dict[str, Any]:
         ],
         "warnings": [delivery(plan, item) for item in recent_warnings(engine, plan.id)],
         "failed": [delivery(plan, item) for item in failed[-PROBLEMS:]][::-1],
-        "data_until": _day(purge_date(engine, plan)),
+        "data_until": kept_until(plan, purge_date(engine, plan)),
         "erased": None,
         "glyphs": GLYPHS,
         "status_glyphs": STATUS_GLYPHS,

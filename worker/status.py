@@ -20,7 +20,7 @@ from worker.checkins.standing import standing
 from worker.delivery.channels import consents_missing
 from worker.engine import Engine, PlanGone
 from worker.inbound.attendance import answer_words
-from worker.privacy.keeping import purge_date, purged
+from worker.privacy.keeping import kept_until, purge_date, purged
 from worker.store import Item, records
 from worker.timeline import milestone_anchor
 
@@ -65,7 +65,10 @@ def plan_status(engine: Engine, plan_id: str, now: float | None = None) -> dict[
     except (PlanGone, PlanError) as error:
         report["error"] = f"cannot read the plan: {str(error).splitlines()[0]}"
         return report
-    report["data_until"] = _when(purge_date(engine, plan))
+    until = purge_date(engine, plan)
+    report["data_until"] = _when(until)
+    last = kept_until(plan, until)
+    report["data_kept_until"] = last.isoformat() if last else None  # the plan's own day
     # SMS and WhatsApp carry nothing to a person whose consent the plan does not record.
     report["no_consent"] = consents_missing(plan, moment)
     report.update(progress(engine, plan, moment))

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -18,7 +20,7 @@ from worker.handover.close import bundle_path, close_plan
 from worker.plans import watch
 from worker.plans.register import PlanPurged, register
 from worker.privacy import retention
-from worker.privacy.keeping import purge_date
+from worker.privacy.keeping import kept_until, purge_date
 from worker.status import plan_status
 from worker.store import Store, records
 
@@ -192,3 +194,15 @@ def test_the_beat_purges_daily_but_not_in_a_rehearsal(
     assert entry["task"] == "pactkeeper.purge" and entry["schedule"] == PURGE_INTERVAL
     monkeypatch.setenv("PACTKEEPER_REHEARSAL", "1")
     assert "purge" not in beat_schedule(settings)
+
+
+def test_the_last_day_kept_is_the_plans_own_day_before_the_purge() -> None:
+    # Closed at 00:00 on 1 May in the plan's zone, kept 365 days: the data goes at 00:00
+    # on 30 April 2028 there (the day the privacy notice names), so it is kept until the
+    # 29th, whatever the zone's distance from UTC.
+    plan = checkin_plan(keep_days=365)
+    for zone in ("Europe/Amsterdam", "America/New_York", "Pacific/Auckland"):
+        local = plan.model_copy(update={"timezone": zone})
+        purge = datetime(2028, 4, 30, tzinfo=ZoneInfo(zone)).timestamp()
+        assert kept_until(local, purge) == date(2028, 4, 29)
+    assert kept_until(plan, None) is None

@@ -8,8 +8,9 @@ has not closed yet is reckoned from the close its timeline schedules.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from worker import timeline
 from worker.kickoff.privacy import keep_days
@@ -31,6 +32,14 @@ def purge_date(engine: Engine, plan: Plan) -> float | None:
     closed = closed_at(engine, plan.id)
     close = closed if closed is not None else timeline.Compiler(plan).close.timestamp()
     return close + keep_days(engine.settings, plan) * DAY
+
+
+def kept_until(plan: Plan, moment: float | None) -> date | None:
+    """The last day, in the plan's zone, that its personal data is kept: the day before the
+    purge date's (the privacy notice names the purge date's own day as the day it goes)."""
+    if moment is None:
+        return None
+    return datetime.fromtimestamp(moment - 1, ZoneInfo(plan.timezone)).date()
 
 
 def purged(engine: Engine, plan_id: str) -> dict[str, Any] | None:

@@ -773,8 +773,8 @@ def print_status(reports: list[dict[str, Any]]) -> None:
         if report.get("purged"):
             console.print(_shown(f"  personal data erased on {report['purged'][:10]}"))
             continue
-        if report.get("data_until"):
-            console.print(_shown(f"  personal data kept until {report['data_until'][:10]}"))
+        if report.get("data_kept_until"):
+            console.print(_shown(f"  personal data kept until {report['data_kept_until']}"))
         _print_progress(console, report)
         for title, rows in (
             ("next", report["next"]),
