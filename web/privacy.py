@@ -21,6 +21,7 @@ from web.access import engine_of, field, load_plan, verify
 from web.pages import Refused, language, page, refusal
 from worker import clock
 from worker.kickoff.privacy import link_ends, notice
+from worker.plans.closed import closed_at
 
 router = APIRouter()
 
@@ -35,10 +36,11 @@ def privacy(plan_id: str, token: str, request: Request) -> Response:
         if field(grant, "p") != plan_id:
             raise Refused(403, "other_plan")
         plan = load_plan(engine, plan_id)
-        if now >= link_ends(engine.settings, plan).timestamp():
+        closed = closed_at(engine, plan.id)  # an early close brings the erasure forward
+        if now >= link_ends(engine.settings, plan, closed).timestamp():
             raise Refused(403, "expired")
     except Refused as error:
         return refusal(error, language(request.headers.get("accept-language")))
-    facts = notice(engine.settings, plan)
+    facts = notice(engine.settings, plan, closed)
     today = datetime.fromtimestamp(now, plan.zone).date()
     return page("privacy", plan.language, notice=facts, erased=today >= facts.erased_on)

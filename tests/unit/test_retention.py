@@ -17,7 +17,9 @@ from tests.support import minimal_data, plan_from
 from worker.checkins.answers import record_checkin
 from worker.engine import Engine
 from worker.handover.close import bundle_path, close_plan
+from worker.kickoff.privacy import erased_on
 from worker.plans import watch
+from worker.plans.closed import closed_at
 from worker.plans.register import PlanPurged, register
 from worker.privacy import retention
 from worker.privacy.keeping import kept_until, purge_date
@@ -206,3 +208,17 @@ def test_the_last_day_kept_is_the_plans_own_day_before_the_purge() -> None:
         purge = datetime(2028, 4, 30, tzinfo=ZoneInfo(zone)).timestamp()
         assert kept_until(local, purge) == date(2028, 4, 29)
     assert kept_until(plan, None) is None
+
+
+def test_the_privacy_notice_names_the_day_the_purge_will_run_after_an_early_close(
+    tmp_path: Path, store: Store
+) -> None:
+    plan = checkin_plan(keep_days=30)  # ends 28 February; closed early on 1 February
+    engine = closed_engine(tmp_path, store, plan)
+    due = purge_date(engine, plan)
+    assert due is not None
+    closed = closed_at(engine, plan.id)
+    notice_day = erased_on(engine.settings, plan, closed)
+    assert notice_day == datetime.fromtimestamp(due, ZoneInfo(plan.timezone)).date()
+    assert notice_day == date(2027, 3, 3)  # 1 February 12:00 + 30 days
+    assert erased_on(engine.settings, plan) == date(2027, 3, 31)  # as scheduled: 1 March + 30

@@ -75,14 +75,19 @@ def keep_days(settings: Settings, plan: Plan) -> int:
     return settings.retention_days
 
 
-def erased_on(settings: Settings, plan: Plan) -> date:
-    """The day the plan's personal data is erased: ``keep_days`` after the close."""
-    return plan.end + timedelta(days=1 + keep_days(settings, plan))
+def erased_on(settings: Settings, plan: Plan, closed: float | None = None) -> date:
+    """The day the plan's personal data is erased: ``keep_days`` after the close, the one
+    recorded when the plan closed (early, with ``pactkeeper close``), else the close the
+    plan schedules (00:00 after its end)."""
+    days = keep_days(settings, plan)
+    if closed is None:
+        return plan.end + timedelta(days=1 + days)
+    return datetime.fromtimestamp(closed + days * 86400.0, plan.zone).date()
 
 
-def link_ends(settings: Settings, plan: Plan) -> datetime:
+def link_ends(settings: Settings, plan: Plan, closed: float | None = None) -> datetime:
     """The moment the notice's link stops answering (00:00 in the plan's zone)."""
-    last = erased_on(settings, plan) + timedelta(days=LINK_DAYS_AFTER)
+    last = erased_on(settings, plan, closed) + timedelta(days=LINK_DAYS_AFTER)
     return local_moment(last, time(0), plan.zone)
 
 
@@ -117,7 +122,7 @@ def contact_words(plan: Plan) -> tuple[str, str | None]:
     return plan.contact.name, plan.contact.email
 
 
-def notice(settings: Settings, plan: Plan) -> Notice:
+def notice(settings: Settings, plan: Plan, closed: float | None = None) -> Notice:
     contact, email = contact_words(plan)
     channels = channels_used(plan)
     hook = plan.communication.channels.webhook
@@ -132,7 +137,7 @@ def notice(settings: Settings, plan: Plan) -> Notice:
         lead=plan.lead.name,
         partner_contact=plan.contact.name,
         keep_days=keep_days(settings, plan),
-        erased_on=erased_on(settings, plan),
+        erased_on=erased_on(settings, plan, closed),
         kept=kept(settings, plan),
         channels=channels,
         channel_words=_words(plan, channels),
