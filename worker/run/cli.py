@@ -659,8 +659,6 @@ def forget(
 
 def _person_of(engine: Engine, plan: str, person_id: str) -> tuple[Plan, Person]:
     """The plan (as registered, else from its file) and the person named ``person_id``."""
-    from config.load import PlanError
-
     path = Path(plan)
     from_file = None
     if path.suffix in (".yaml", ".yml") or path.exists():
@@ -680,8 +678,6 @@ def _person_of(engine: Engine, plan: str, person_id: str) -> tuple[Plan, Person]
             except KeyError:
                 pass
         raise UserError(f"no person '{person_id}' in the plan '{chosen.id}'") from None
-    except PlanError as error:
-        raise UserError(str(error).splitlines()[0]) from None
 
 
 def _stored_plan(engine: Engine, plan_id: str) -> Plan | None:
