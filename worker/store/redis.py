@@ -524,6 +524,10 @@ class RedisStore(Store):
         return counts
 
     def next_due(self, limit: int, plan_id: str | None = None) -> list[Item]:
+        if plan_id is not None:
+            # One plan's items, not a walk along the whole due index: the cost of a
+            # status page follows the plan, not the number of plans in the store.
+            return self.items(plan_id, ("due",))[:limit]
         found: list[Item] = []
         start, page = 0, max(limit, 100)
         while len(found) < limit:
@@ -532,7 +536,7 @@ class RedisStore(Store):
                 break
             for key in keys:
                 item = self.get(key)
-                if item and (plan_id is None or item.plan_id == plan_id):
+                if item:
                     found.append(item)
             start += page
         return found[:limit]
