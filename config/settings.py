@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     plans_dir: Path | None = None
     clock_offset: float = 0.0  # seconds added to the system clock (``run --as-of``)
     sweep_interval: float = Field(10.0, gt=0)
+    # Days ahead the due index holds (the rolling horizon, docs/scaling.md); an engine
+    # step tops it up halfway. 0 schedules a plan's whole timeline at once.
+    horizon_days: int = Field(28, ge=0, le=3650)
     lease_seconds: float = Field(120.0, gt=0)
     reap_interval: float = Field(15.0, gt=0)
     base_url: str = "http://localhost:8000"

@@ -138,7 +138,9 @@ TO = {"warning-nudge": "ida"}  # the nudge goes to the silent person, the others
 def build(tmp: Path, values: dict[str, str], lang: str, handover: bool = True) -> Built:
     """A plan holding ``values``, registered, and one message of every kind composed."""
     plan = plan_from(plan_data(values, lang))
-    engine = make_engine(tmp, base_url=BASE_URL)
+    # Every message of the plan at once: the whole timeline in the ledger, not the
+    # coming weeks only (the rolling horizon is tested in tests/unit/test_horizon.py).
+    engine = make_engine(tmp, base_url=BASE_URL, horizon_days=0)
     register(engine, plan, REGISTERED)
     items = {item.kind: item for item in engine.store.items(plan.id) if item.recipient}
     reminders = {i.ref: i for i in engine.store.items(plan.id) if i.kind == "reminder"}

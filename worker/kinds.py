@@ -27,6 +27,7 @@ from worker.inbound import messages as inbound_messages
 from worker.kickoff import messages as kickoff_messages
 from worker.milestones import messages as milestone_messages
 from worker.milestones import overdue
+from worker.plans import register
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ TABLE: tuple[Kind, ...] = (
     Kind("close", "worker.timeline", step=handover.plan_closed),
     # Scheduled by the engine's other modules.
     Kind("deadline_check", "worker.plans.register", step=overdue.deadline_passed),
+    Kind("horizon", "worker.plans.horizon", step=register.extend),
     Kind("notice", "worker.delivery.dispatch", draft=delivery_messages.notice, delivery=True),
     Kind("warning", "worker.checkins.ladder", draft=checkin_messages.warning_draft, delivery=True),
     Kind(

@@ -20,6 +20,7 @@ from worker.checkins.standing import standing
 from worker.delivery.channels import consents_missing
 from worker.engine import Engine, PlanGone
 from worker.inbound.attendance import answer_words
+from worker.plans import horizon, register
 from worker.privacy.keeping import kept_until, purge_date, purged
 from worker.store import Item, records
 from worker.timeline import milestone_anchor
@@ -71,8 +72,34 @@ def plan_status(engine: Engine, plan_id: str, now: float | None = None) -> dict[
     report["data_kept_until"] = last.isoformat() if last else None  # the plan's own day
     # SMS and WhatsApp carry nothing to a person whose consent the plan does not record.
     report["no_consent"] = consents_missing(plan, moment)
+    report.update(whole_timeline(engine, plan, report))
     report.update(progress(engine, plan, moment))
     return report
+
+
+def whole_timeline(engine: Engine, plan: Plan, report: dict[str, Any]) -> dict[str, Any]:
+    """Counts and the next deliveries as if the whole timeline were in the due index.
+
+    The due index holds the coming weeks only (the rolling horizon): what lies beyond
+    counts as due like the rest, and the engine's own top-up steps are left out, so
+    the figures do not depend on the horizon."""
+    steps = [i for i in engine.store.items(plan.id) if i.kind == horizon.KIND]
+    later = register.later(engine, plan)
+    if not steps and not later:
+        return {}
+    counts = dict(report["counts"])
+    for step in steps:
+        counts[step.state] -= 1
+    counts["due"] = counts.get("due", 0) + len(later)
+    waiting = sum(1 for step in steps if step.state == "due")
+    upcoming = [
+        item for item in engine.store.next_due(NEXT + waiting, plan.id) if item.kind != horizon.KIND
+    ]
+    upcoming = sorted(upcoming + later[:NEXT], key=lambda item: item.due)[:NEXT]
+    return {
+        "counts": {state: n for state, n in sorted(counts.items()) if n},
+        "next": [_row(item) for item in upcoming],
+    }
 
 
 def deliveries(engine: Engine, plan_id: str) -> dict[str, Any]:

@@ -149,10 +149,12 @@ class Availability:
 
 
 class Compiler:
-    """Builds the occurrences of one plan."""
+    """Builds the occurrences of one plan; with ``until``, only those due by then (the
+    same occurrences, with the same keys, that the whole timeline has up to that instant)."""
 
-    def __init__(self, plan: Plan) -> None:
+    def __init__(self, plan: Plan, until: datetime | None = None) -> None:
         self.plan = plan
+        self.until = until
         self.start = local_moment(plan.start, time(0), plan.zone)
         self.close = local_moment(plan.end + timedelta(days=1), time(0), plan.zone)
         self._stamps: dict[datetime, str] = {}
@@ -186,8 +188,10 @@ class Compiler:
 
     def all(self) -> list[Occurrence]:
         found: dict[str, Occurrence] = {}
+        until = self.until
         for item in self._everything():
-            found.setdefault(item.key, item)
+            if until is None or item.at <= until:
+                found.setdefault(item.key, item)
         return sorted(
             found.values(), key=lambda o: (o.at, KIND_ORDER[o.kind], o.ref, o.recipient or "")
         )
@@ -240,6 +244,11 @@ class Compiler:
             return
         days = [(day, day.isoformat()) for day in checkin_days(self.plan)]
         days = [(day, name) for day, name in days if not checkins.paused(day)]
+        if self.until is not None:
+            # A local day starts at most 14 hours before its UTC day: a window opening on a
+            # later day cannot be due by ``until`` (``all`` keeps exactly what is).
+            last = self.until.date() + timedelta(days=1)
+            days = [(day, name) for day, name in days if day <= last]
         # Windows open and close at the same instants for everyone in one zone.
         instants: dict[str, list[tuple[datetime, datetime]]] = {}
         for person in self.plan.checkin_people():
@@ -257,9 +266,10 @@ class Compiler:
                 yield self.occurrence("checkin_close", closes, name, person)
 
 
-def compile(plan: Plan) -> list[Occurrence]:
-    """Every occurrence the plan schedules, in time order, with stable keys."""
-    return Compiler(plan).all()
+def compile(plan: Plan, until: datetime | None = None) -> list[Occurrence]:
+    """Every occurrence the plan schedules, in time order, with stable keys; with
+    ``until``, those due at or before it."""
+    return Compiler(plan, until).all()
 
 
 def milestone_anchor(plan: Plan, milestone: Milestone) -> datetime:

@@ -128,7 +128,9 @@ def test_a_moved_plan_file_keeps_its_id(tmp_path: Path) -> None:
         register_file(engine, copy, now)
     renamed = tmp_path / "renamed.yaml"
     first.rename(renamed)
-    assert register_file(engine, renamed, now).result.kept > 0
+    moved = register_file(engine, renamed, now)
+    assert not moved.result.changed  # the same partnership, nothing scheduled twice
+    assert engine.store.plan("base").source == str(renamed.resolve())  # type: ignore[union-attr]
     other = base_plan()
     other["id"] = "another"
     renamed.write_text(dump(other))  # the id changed in the file: the copy may have it

@@ -61,6 +61,7 @@ def _left_behind(tmp_path: Path, channel: str, state: str) -> tuple[Engine, Any,
     plan = _plan(channel)
     engine = registered(make_engine(tmp_path), plan, moment("2027-01-04 00:00"))
     due = moment("2027-02-09 10:00")
+    run_until(engine, due - 1)  # the kickoff, and the horizon moved on to the reminder
     item = _dying_worker(engine, due, state, state)
     dispatch.reap(engine, due + 1)
     dispatch.reap(engine, due + 2)  # again: nothing new

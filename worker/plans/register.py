@@ -9,7 +9,7 @@ its close; a plan registered after its start still gets its kickoff, once.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,9 @@ from config.load import PlanError, Problem, load_plan, read_yaml
 from config.plan import Plan
 from worker import timeline
 from worker.calendar.revisions import CalendarChanges, queue_changes
+from worker.delivery.draft import StepResult
 from worker.engine import SYNC_GRACE, Engine, IdTaken, digest_of
+from worker.plans import horizon
 from worker.privacy.holdings import without_erased
 from worker.privacy.keeping import refusal
 from worker.store import Item, PlanRecord, SyncResult, records
@@ -34,10 +36,12 @@ class PlanPurged(PlanError):
         self.once_key = f"purged:{plan.id}:{plan.path}:{digest_of(plan.text)}"
 
 
-def items_for(plan: Plan) -> list[Item]:
+def items_for(plan: Plan, until: float | None = None) -> list[Item]:
     """The ledger items of a plan: the occurrences the engine acts on, and a check of each
-    deadline when its due date is over (an overdue deadline is reminded to owner and lead)."""
-    occurrences = timeline.compile(plan)
+    deadline when its due date is over (an overdue deadline is reminded to owner and lead);
+    with ``until``, those due at or before it (the rolling horizon)."""
+    limit = datetime.fromtimestamp(until, UTC) if until is not None else None
+    occurrences = timeline.compile(plan, limit)
     items = [
         Item(
             key=o.key,
@@ -57,6 +61,8 @@ def items_for(plan: Plan) -> list[Item]:
         # The morning after the due date, at the plan's deadline time.
         clock = plan.communication.deadline_time
         over = timeline.local_moment(milestone.due + timedelta(days=1), clock, plan.zone)
+        if limit is not None and over > limit:
+            continue
         key = timeline.occurrence_key(plan.id, "deadline_check", milestone.id, None, None, over)
         items.append(
             Item(
@@ -100,16 +106,45 @@ def register(engine: Engine, plan: Plan, now: float) -> Registration:
     other = _registered_elsewhere(engine, plan.id, source)
     if other is not None:
         raise IdTaken(plan, other)
-    record = PlanRecord(plan.id, plan.text, digest_of(plan.text), now, source)
-    items = items_for(plan)
+    previous = engine.store.plan(plan.id)
+    days = engine.settings.horizon_days
+    end = horizon.horizon_end(days, now, previous)
+    record = PlanRecord(plan.id, plan.text, digest_of(plan.text), now, source, end)
+    items = items_for(plan, end)
     closed = engine.store.get_record(records.CLOSED, plan.id)
     if closed is not None:
         # A plan closed early (pactkeeper close) keeps nothing after its close.
         items = [item for item in items if item.due <= float(closed["at"])]
-    grace = SYNC_GRACE
+    grace = horizon.sync_grace(SYNC_GRACE, now, previous)
     result = engine.store.sync(record, items, now, grace)
+    top_up = horizon.top_up(plan, end, days) if end is not None and closed is None else None
+    if top_up is not None:
+        engine.store.schedule([top_up])
     _late_kickoffs(engine, plan, result, now)
     return Registration(plan, result, queue_changes(engine, plan, now), erased)
+
+
+def extend(engine: Engine, item: Item, now: float) -> StepResult:
+    """The ``horizon`` step: register the stored plan again, the horizon moved on."""
+    registration = register(engine, engine.plan(item.plan_id), now)
+    stored = engine.store.plan(item.plan_id)
+    until = stored.horizon if stored is not None else None
+    ends = datetime.fromtimestamp(until, UTC).date().isoformat() if until else "the end"
+    return StepResult(f"scheduled up to {ends}: {len(registration.result.added)} added")
+
+
+def later(engine: Engine, plan: Plan) -> list[Item]:
+    """What the plan schedules beyond its horizon, not in the due index yet (what ``status``
+    counts as due with the rest): the items a top-up will add, as registering would."""
+    stored = engine.store.plan(plan.id)
+    if stored is None or stored.horizon is None:
+        return []
+    closed = engine.store.get_record(records.CLOSED, plan.id)
+    if closed is not None:
+        return []
+    plan, _ = without_erased(engine, plan)
+    found = [item for item in items_for(plan) if item.due > stored.horizon]
+    return sorted(found, key=lambda item: item.due)
 
 
 def _registered_elsewhere(engine: Engine, plan_id: str, source: str) -> str | None:

@@ -125,6 +125,9 @@ class PlanRecord:
     digest: str
     updated: float
     source: str = ""
+    # The end of what the due index holds of this plan (the rolling horizon); None when
+    # the whole timeline was scheduled.
+    horizon: float | None = None
 
 
 class Store(ABC):

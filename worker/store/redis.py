@@ -164,7 +164,8 @@ return added
 
 SYNC = """
 -- KEYS: plan, plans, plankeys, planitems, due, lease
--- ARGV: plan_id, text, digest, updated, source, now, grace, items (JSON), item prefix
+-- ARGV: plan_id, text, digest, updated, source, now, grace, items (JSON), item prefix,
+--       horizon ('' for the whole timeline)
 local items = cjson.decode(ARGV[8])
 local wanted, added, expired, removed, kept = {}, {}, {}, {}, 0
 local floor = tonumber(ARGV[6]) - tonumber(ARGV[7])
@@ -204,7 +205,7 @@ for _, key in ipairs(redis.call('SMEMBERS', KEYS[3])) do
   end
 end
 redis.call('HSET', KEYS[1], 'plan_id', ARGV[1], 'text', ARGV[2], 'digest', ARGV[3],
-           'updated', ARGV[4], 'source', ARGV[5])
+           'updated', ARGV[4], 'source', ARGV[5], 'horizon', ARGV[10])
 redis.call('SADD', KEYS[2], ARGV[1])
 return {added, removed, expired, kept}
 """
@@ -336,8 +337,14 @@ class RedisStore(Store):
         row: dict[str, str] = self.redis.hgetall(self._key("plan", plan_id))
         if not row:
             return None
+        horizon = row.get("horizon")
         return PlanRecord(
-            row["plan_id"], row["text"], row["digest"], float(row["updated"]), row.get("source", "")
+            row["plan_id"],
+            row["text"],
+            row["digest"],
+            float(row["updated"]),
+            row.get("source", ""),
+            float(horizon) if horizon else None,
         )
 
     def plan_digest(self, plan_id: str) -> str | None:
@@ -374,6 +381,7 @@ class RedisStore(Store):
             grace,
             json.dumps(rows),
             self._key("item", ""),
+            record.horizon,
         ]
         added, removed, expired, kept = self._run("sync", keys, args)
         return SyncResult(list(added), list(removed), list(expired), int(kept))

@@ -31,7 +31,7 @@ from worker.store.base import (
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS plans (
     plan_id TEXT PRIMARY KEY, text TEXT NOT NULL, digest TEXT NOT NULL,
-    updated REAL NOT NULL, source TEXT NOT NULL DEFAULT ''
+    updated REAL NOT NULL, source TEXT NOT NULL DEFAULT '', horizon REAL
 );
 CREATE TABLE IF NOT EXISTS items (
     key TEXT PRIMARY KEY, plan_id TEXT NOT NULL, kind TEXT NOT NULL, due REAL NOT NULL,
@@ -63,6 +63,16 @@ class SqliteStore(Store):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._db().executescript(SCHEMA)  # executescript manages its own transaction
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """Columns added since a store file was made (``CREATE TABLE IF NOT EXISTS``
+        leaves an existing table as it was)."""
+        db = self._db()
+        columns = {row["name"] for row in db.execute("PRAGMA table_info(plans)")}
+        if "horizon" not in columns:
+            with self._write() as writing:
+                writing.execute("ALTER TABLE plans ADD COLUMN horizon REAL")
 
     # -- connections -------------------------------------------------------------------
 
@@ -132,10 +142,18 @@ class SqliteStore(Store):
         wanted = {item.key: item for item in items}
         with self._write() as db:
             db.execute(
-                "INSERT INTO plans (plan_id, text, digest, updated, source) VALUES (?,?,?,?,?) "
-                "ON CONFLICT (plan_id) DO UPDATE SET text = excluded.text, "
-                "digest = excluded.digest, updated = excluded.updated, source = excluded.source",
-                (record.plan_id, record.text, record.digest, record.updated, record.source),
+                "INSERT INTO plans (plan_id, text, digest, updated, source, horizon) "
+                "VALUES (?,?,?,?,?,?) ON CONFLICT (plan_id) DO UPDATE SET text = excluded.text, "
+                "digest = excluded.digest, updated = excluded.updated, source = excluded.source, "
+                "horizon = excluded.horizon",
+                (
+                    record.plan_id,
+                    record.text,
+                    record.digest,
+                    record.updated,
+                    record.source,
+                    record.horizon,
+                ),
             )
             known = {
                 row["key"]: row["state"]
