@@ -6,7 +6,14 @@ store against a bare claim transaction. Prints medians and ratios; asserts
 nothing. Targets (issue 3): our claim at most 2x the bare script; 1M/10k at
 most 1.3 (the cost follows what is due, not what is scheduled).
 
+With ``--variants`` it first prints where a Redis claim's time goes: the bare
+script, the bare script plus each per-key step our claim adds, the claim script
+called raw, and ``RedisStore.claim()`` (the script plus building the Claims),
+timed in interleaved rounds on the same data (median, and the server's own
+share from INFO commandstats).
+
     python bench/bench_sweep.py [--sizes 10000 1000000] [--due 1000] [--repeat 15]
+    python bench/bench_sweep.py --variants [--sizes 10000] [--repeat 41]
 """
 
 from __future__ import annotations
@@ -16,14 +23,15 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.servers import RedisServer
-from worker.store.base import Item
-from worker.store.redis import RedisStore
+from worker.store.base import Claim, Item
+from worker.store.redis import CLAIM, RedisStore
 from worker.store.sqlite import SqliteStore
 
 NOW = 1_800_000_000.0
@@ -40,6 +48,30 @@ end
 redis.call('ZADD', KEYS[2], unpack(leases))
 return keys
 """
+
+# The bare script plus one per-key step of a claim: what each step costs on its own.
+STEP = """
+local keys = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+if #keys == 0 then return keys end
+redis.call('ZREM', KEYS[1], unpack(keys))
+local leases = {}
+for _, key in ipairs(keys) do
+  %s
+  leases[#leases + 1] = ARGV[3]
+  leases[#leases + 1] = key
+end
+redis.call('ZADD', KEYS[2], unpack(leases))
+return keys
+"""
+VARIANTS = {
+    "bare script": BARE,
+    "+ EXISTS per key": STEP % "redis.call('EXISTS', ARGV[5] .. key)",
+    "+ HSET state per key": STEP % "redis.call('HSET', ARGV[5] .. key, 'state', 'claimed')",
+    "+ HSET state, token": STEP
+    % "redis.call('HSET', ARGV[5] .. key, 'state', 'claimed', 'token', ARGV[4])",
+    "+ HGET kind per key": STEP % "redis.call('HGET', ARGV[5] .. key, 'kind')",
+    "CLAIM script, raw": CLAIM,
+}
 
 
 def item(number: int, due: float) -> Item:
@@ -130,6 +162,72 @@ def bench_redis(sizes: list[int], due: int, repeat: int) -> dict[int, tuple[floa
     return results
 
 
+def bench_variants(size: int, due: int, repeat: int) -> None:
+    """Where a claim's time goes: each variant once per round, rounds interleaved so a
+    busy neighbour slows them all alike; median wall time and median server time."""
+    with tempfile.TemporaryDirectory() as folder:
+        server = RedisServer(Path(folder), appendonly=False).start()
+        try:
+            store = RedisStore(server.url, prefix="bench:")
+            populate_redis(store, size, due)
+            actions = {name: raw_script(store, text, due) for name, text in VARIANTS.items()}
+            actions["RedisStore.claim()"] = lambda: [c.key for c in store.claim(NOW, due, LEASE)]
+            wall: dict[str, list[float]] = {name: [] for name in actions}
+            busy: dict[str, list[float]] = {name: [] for name in actions}
+            for _ in range(repeat):
+                for name, action in actions.items():
+                    before = script_time(store)
+                    start = time.perf_counter()
+                    keys = action()
+                    wall[name].append(time.perf_counter() - start)
+                    busy[name].append(script_time(store) - before)
+                    assert len(keys) == due, (name, len(keys), due)
+                    restore_redis(store, keys)
+            store.flush()
+        finally:
+            server.stop()
+    base = statistics.median(wall["bare script"])
+    print(f"redis claim variants, {size:,} scheduled, {due} due, {repeat} rounds (medians)")
+    print(f"  {'variant':<24} {'wall ms':>8} {'server ms':>9} {'/ bare':>7}")
+    for name in actions:
+        median = statistics.median(wall[name])
+        print(
+            f"  {name:<24} {median * 1e3:8.2f} {statistics.median(busy[name]) * 1e3:9.2f}"
+            f" {median / base:7.2f}"
+        )
+    print(f"  {'building 1000 Claims':<24} {claims_time(repeat) * 1e3:8.2f}")
+
+
+def raw_script(store: RedisStore, text: str, due: int) -> Callable[[], list[str]]:
+    script = store.redis.register_script(text)
+    keys = [store._key("due"), store._key("lease")]
+    args = [NOW, due, NOW + LEASE, uuid.uuid4().hex, store._key("item", "")]
+
+    def action() -> list[str]:
+        reply = script(keys=keys, args=args)
+        return list(reply[0] if reply and isinstance(reply[0], list) else reply)
+
+    return action
+
+
+def script_time(store: RedisStore) -> float:
+    """Seconds the server has spent in scripts so far (INFO commandstats)."""
+    stats = store.redis.info("commandstats")
+    used = sum(stats.get(f"cmdstat_{name}", {}).get("usec", 0) for name in ("evalsha", "eval"))
+    return float(used) / 1e6
+
+
+def claims_time(repeat: int) -> float:
+    """The Python side alone: 1,000 Claim objects from keys and kinds already decoded."""
+    keys, kinds, token = [f"k{n:08d}" for n in range(1000)], ["reminder"] * 1000, "t" * 32
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        [Claim(key, token, kind) for key, kind in zip(keys, kinds, strict=True)]
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
 def populate_sqlite(store: SqliteStore, size: int, due: int) -> None:
     db = store._db()
     db.execute("DELETE FROM items")
@@ -201,7 +299,12 @@ def main() -> None:
     parser.add_argument("--due", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument("--variants", action="store_true", help="where a claim's time goes")
     args = parser.parse_args()
+    if args.variants:
+        for size in args.sizes:
+            bench_variants(size, args.due, args.repeat)
+        return
     results = bench_redis(args.sizes, args.due, args.repeat)
     if len(args.sizes) >= 2:
         small, large = min(args.sizes), max(args.sizes)
