@@ -38,18 +38,24 @@ from worker.store.base import (
 )
 
 CLAIM = """
-local keys = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+-- KEYS: due, lease; ARGV: now, limit, lease expiry, token, item prefix.
+-- Per key the least a claim can do: one HSET (state and token together) and one HGET.
+-- redis.call and the ARGV values are held in locals: a global and a table lookup per
+-- key were measurable at 1,000 keys (bench/bench_sweep.py --variants).
+local call = redis.call
+local keys = call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
 if #keys == 0 then return keys end
-redis.call('ZREM', KEYS[1], unpack(keys))
+call('ZREM', KEYS[1], unpack(keys))
+local expiry, token, prefix = ARGV[3], ARGV[4], ARGV[5]
 local leases, kinds = {}, {}
 for i, key in ipairs(keys) do
-  local item = ARGV[5] .. key
-  redis.call('HSET', item, 'state', 'claimed', 'token', ARGV[4])
-  kinds[i] = redis.call('HGET', item, 'kind')
-  leases[#leases + 1] = ARGV[3]
-  leases[#leases + 1] = key
+  local item = prefix .. key
+  call('HSET', item, 'state', 'claimed', 'token', token)
+  kinds[i] = call('HGET', item, 'kind')
+  leases[2 * i - 1] = expiry
+  leases[2 * i] = key
 end
-redis.call('ZADD', KEYS[2], unpack(leases))
+call('ZADD', KEYS[2], unpack(leases))
 return {keys, kinds}
 """
 
