@@ -35,6 +35,7 @@ from worker.store.base import (
     ReapResult,
     Store,
     SyncResult,
+    claims_of,
 )
 
 CLAIM = """
@@ -410,7 +411,7 @@ class RedisStore(Store):
         if not keys:
             return []
         found, kinds = keys
-        return [Claim(key, token, kind or "") for key, kind in zip(found, kinds, strict=True)]
+        return claims_of(found, token, kinds)
 
     def settle(self, claims: list[Claim], now: float, details: dict[str, str]) -> list[str]:
         settled: list[str] = []
