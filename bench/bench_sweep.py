@@ -197,6 +197,7 @@ def bench_variants(size: int, due: int, repeat: int) -> None:
             store = RedisStore(server.url, prefix="bench:")
             populate_redis(store, size, due)
             actions = {name: raw_script(store, text, due) for name, text in VARIANTS.items()}
+            actions["claim() as before"] = claim_before(store, due)
             actions["RedisStore.claim()"] = lambda: [c.key for c in store.claim(NOW, due, LEASE)]
             wall: dict[str, list[float]] = {name: [] for name in actions}
             busy: dict[str, list[float]] = {name: [] for name in actions}
@@ -234,6 +235,21 @@ def raw_script(store: RedisStore, text: str, due: int) -> Callable[[], list[str]
     def action() -> list[str]:
         reply = script(keys=keys, args=args)
         return list(reply[0] if reply and isinstance(reply[0], list) else reply)
+
+    return action
+
+
+def claim_before(store: RedisStore, due: int) -> Callable[[], list[str]]:
+    """RedisStore.claim() as issue 15 measured it: the old script, Claim(...) per key."""
+    script = store.redis.register_script(CLAIM_BEFORE)
+    keys = [store._key("due"), store._key("lease")]
+
+    def action() -> list[str]:
+        token = uuid.uuid4().hex
+        args = [repr(NOW), str(due), repr(NOW + LEASE), token, store._key("item", "")]
+        found, kinds = script(keys=keys, args=args)
+        claims = [Claim(k, token, kind or "") for k, kind in zip(found, kinds, strict=True)]
+        return [c.key for c in claims]
 
     return action
 
