@@ -10,7 +10,12 @@ server and measured itself. Each run first warms up, then sends ``--requests``
 requests and prints requests per second and latency percentiles; asserts
 nothing. Target (issue 6): p99 under 50 ms at 50 concurrent.
 
-    python bench/bench_checkin_endpoint.py [--store sqlite|redis] [--clients 50]
+Before each store the same load goes to a baseline in the same run:
+``bench/checkin_baseline_app.py``, a trivial FastAPI POST on the same route under
+the same uvicorn settings. The figures that travel between machines are the
+ratios ours / baseline of p50 and p99 (target, issue 15: p99 at most 2x).
+
+    python bench/bench_checkin_endpoint.py [--store sqlite redis] [--clients 50]
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -57,7 +63,11 @@ def bench_plan(people: int) -> Plan:
 
 
 def start_server(
-    data_dir: Path, redis_url: str | None, offset: float, workers: int = 1
+    data_dir: Path,
+    redis_url: str | None,
+    offset: float,
+    workers: int = 1,
+    app: str = "web.app:app",
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PACTKEEPER_")}
@@ -69,7 +79,7 @@ def start_server(
     )
     if redis_url:
         env.update(PACTKEEPER_REDIS_URL=redis_url, PACTKEEPER_REDIS_PREFIX="bench-web:")
-    command = [sys.executable, "-m", "uvicorn", "web.app:app", "--host", "127.0.0.1"]
+    command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1"]
     command += ["--port", str(port), "--no-access-log", "--log-level", "warning"]
     command += ["--workers", str(workers)]
     process = subprocess.Popen(command, env=env, cwd=ROOT)
@@ -128,58 +138,109 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
+BASELINE = "bench.checkin_baseline_app:app"
+
+
+@dataclass
+class Figures:
+    latencies: list[float]
+    codes: dict[int, int]
+    elapsed: float
+
+    @property
+    def p50(self) -> float:
+        return statistics.median(self.latencies)
+
+    @property
+    def p99(self) -> float:
+        return percentile(self.latencies, 0.99)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--store", choices=("sqlite", "redis"), default="sqlite")
+    parser.add_argument(
+        "--store", choices=("sqlite", "redis"), nargs="+", default=["sqlite", "redis"]
+    )
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--people", type=int, default=400)
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--repeat", type=int, default=3, help="baseline/ours pairs per store")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        run(Path(folder), args)
+    for store in args.store:
+        with tempfile.TemporaryDirectory() as folder:
+            run(Path(folder), store, args)
 
 
-def run(folder: Path, args: argparse.Namespace) -> None:
-    redis = RedisServer(folder / "redis").start() if args.store == "redis" else None
+def run(folder: Path, store: str, args: argparse.Namespace) -> None:
+    redis = RedisServer(folder / "redis").start() if store == "redis" else None
     redis_url = redis.url if redis else None
-    # The web app runs on the plan's clock (an offset: a virtual clock), so the folder is
-    # registered on that clock too: a data folder belongs to one clock.
-    offset = moment(NOW) - time.time()
-    settings = Settings(
-        clock_offset=offset,
-        data_dir=folder / "data",
-        redis_url=redis_url,
-        redis_prefix="bench-web:",
-        smtp_host=None,
-        plans_dir=None,
-        secret_key=KEY,
-    )
-    engine = Engine(settings, open_store(settings), outbox_only=True)
-    plan = bench_plan(args.people)
-    register(engine, plan, moment("2027-01-01 00:00"))
-    engine.close()
-    process, base = start_server(folder / "data", redis_url, offset, args.workers)
     try:
+        # The web app runs on the plan's clock (an offset: a virtual clock), so the folder
+        # is registered on that clock too: a data folder belongs to one clock.
+        offset = moment(NOW) - time.time()
+        settings = Settings(
+            clock_offset=offset,
+            data_dir=folder / "data",
+            redis_url=redis_url,
+            redis_prefix="bench-web:",
+            smtp_host=None,
+            plans_dir=None,
+            secret_key=KEY,
+        )
+        engine = Engine(settings, open_store(settings), outbox_only=True)
+        plan = bench_plan(args.people)
+        register(engine, plan, moment("2027-01-01 00:00"))
+        engine.close()
         bodies = request_bodies(plan.id, args.people, args.requests)
+        # The baseline, then ours, each on its own uvicorn with the same settings; in
+        # pairs, so that a neighbour's load on a shared machine falls on both alike.
+        pairs = []
+        for _ in range(args.repeat):
+            baseline = measure(folder / "data", redis_url, offset, args, bodies, BASELINE)
+            ours = measure(folder / "data", redis_url, offset, args, bodies, "web.app:app")
+            pairs.append((baseline, ours))
+    finally:
+        if redis:
+            redis.stop()
+    print(
+        f"POST /api/checkins, {store} store, {args.workers} uvicorn process(es), "
+        f"{args.clients} concurrent clients, {args.requests} requests, {args.repeat} pairs"
+    )
+    for baseline, ours in pairs:
+        show("trivial FastAPI POST", baseline)
+        show(f"ours ({store})", ours)
+    p50 = statistics.median(ours.p50 / baseline.p50 for baseline, ours in pairs)
+    p99 = statistics.median(ours.p99 / baseline.p99 for baseline, ours in pairs)
+    print(
+        f"  ours / trivial, median of {len(pairs)} pairs: p50 {p50:.2f}x, p99 {p99:.2f}x"
+        " (target p99 at most 2x)"
+    )
+
+
+def measure(
+    data_dir: Path,
+    redis_url: str | None,
+    offset: float,
+    args: argparse.Namespace,
+    bodies: list[bytes],
+    app: str,
+) -> Figures:
+    process, base = start_server(data_dir, redis_url, offset, args.workers, app)
+    try:
         asyncio.run(load(base, bodies[: args.clients * 4], args.clients))  # warm up
-        latencies, codes, elapsed = asyncio.run(load(base, bodies, args.clients))
+        return Figures(*asyncio.run(load(base, bodies, args.clients)))
     finally:
         os.kill(process.pid, signal.SIGTERM)
         process.wait(timeout=20)
-        if redis:
-            redis.stop()
-    answers = ", ".join(f"{n} x {code}" for code, n in sorted(codes.items()))
+
+
+def show(name: str, figures: Figures) -> None:
+    answers = ", ".join(f"{n} x {code}" for code, n in sorted(figures.codes.items()))
     print(
-        f"POST /api/checkins, {args.store} store, {args.workers} uvicorn process(es), "
-        f"{args.clients} concurrent clients, "
-        f"{len(latencies)} requests ({answers})"
-    )
-    print(f"  {len(latencies) / elapsed:7.0f} requests/s")
-    print(
-        f"  latency ms: p50 {statistics.median(latencies):.1f}, "
-        f"p95 {percentile(latencies, 0.95):.1f}, p99 {percentile(latencies, 0.99):.1f}, "
-        f"max {max(latencies):.1f}"
+        f"  {name:<22} {len(figures.latencies) / figures.elapsed:6.0f} requests/s,"
+        f" latency ms: p50 {figures.p50:.1f}, p95 {percentile(figures.latencies, 0.95):.1f},"
+        f" p99 {figures.p99:.1f}, max {max(figures.latencies):.1f} ({answers})"
     )
 
 

@@ -6,7 +6,14 @@ store against a bare claim transaction. Prints medians and ratios; asserts
 nothing. Targets (issue 3): our claim at most 2x the bare script; 1M/10k at
 most 1.3 (the cost follows what is due, not what is scheduled).
 
+With ``--variants`` it first prints where a Redis claim's time goes: the bare
+script, the bare script plus each per-key step our claim adds, the claim script
+called raw, and ``RedisStore.claim()`` (the script plus building the Claims),
+timed in interleaved rounds on the same data (median, and the server's own
+share from INFO commandstats).
+
     python bench/bench_sweep.py [--sizes 10000 1000000] [--due 1000] [--repeat 15]
+    python bench/bench_sweep.py --variants [--sizes 10000] [--repeat 41]
 """
 
 from __future__ import annotations
@@ -16,14 +23,15 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.servers import RedisServer
-from worker.store.base import Item
-from worker.store.redis import RedisStore
+from worker.store.base import Claim, Item, claims_of
+from worker.store.redis import CLAIM, RedisStore
 from worker.store.sqlite import SqliteStore
 
 NOW = 1_800_000_000.0
@@ -40,6 +48,48 @@ end
 redis.call('ZADD', KEYS[2], unpack(leases))
 return keys
 """
+
+# The claim script as it was when issue 15 measured it (3.0x the bare script).
+CLAIM_BEFORE = """
+local keys = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+if #keys == 0 then return keys end
+redis.call('ZREM', KEYS[1], unpack(keys))
+local leases, kinds = {}, {}
+for i, key in ipairs(keys) do
+  local item = ARGV[5] .. key
+  redis.call('HSET', item, 'state', 'claimed', 'token', ARGV[4])
+  kinds[i] = redis.call('HGET', item, 'kind')
+  leases[#leases + 1] = ARGV[3]
+  leases[#leases + 1] = key
+end
+redis.call('ZADD', KEYS[2], unpack(leases))
+return {keys, kinds}
+"""
+
+# The bare script plus one per-key step of a claim: what each step costs on its own.
+STEP = """
+local keys = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+if #keys == 0 then return keys end
+redis.call('ZREM', KEYS[1], unpack(keys))
+local leases = {}
+for _, key in ipairs(keys) do
+  %s
+  leases[#leases + 1] = ARGV[3]
+  leases[#leases + 1] = key
+end
+redis.call('ZADD', KEYS[2], unpack(leases))
+return keys
+"""
+VARIANTS = {
+    "bare script": BARE,
+    "+ EXISTS per key": STEP % "redis.call('EXISTS', ARGV[5] .. key)",
+    "+ HSET state per key": STEP % "redis.call('HSET', ARGV[5] .. key, 'state', 'claimed')",
+    "+ HSET state, token": STEP
+    % "redis.call('HSET', ARGV[5] .. key, 'state', 'claimed', 'token', ARGV[4])",
+    "+ HGET kind per key": STEP % "redis.call('HGET', ARGV[5] .. key, 'kind')",
+    "CLAIM before (issue 15)": CLAIM_BEFORE,
+    "CLAIM script, raw": CLAIM,
+}
 
 
 def item(number: int, due: float) -> Item:
@@ -82,16 +132,23 @@ def restore_redis(store: RedisStore, keys: list[str]) -> None:
 
 
 def timed(
-    action: Callable[[], list[str]], restore: Callable[[list[str]], None], repeat: int, expect: int
-) -> float:
-    samples = []
+    ours: Callable[[], list[str]],
+    bare: Callable[[], list[str]],
+    restore: Callable[[list[str]], None],
+    repeat: int,
+    expect: int,
+) -> tuple[float, float]:
+    """Median seconds of ours and of the bare claim, taken in turns: a neighbour's load
+    on this shared machine then falls on both alike instead of on one of them."""
+    samples: tuple[list[float], list[float]] = ([], [])
     for _ in range(repeat):
-        start = time.perf_counter()
-        keys = action()
-        samples.append(time.perf_counter() - start)
-        assert len(keys) == expect, (len(keys), expect)
-        restore(keys)
-    return statistics.median(samples)
+        for action, times in zip((ours, bare), samples, strict=True):
+            start = time.perf_counter()
+            keys = action()
+            times.append(time.perf_counter() - start)
+            assert len(keys) == expect, (len(keys), expect)
+            restore(keys)
+    return statistics.median(samples[0]), statistics.median(samples[1])
 
 
 def bench_redis(sizes: list[int], due: int, repeat: int) -> dict[int, tuple[float, float]]:
@@ -115,8 +172,9 @@ def bench_redis(sizes: list[int], due: int, repeat: int) -> dict[int, tuple[floa
                         )
                     )
 
-                ours_time = timed(ours, lambda k: restore_redis(store, k), repeat, due)
-                bare_time = timed(plain, lambda k: restore_redis(store, k), repeat, due)
+                ours_time, bare_time = timed(
+                    ours, plain, lambda k: restore_redis(store, k), repeat, due
+                )
                 results[size] = (ours_time, bare_time)
                 print(
                     f"redis  {size:>9,} scheduled, {due} due: claim {ours_time * 1e3:6.2f} ms,"
@@ -128,6 +186,94 @@ def bench_redis(sizes: list[int], due: int, repeat: int) -> dict[int, tuple[floa
         finally:
             server.stop()
     return results
+
+
+def bench_variants(size: int, due: int, repeat: int) -> None:
+    """Where a claim's time goes: each variant once per round, rounds interleaved so a
+    busy neighbour slows them all alike; median wall time and median server time."""
+    with tempfile.TemporaryDirectory() as folder:
+        server = RedisServer(Path(folder), appendonly=False).start()
+        try:
+            store = RedisStore(server.url, prefix="bench:")
+            populate_redis(store, size, due)
+            actions = {name: raw_script(store, text, due) for name, text in VARIANTS.items()}
+            actions["claim() as before"] = claim_before(store, due)
+            actions["RedisStore.claim()"] = lambda: [c.key for c in store.claim(NOW, due, LEASE)]
+            wall: dict[str, list[float]] = {name: [] for name in actions}
+            busy: dict[str, list[float]] = {name: [] for name in actions}
+            for _ in range(repeat):
+                for name, action in actions.items():
+                    before = script_time(store)
+                    start = time.perf_counter()
+                    keys = action()
+                    wall[name].append(time.perf_counter() - start)
+                    busy[name].append(script_time(store) - before)
+                    assert len(keys) == due, (name, len(keys), due)
+                    restore_redis(store, keys)
+            store.flush()
+        finally:
+            server.stop()
+    base = statistics.median(wall["bare script"])
+    print(f"redis claim variants, {size:,} scheduled, {due} due, {repeat} rounds (medians)")
+    print(f"  {'variant':<24} {'wall ms':>8} {'server ms':>9} {'/ bare':>7}")
+    for name in actions:
+        median = statistics.median(wall[name])
+        print(
+            f"  {name:<24} {median * 1e3:8.2f} {statistics.median(busy[name]) * 1e3:9.2f}"
+            f" {median / base:7.2f}"
+        )
+    constructed, filled = claims_time(repeat)
+    print(f"  {'1,000 Claim(...)':<24} {constructed * 1e3:8.2f}")
+    print(f"  {'1,000 from claims_of':<24} {filled * 1e3:8.2f}")
+
+
+def raw_script(store: RedisStore, text: str, due: int) -> Callable[[], list[str]]:
+    script = store.redis.register_script(text)
+    keys = [store._key("due"), store._key("lease")]
+    args = [NOW, due, NOW + LEASE, uuid.uuid4().hex, store._key("item", "")]
+
+    def action() -> list[str]:
+        reply = script(keys=keys, args=args)
+        return list(reply[0] if reply and isinstance(reply[0], list) else reply)
+
+    return action
+
+
+def claim_before(store: RedisStore, due: int) -> Callable[[], list[str]]:
+    """RedisStore.claim() as issue 15 measured it: the old script, Claim(...) per key."""
+    script = store.redis.register_script(CLAIM_BEFORE)
+    keys = [store._key("due"), store._key("lease")]
+
+    def action() -> list[str]:
+        token = uuid.uuid4().hex
+        args = [repr(NOW), str(due), repr(NOW + LEASE), token, store._key("item", "")]
+        found, kinds = script(keys=keys, args=args)
+        claims = [Claim(k, token, kind or "") for k, kind in zip(found, kinds, strict=True)]
+        return [c.key for c in claims]
+
+    return action
+
+
+def script_time(store: RedisStore) -> float:
+    """Seconds the server has spent in scripts so far (INFO commandstats)."""
+    stats = store.redis.info("commandstats")
+    used = sum(stats.get(f"cmdstat_{name}", {}).get("usec", 0) for name in ("evalsha", "eval"))
+    return float(used) / 1e6
+
+
+def claims_time(repeat: int) -> tuple[float, float]:
+    """The Python side alone: 1,000 Claims from keys and kinds already decoded, through
+    the dataclass constructor and through claims_of (what both stores use)."""
+    keys, kinds, token = [f"k{n:08d}" for n in range(1000)], ["reminder"] * 1000, "t" * 32
+    samples: tuple[list[float], list[float]] = ([], [])
+    for _ in range(repeat):
+        start = time.perf_counter()
+        [Claim(key, token, kind) for key, kind in zip(keys, kinds, strict=True)]
+        samples[0].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        claims_of(keys, token, list(kinds))
+        samples[1].append(time.perf_counter() - start)
+    return statistics.median(samples[0]), statistics.median(samples[1])
 
 
 def populate_sqlite(store: SqliteStore, size: int, due: int) -> None:
@@ -184,8 +330,9 @@ def bench_sqlite(sizes: list[int], due: int, repeat: int) -> None:
                     )
                 return keys
 
-            ours_time = timed(ours, lambda k: restore_sqlite(store, k), repeat, due)
-            bare_time = timed(plain, lambda k: restore_sqlite(store, k), repeat, due)
+            ours_time, bare_time = timed(
+                ours, plain, lambda k: restore_sqlite(store, k), repeat, due
+            )
             print(
                 f"sqlite {size:>9,} scheduled, {due} due: claim {ours_time * 1e3:6.2f} ms, "
                 f"bare transaction {bare_time * 1e3:6.2f} ms, ratio "
@@ -201,7 +348,12 @@ def main() -> None:
     parser.add_argument("--due", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument("--variants", action="store_true", help="where a claim's time goes")
     args = parser.parse_args()
+    if args.variants:
+        for size in args.sizes:
+            bench_variants(size, args.due, args.repeat)
+        return
     results = bench_redis(args.sizes, args.due, args.repeat)
     if len(args.sizes) >= 2:
         small, large = min(args.sizes), max(args.sizes)

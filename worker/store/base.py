@@ -100,6 +100,26 @@ class Claim:
     kind: str = ""  # the item's kind, so a sweep can run engine steps in batches
 
 
+def claims_of(keys: list[str], token: str, kinds: list[str | None]) -> list[Claim]:
+    """The Claims of one claim call, one per key, kinds in the same order (None: "").
+
+    A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``:
+    0.8 to 1.0 ms for the 1,000 Claims of one sweep on this machine, half the bare claim
+    script (bench/bench_sweep.py --variants). Filling each new instance's dict gives the
+    same objects (equal, hashable, still frozen) in about half that time (0.43-0.50 ms).
+    """
+    new = object.__new__
+    claims = []
+    for key, kind in zip(keys, kinds, strict=True):
+        claim = new(Claim)
+        fields = claim.__dict__
+        fields["key"] = key
+        fields["token"] = token
+        fields["kind"] = kind or ""
+        claims.append(claim)
+    return claims
+
+
 @dataclass
 class SyncResult:
     added: list[str] = field(default_factory=list)

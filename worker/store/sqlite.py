@@ -26,6 +26,7 @@ from worker.store.base import (
     ReapResult,
     Store,
     SyncResult,
+    claims_of,
 )
 
 SCHEMA = """
@@ -217,7 +218,7 @@ class SqliteStore(Store):
                 "WHERE key = ? AND state = 'due'",
                 [(token, now + lease, key) for key, _ in rows],
             )
-        return [Claim(key, token, kind) for key, kind in rows]
+        return claims_of([key for key, _ in rows], token, [kind for _, kind in rows])
 
     def settle(self, claims: list[Claim], now: float, details: dict[str, str]) -> list[str]:
         settled = []
