@@ -8,20 +8,29 @@ stopped by its pid. Certificates are made with the ``openssl`` command (the
 
 from __future__ import annotations
 
+import itertools
+import json
 import os
 import signal
 import subprocess
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import redis
 
 from config.plan import Plan
+from config.settings import Settings
+from tests import processes
+from tests.http_sink import start_sink
 from tests.servers import free_port, wait_for_port
 from tests.support import minimal_data, plan_from
+from worker.engine import Engine
+from worker.plans.register import register
 from worker.store.base import Item
+from worker.store.redis import store_for
 
 MASTER = "pkprimary"
 
@@ -437,3 +446,154 @@ def reminders(plan_id: str, count: int, first_due: float, per_second: float) -> 
         )
         for n in range(count)
     ]
+
+
+@dataclass
+class FailoverReport:
+    """What one failover run did: counts by item key, and the moments that matter."""
+
+    wait_replicas: int
+    scheduled: int = 0
+    delivered: int = 0  # keys that reached the sink at least once
+    lost: int = 0  # scheduled, never reached the sink
+    duplicated: int = 0  # keys that reached the sink more than once, of which:
+    # re-sent by the ledger after an unknown outcome (a "sent" lost at the failover), with
+    # the same Idempotency-Key: the receiver acts once, and channels that do not
+    # de-duplicate tell the lead instead of re-sending;
+    resent_after_unknown: int = 0
+    # sent again with no attempt recorded: the ledger lost "sending" and sent blind.
+    blind_duplicates: int = 0
+    requests: int = 0
+    states: dict[str, int] = field(default_factory=dict)
+    sent_before_kill: int = 0
+    promotion_seconds: float = 0.0
+    longest_gap_seconds: float = 0.0  # the longest pause between two arrivals at the sink
+    settle_seconds: float = 0.0
+    unconfirmed_waits: int = 0  # deliveries put back because no replica confirmed "sending"
+    # How each duplicate came about: its attempts and the ledger's last detail.
+    duplicates: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+
+def failover_run(
+    folder: Path,
+    wait_replicas: int,
+    seconds: float = 25.0,
+    per_second: float = 50.0,
+    kill_after: float = 8.0,
+) -> FailoverReport:
+    """A steady stream to a webhook sink through Celery workers on a Sentinel group; the
+    primary is SIGKILLed ``kill_after`` seconds in, and started again (as a container's
+    restart policy would) once the Sentinels promoted the replica, so that it rejoins as
+    the new primary's replica."""
+    group = SentinelGroup(folder / "ha", replicas=1, down_after_ms=2000, failover_timeout_ms=6000)
+    sink = start_sink(folder / "sink")
+    workers: list[subprocess.Popen[bytes]] = []
+    beat = None
+    report = FailoverReport(wait_replicas)
+    logs = folder / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    group.start()
+    try:
+        settings = _failover_settings(folder, group, wait_replicas)
+        store = store_for(settings)
+        plan = webhook_plan(f"{sink.url}/hook")
+        now = time.time()
+        register(Engine(settings, store), plan, now)
+        first_due = now + 5
+        items = reminders(plan.id, int(seconds * per_second), first_due, per_second)
+        store.schedule(items)
+        report.scheduled = len(items)
+        env = _failover_env(folder, group, wait_replicas)
+        beat = processes.beat(env, folder / "beat-schedule", logs / "beat.log")
+        workers = [processes.worker(env, f"w{n}", logs / f"w{n}.log") for n in range(2)]
+        time.sleep(max(0.0, first_due + kill_after - time.time()))
+        report.sent_before_kill = len(sink.requests())
+        killed = group.kill_primary()
+        report.promotion_seconds = round(group.wait_for_promotion(killed.port), 2)
+        killed.start()  # comes back empty; the Sentinels make it the new primary's replica
+        started = time.monotonic()
+        keys = {item.key for item in items}
+        processes.wait_until(lambda: _settled(store, plan.id, keys), timeout=240, step=1.0)
+        report.settle_seconds = round(time.monotonic() - started, 1)
+        _count(report, store, plan.id, keys, sink.requests())
+        report.unconfirmed_waits = sum(
+            (logs / f"w{n}.log").read_text().count("replicas confirmed the start") for n in range(2)
+        )
+        store.close()
+    finally:
+        for worker in workers:
+            processes.stop(worker, signal.SIGKILL)
+        if beat is not None:
+            processes.stop(beat)
+        sink.stop()
+        group.stop()
+    return report
+
+
+def _failover_settings(folder: Path, group: SentinelGroup, wait_replicas: int) -> Settings:
+    return Settings(
+        data_dir=folder / "data",
+        redis_sentinels=group.addresses,
+        redis_master=MASTER,
+        redis_prefix="ha:",
+        redis_wait_replicas=wait_replicas,
+        secret_key="failover-test-signing-key",
+        plans_dir=None,
+    )
+
+
+def _failover_env(folder: Path, group: SentinelGroup, wait_replicas: int) -> dict[str, str]:
+    env = processes.celery_env(
+        folder / "data",
+        "",
+        "ha:",
+        PACTKEEPER_REDIS_SENTINELS=group.addresses,
+        PACTKEEPER_REDIS_MASTER=MASTER,
+        PACTKEEPER_REDIS_WAIT_REPLICAS=str(wait_replicas),
+        PACTKEEPER_SECRET_KEY="failover-test-signing-key",
+        PACTKEEPER_SWEEP_INTERVAL="0.5",
+        PACTKEEPER_LEASE_SECONDS="10",
+        PACTKEEPER_REAP_INTERVAL="2",
+        PACTKEEPER_HTTP_READ_TIMEOUT="5",
+    )
+    del env["PACTKEEPER_REDIS_URL"]  # the Sentinels alone name the Redis
+    return env
+
+
+def _settled(store: Any, plan_id: str, keys: set[str]) -> bool:
+    """Every streamed item at an end (sent, unknown, failed) and every outcome acted on."""
+    try:
+        open_items = store.items(plan_id, ("due", "claimed", "sending"))
+        return not any(i.key in keys for i in open_items) and not store.follow_ups()
+    except redis.RedisError:
+        return False
+
+
+def _count(
+    report: FailoverReport,
+    store: Any,
+    plan_id: str,
+    keys: set[str],
+    requests: list[dict[str, Any]],
+) -> None:
+    arrivals = Counter(r["headers"].get("Idempotency-Key") for r in requests)
+    report.requests = len(requests)
+    report.delivered = sum(1 for key in keys if arrivals[key] > 0)
+    report.lost = sum(1 for key in keys if arrivals[key] == 0)
+    report.duplicated = sum(1 for key in keys if arrivals[key] > 1)
+    items = {i.key: i for i in store.items(plan_id) if i.key in keys}
+    report.states = dict(Counter(items[key].state if key in items else "gone" for key in keys))
+    twice = [key for key in keys if arrivals[key] > 1 and key in items]
+    report.resent_after_unknown = sum(1 for key in twice if items[key].attempts > 0)
+    report.blind_duplicates = sum(1 for key in twice if items[key].attempts == 0)
+    report.duplicates = [
+        f"{key}: attempts {items[key].attempts}, {items[key].detail!r}"
+        for key in sorted(keys)
+        if arrivals[key] > 1 and key in items
+    ]
+    moments = sorted(float(r["at"]) for r in requests)
+    gaps = [b - a for a, b in itertools.pairwise(moments)]
+    report.longest_gap_seconds = round(max(gaps, default=0.0), 2)
