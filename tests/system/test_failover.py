@@ -29,10 +29,10 @@ pytestmark = [pytest.mark.system, pytest.mark.slow]
 def test_a_killed_primary_loses_and_repeats_nothing(tmp_path: Path) -> None:
     report = failover_run(tmp_path, wait_replicas=1)
     print(f"\nfailover report: {report.line()}")
+    assert report.lost == 0, _what_happened(tmp_path)
     assert report.scheduled == 1250
     assert report.sent_before_kill > 0  # the kill landed inside the stream
     assert report.sent_before_kill < report.scheduled
-    assert report.lost == 0
     assert report.blind_duplicates == 0
     assert report.duplicated == report.resent_after_unknown
     assert report.states.get("sent", 0) + report.states.get("unknown", 0) == report.scheduled
@@ -54,10 +54,17 @@ def test_the_store_finds_the_primary_through_the_sentinels(tmp_path: Path) -> No
         store = store_for(settings)
         assert store.once("sentinel-test")
         assert not store.once("sentinel-test")
-        assert store.redis.info("replication")["tcp_port"] == group.primary.port
+        assert store.redis.info("server")["tcp_port"] == group.primary.port
+        assert store.redis.info("replication")["role"] == "master"
         store.close()
     finally:
         group.stop()
+
+
+def _what_happened(folder: Path) -> str:
+    """The last lines of the workers' logs and the Sentinels' events, for a failure."""
+    logs = sorted((folder / "logs").glob("*.log")) + sorted((folder / "ha").glob("sentinel*/*.log"))
+    return "\n".join(f"--- {log}\n" + "\n".join(log.read_text().splitlines()[-15:]) for log in logs)
 
 
 @pytest.mark.parametrize(
