@@ -93,6 +93,19 @@ class Settings(BaseSettings):
     data_dir: Path = Path("pactkeeper-data")
     redis_url: SecretStr | None = None
     redis_prefix: str = "pk:"
+    # Redis TLS and Sentinel (docs/redis-ha.md). TLS is on with a rediss:// URL; the files
+    # are paths, not secrets. With Sentinels the primary is found by name, the URL (if set)
+    # gives the password, database and TLS, and its host is not used.
+    redis_tls_ca: Path | None = None  # trust this CA (a managed Redis's own), else the system's
+    redis_tls_cert: Path | None = None  # a client certificate, for a Redis that asks for one
+    redis_tls_key: Path | None = None  # its key (absent: the key is in the certificate file)
+    redis_sentinels: str | None = None  # host:port,host:port,...
+    redis_master: str | None = None  # the primary's name at the Sentinels ("sentinel monitor")
+    redis_sentinel_password: SecretStr | None = None  # the Sentinels' own (requirepass)
+    # Replicas that must hold a delivery's "sending" mark before it goes out (WAIT); unset:
+    # 1 with Sentinels, else 0. A failover then cannot lose the mark and send twice.
+    redis_wait_replicas: int | None = Field(None, ge=0)
+    redis_wait_timeout: float = Field(0.5, gt=0)  # seconds WAIT may take
     plans_dir: Path | None = None
     clock_offset: float = 0.0  # seconds added to the system clock (``run --as-of``)
     sweep_interval: float = Field(10.0, gt=0)
@@ -153,6 +166,7 @@ class Settings(BaseSettings):
         except ValidationError as error:
             raise SettingsError(explain(error)) from None
         self._check_state()
+        self._check_redis()
 
     @field_validator("reply_address")
     @classmethod
@@ -218,6 +232,33 @@ class Settings(BaseSettings):
         """
         return self.embedded and (self.data_dir / SQLITE_STORE).exists()
 
+    def _check_redis(self) -> None:
+        """Refuse Redis settings that cannot work together, one line each. Sentinels without
+        a URL get one (``redis://MASTER/0``): the URL is the switch every process reads."""
+        problem = redis_problem(self)
+        if problem is not None:
+            raise SettingsError(problem)
+        if self.redis_url is None and self.redis_sentinels and self.redis_master:
+            scheme = "rediss" if self.redis_tls_files else "redis"
+            self.redis_url = SecretStr(f"{scheme}://{self.redis_master}/0")
+
+    @property
+    def redis_tls_files(self) -> dict[str, Path]:
+        """The TLS files that are set, by setting name."""
+        files = {
+            "REDIS_TLS_CA": self.redis_tls_ca,
+            "REDIS_TLS_CERT": self.redis_tls_cert,
+            "REDIS_TLS_KEY": self.redis_tls_key,
+        }
+        return {name: path for name, path in files.items() if path is not None}
+
+    @property
+    def redis_wait(self) -> int:
+        """Replicas WAIT asks for after a delivery's claimed -> sending (docs/redis-ha.md)."""
+        if self.redis_wait_replicas is not None:
+            return self.redis_wait_replicas
+        return 1 if self.redis_sentinels or redis_scheme(self) == "sentinel" else 0
+
     @cached_property
     def signing_key(self) -> bytes:
         """The key that signs links and feed tokens; generated into DATA_DIR once when unset."""
@@ -255,6 +296,75 @@ class Settings(BaseSettings):
         finally:
             draft.unlink()
         return path.read_text(encoding="utf-8").strip().encode()
+
+
+def redis_scheme(settings: Settings) -> str | None:
+    """The scheme of PACTKEEPER_REDIS_URL (``sentinel`` for kombu's Sentinel form)."""
+    if settings.redis_url is None:
+        return None
+    return settings.redis_url.get_secret_value().partition("://")[0].lower()
+
+
+def sentinel_addresses(text: str) -> list[tuple[str, int]]:
+    """``host:port,host:port`` as pairs; ValueError naming the entry that is not one."""
+    addresses = []
+    for entry in (part.strip() for part in text.split(",")):
+        host, colon, port = entry.rpartition(":")
+        if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{entry!r} is not host:port")
+        addresses.append((host.strip("[]"), int(port)))
+    return addresses
+
+
+def redis_problem(settings: Settings) -> str | None:
+    """Why the Redis settings cannot work together, or None. Names settings, never a URL
+    (it may hold a password)."""
+    scheme = redis_scheme(settings)
+    sentinels = bool(settings.redis_sentinels) or scheme == "sentinel"
+    if scheme not in (None, "redis", "rediss", "unix", "sentinel"):
+        return (
+            f"{PREFIX}REDIS_URL has the scheme {scheme!r}: expected redis://, rediss:// (TLS), "
+            "unix:// or sentinel:// (kombu's Sentinel form)"
+        )
+    if settings.redis_sentinels and scheme == "sentinel":
+        return (
+            f"{PREFIX}REDIS_SENTINELS and a sentinel:// {PREFIX}REDIS_URL both name Sentinels: "
+            "keep one of them"
+        )
+    if settings.redis_sentinels:
+        try:
+            sentinel_addresses(settings.redis_sentinels)
+        except ValueError as error:
+            return f"{PREFIX}REDIS_SENTINELS is not valid: {error}; expected host:port,host:port"
+    if sentinels and not settings.redis_master:
+        return (
+            f"Sentinels are set but {PREFIX}REDIS_MASTER is not: name the primary as the "
+            "Sentinels know it (the NAME of 'sentinel monitor NAME host port quorum')"
+        )
+    if settings.redis_master and not sentinels and scheme is not None:
+        return (
+            f"{PREFIX}REDIS_MASTER is set but no Sentinels are: set {PREFIX}REDIS_SENTINELS="
+            "host:port,... or unset REDIS_MASTER"
+        )
+    return _tls_problem(settings, scheme)
+
+
+def _tls_problem(settings: Settings, scheme: str | None) -> str | None:
+    files = settings.redis_tls_files
+    if "REDIS_TLS_KEY" in files and "REDIS_TLS_CERT" not in files:
+        return f"{PREFIX}REDIS_TLS_KEY is set but {PREFIX}REDIS_TLS_CERT is not: set both"
+    for name, path in files.items():
+        try:
+            with path.open("rb"):
+                pass
+        except OSError as error:
+            return f"{PREFIX}{name}={path} cannot be read: {error.strerror}"
+    if files and scheme in ("redis", "unix"):
+        return (
+            f"{PREFIX}{next(iter(files))} is set but {PREFIX}REDIS_URL is {scheme}:// (no TLS): "
+            "use rediss://"
+        )
+    return None
 
 
 def _key_setting() -> str:

@@ -27,6 +27,7 @@ from celery.exceptions import SecurityWarning
 from config.settings import Settings
 from worker import datafolder, logfilter
 from worker.run import broker
+from worker.store.redis_place import place_of, sentinel_arguments
 
 TASK_TIME_LIMIT = 300  # no delivery may hold a worker longer; every call out has a timeout
 TELEGRAM_POLL_INTERVAL = 5.0  # seconds; each poll holds getUpdates open for a part of it
@@ -41,7 +42,26 @@ def redis_url(settings: Settings) -> str | None:
 
 
 def broker_url(settings: Settings) -> str:
-    return redis_url(settings) or "filesystem://"
+    """The Redis URL, or kombu's Sentinel form (``sentinel://h:p/db;sentinel://h:p``) when
+    the store finds its primary through Sentinels: both ask the same Sentinels."""
+    url = redis_url(settings)
+    if url is None:
+        return "filesystem://"
+    place = place_of(settings)
+    if not place.sentinels:
+        return url
+    userinfo = place.parts.netloc.rpartition("@")[0]
+    userinfo += "@" if userinfo else ""
+    return ";".join(
+        f"sentinel://{userinfo}{host}:{port}/{place.db}" for host, port in place.sentinels
+    )
+
+
+def broker_ssl(settings: Settings) -> dict[str, Any] | None:
+    """kombu's ``ssl_*`` options for a TLS Redis (the server's certificate is checked)."""
+    if redis_url(settings) is None:
+        return None
+    return place_of(settings).tls or None
 
 
 def broker_transport(settings: Settings) -> str | None:
@@ -52,7 +72,11 @@ def broker_transport(settings: Settings) -> str | None:
 def transport_options(settings: Settings) -> dict[str, Any]:
     if redis_url(settings):
         # Only short tasks are queued, so a task older than this is a lost one.
-        return {"visibility_timeout": 3600}
+        options: dict[str, Any] = {"visibility_timeout": 3600}
+        place = place_of(settings)
+        if place.sentinels:
+            options.update(master_name=place.master, sentinel_kwargs=sentinel_arguments(place))
+        return options
     # Each worker looks for new messages this often when idle or busy: kombu's default of
     # 1 s let a worker take about one task a second while its prefetch was full.
     return {**broker.transport_options(settings.data_dir / "broker"), "polling_interval": 0.1}
@@ -112,6 +136,7 @@ def create_app(settings: Settings | None = None) -> Celery:
         broker_url=broker_url(settings),
         broker_transport=broker_transport(settings),
         broker_transport_options=transport_options(settings),
+        broker_use_ssl=broker_ssl(settings),
         broker_connection_retry_on_startup=True,
         task_acks_late=True,
         task_reject_on_worker_lost=True,

@@ -184,7 +184,14 @@ def _rehearsal(settings: Settings, as_of: float) -> tuple[Settings, dict[str, st
     )
     vars(rehearsal).pop("signing_key", None)  # a copy keeps a key already read: not this one
     clock.use(clock.OffsetClock(offset))
-    hidden = {"PACTKEEPER_REDIS_URL", "PACTKEEPER_REDIS_URL_FILE", "PACTKEEPER_SECRET_KEY_FILE"}
+    # Sentinels alone also say "Redis" (config.settings fills in the URL): hidden as well.
+    hidden = {
+        "PACTKEEPER_REDIS_URL",
+        "PACTKEEPER_REDIS_URL_FILE",
+        "PACTKEEPER_REDIS_SENTINELS",
+        "PACTKEEPER_REDIS_MASTER",
+        "PACTKEEPER_SECRET_KEY_FILE",
+    }
     env = {name: value for name, value in os.environ.items() if name not in hidden}
     env.update(
         PACTKEEPER_DATA_DIR=str(folder),

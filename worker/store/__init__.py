@@ -21,9 +21,9 @@ __all__ = ["Claim", "Item", "PlanRecord", "ReapResult", "Store", "SyncResult", "
 def open_store(settings: Settings) -> Store:
     datafolder.claim(settings.data_dir, virtual=settings.clock_offset != 0)
     if settings.redis_url is not None and not datafolder.rehearsing():
-        from worker.store.redis import RedisStore
+        from worker.store.redis import store_for
 
-        store = RedisStore(settings.redis_url.get_secret_value(), prefix=settings.redis_prefix)
+        store = store_for(settings)  # URL, TLS files, Sentinels (docs/redis-ha.md)
         same_key_as_the_store(store, settings)
         return store
     from worker.store.sqlite import SqliteStore

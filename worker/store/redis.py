@@ -20,13 +20,13 @@ so a retried call that had already been applied changes nothing.
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from typing import Any
 
 import redis
-from redis.backoff import ExponentialBackoff
-from redis.retry import Retry
 
+from config.settings import Settings
 from worker.store.base import (
     OPEN_STATES,
     Claim,
@@ -37,6 +37,11 @@ from worker.store.base import (
     SyncResult,
     claims_of,
 )
+from worker.store.redis_place import RedisPlace, connect, place_of
+
+log = logging.getLogger("pactkeeper.store")
+# Seconds a delivery whose "sending" no replica confirmed waits before it is tried again.
+UNCONFIRMED_DELAY = 2.0
 
 CLAIM = """
 -- KEYS: due, lease; ARGV: now, limit, lease expiry, token, item prefix.
@@ -290,18 +295,26 @@ def _text(value: Any) -> str:
 
 
 class RedisStore(Store):
-    def __init__(self, url: str, prefix: str = "pk:", retry_seconds: float = 30.0) -> None:
-        retries = max(1, int(retry_seconds / 2))
+    def __init__(
+        self,
+        url: str,
+        prefix: str = "pk:",
+        retry_seconds: float = 30.0,
+        *,
+        place: RedisPlace | None = None,
+        wait_replicas: int = 0,
+        wait_timeout: float = 0.5,
+    ) -> None:
+        """The store on the Redis at ``url``, or at ``place`` (TLS files, Sentinels).
+
+        ``wait_replicas``: replicas that must hold a delivery's ``sending`` mark before it
+        goes out (``begin``); ``wait_timeout``: seconds that WAIT may take.
+        """
+        self.place = place or RedisPlace(url)
         # Typed as Any: redis-py's stubs cannot tell that decode_responses gives str.
-        self.redis: Any = redis.Redis.from_url(
-            url,
-            decode_responses=True,
-            socket_timeout=10,
-            socket_connect_timeout=5,
-            retry=Retry(ExponentialBackoff(cap=2.0, base=0.1), retries),
-            retry_on_error=[redis.ConnectionError, redis.TimeoutError],
-            health_check_interval=30,
-        )
+        self.redis: Any = connect(self.place, retry_seconds)
+        self.wait_replicas = wait_replicas
+        self.wait_timeout = wait_timeout
         self.prefix = prefix
         self._scripts = {
             name: self.redis.register_script(source)
@@ -442,14 +455,43 @@ class RedisStore(Store):
         return [Item.from_row(row) for row in pipe.execute() if row]
 
     def begin(self, claim: Claim, now: float, lease: float) -> Item | None:
-        flat = self._run(
-            "begin",
-            [self._item(claim.key), self._key("lease")],
-            [claim.token, now + lease, claim.key],
-        )
+        keys = [self._item(claim.key), self._key("lease")]
+        args = [claim.token, now + lease, claim.key]
+        if self.wait_replicas:
+            flat = self._begin_on_replicas(claim, keys, args, now)
+        else:
+            flat = self._run("begin", keys, args)
         if not flat:
             return None
         return Item.from_row(dict(zip(flat[::2], flat[1::2], strict=True)))
+
+    def _begin_on_replicas(self, claim: Claim, keys: list[str], args: list[Any], now: float) -> Any:
+        """``begin``, then WAIT on the same connection until the replicas hold ``sending``.
+
+        Replication is asynchronous: a ``sending`` mark only the primary held is gone after a
+        failover, the item is ``claimed`` or ``due`` again there, and it would go out a second
+        time on any channel. Held by a replica, it survives: at worst it is reaped into
+        ``unknown`` and re-sent only where the channel de-duplicates. When the replicas do not
+        confirm in time, nothing goes out now: the item goes back to the due index (not
+        counted as an attempt) and is tried again after ``UNCONFIRMED_DELAY``.
+        """
+        pipe = self.redis.pipeline(transaction=False)
+        self._scripts["begin"](keys=keys, args=[_text(a) for a in args], client=pipe)
+        pipe.execute_command("WAIT", self.wait_replicas, int(self.wait_timeout * 1000))
+        flat, confirmed = pipe.execute()
+        if not flat or int(confirmed) >= self.wait_replicas:
+            return flat
+        log.warning(
+            "Redis: %d of %d replicas confirmed the start of a delivery within %g s: %s waits "
+            "%g s (docs/redis-ha.md)",
+            int(confirmed),
+            self.wait_replicas,
+            self.wait_timeout,
+            claim.key,
+            UNCONFIRMED_DELAY,
+        )
+        self.retry(claim, now + UNCONFIRMED_DELAY, "waiting for a Redis replica", counted=False)
+        return None
 
     def finish(
         self,
@@ -731,3 +773,15 @@ def _loads(text: str) -> dict[str, Any]:
     value = json.loads(text)
     assert isinstance(value, dict)
     return value
+
+
+def store_for(settings: Settings) -> RedisStore:
+    """The store the settings name: URL, TLS files, Sentinels, and WAIT (docs/redis-ha.md)."""
+    place = place_of(settings)
+    return RedisStore(
+        place.url,
+        prefix=settings.redis_prefix,
+        place=place,
+        wait_replicas=settings.redis_wait,
+        wait_timeout=settings.redis_wait_timeout,
+    )
