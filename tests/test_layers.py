@@ -328,7 +328,7 @@ def test_the_checks_catch_a_planted_violation(rule: str) -> None:
 
 def test_record_names_live_only_in_store_records() -> None:
     # Collection names are persisted; one home (worker/store/records.py) keeps them stable.
-    prefixes = ("checkins:", "done:", "targets:", "calendar:", "invitees:", "caldav:")
+    prefixes = ("checkins:", "done:", "targets:", "calendar:", "invitees:", "requests:", "caldav:")
     names = ("closed", "calendars")
     found = []
     for module, path in MODULES.items():

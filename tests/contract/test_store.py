@@ -249,6 +249,14 @@ def test_sequence_rises_only_on_change_and_never_falls(store: Store) -> None:
     assert store.revision("uid") == (2, "h1")
 
 
+def test_many_revisions_at_once_answer_as_one_by_one(store: Store) -> None:
+    store.revise("a", "h1")
+    pairs = [("a", "h1"), ("b", "h1"), ("a", "h2"), ("b", "h1"), ("a", "h1")]
+    assert store.revise_all(pairs) == [(0, False), (0, True), (1, True), (0, False), (2, True)]
+    assert (store.revision("a"), store.revision("b")) == ((2, "h1"), (0, "h1"))
+    assert store.revise_all([]) == []
+
+
 def test_records_insert_once_and_compare_and_set(store: Store) -> None:
     assert store.put_record(
         "checkins:p", "ana/2027-01-11", {"state": "pending", "n": 0}, only_if_absent=True

@@ -25,11 +25,13 @@ from tests.support import DUTCH, minimal_data, plan_from
 from worker import tokens
 from worker.calendar.events import Stamping, events_for, meeting_event
 from worker.calendar.feeds import feed_calendar, feed_stamp
+from worker.calendar.messages import item_calendar
 from worker.calendar.revisions import CalendarChanges
 from worker.delivery.compose import compose
 from worker.engine import Engine
 from worker.links import feed_token, feed_url
 from worker.plans.register import register
+from worker.store import records
 from worker.store.base import Item, Store
 
 START = moment("2027-01-04 08:00")
@@ -55,10 +57,16 @@ def team_data(**meeting: Any) -> dict[str, Any]:
     return data
 
 
-def sent(changes: CalendarChanges | None) -> list[tuple[str, str, str | None, int]]:
+def sent(engine: Engine, changes: CalendarChanges | None) -> list[tuple[str, str, str | None, int]]:
     assert changes is not None
     items = changes.invites + changes.cancels
-    return sorted((i.kind, i.ref, i.recipient, int(i.data["sequence"])) for i in items)
+    return sorted((i.kind, i.ref, i.recipient, version(engine, i)[1]) for i in items)
+
+
+def version(engine: Engine, item: Item) -> tuple[str, int]:
+    """The UID and SEQUENCE of the meeting an invite or cancel item sends."""
+    (event,) = Calendar.from_ical(item_calendar(engine, item)).walk("VEVENT")
+    return str(event["UID"]), int(event["SEQUENCE"])
 
 
 def synced(engine: Engine, plan: Plan, now: float) -> CalendarChanges:
@@ -67,8 +75,8 @@ def synced(engine: Engine, plan: Plan, now: float) -> CalendarChanges:
     return changes
 
 
-def calendar_of_item(item: Item) -> Calendar:
-    data = str(item.data["calendar"]).encode()
+def calendar_of_item(engine: Engine, item: Item) -> Calendar:
+    data = item_calendar(engine, item)
     assert lint_calendar(data) == []
     return Calendar.from_ical(data)
 
@@ -122,16 +130,43 @@ def test_the_first_sync_invites_each_attendee_of_each_meeting_once(tmp_path: Pat
     plan = load_plan(DUTCH)
     changes = synced(engine, plan, START)
     # Meetings and the handover, one invitation per attendee; no deadline, no check-ins.
-    assert sent(changes) == sorted(
+    assert sent(engine, changes) == sorted(
         [("invite", "intake", p, 0) for p in ("ana", "bram", "chris", "eva")]
         + [("invite", "evaluatie", p, 0) for p in ("ana", "dirk", "bram")]
         + [("invite", "handover", p, 0) for p in ("ana", "dirk", "bram")]
     )
     for item in changes.invites:
         assert (item.due, item.channel, item.origin) == (START, "email", "engine")
-        assert str(calendar_of_item(item)["METHOD"]) == "REQUEST"
+        assert str(calendar_of_item(engine, item)["METHOD"]) == "REQUEST"
     assert synced(engine, plan, START + 60).invites == []
-    assert sent(synced(engine, plan, START + 120)) == []
+    assert sent(engine, synced(engine, plan, START + 120)) == []
+
+
+def test_the_attendees_of_one_version_share_one_kept_request(tmp_path: Path) -> None:
+    engine = make_engine(tmp_path)
+    plan = load_plan(DUTCH)
+    changes = synced(engine, plan, START)
+    kept = engine.store.records(records.meeting_requests(plan.id))
+    by_meeting = {(i.ref, i.data["request"]) for i in changes.invites}
+    assert len(by_meeting) == len(kept) == 3  # intake, evaluatie, handover: one each
+    for item in changes.invites:
+        assert "calendar" not in item.data
+        assert kept[item.data["request"]]["calendar"] == item_calendar(engine, item).decode()
+
+
+def test_an_invite_queued_with_its_own_calendar_still_reads(tmp_path: Path) -> None:
+    # Items queued before requests were kept once carry the REQUEST themselves.
+    engine = make_engine(tmp_path)
+    plan = load_plan(DUTCH)
+    item = synced(engine, plan, START).invites[0]
+    data = item_calendar(engine, item)
+    engine.store.delete_records(records.meeting_requests(plan.id))
+    older = copy.deepcopy(item)
+    older.data = {k: v for k, v in item.data.items() if k != "request"}
+    older.data["calendar"] = data.decode()
+    assert item_calendar(engine, older) == data
+    with pytest.raises(LookupError, match="no longer kept"):
+        item_calendar(engine, item)
 
 
 def test_sequence_rises_only_on_a_significant_change_and_never_falls(
@@ -140,17 +175,17 @@ def test_sequence_rises_only_on_a_significant_change_and_never_falls(
     engine = make_engine(tmp_path, store=store)
     synced(engine, plan_from(team_data()), START)
     # A reminder offset is no change to anyone's calendar entry.
-    assert sent(synced(engine, plan_from(team_data(remind=["2d"])), START + 60)) == []
+    assert sent(engine, synced(engine, plan_from(team_data(remind=["2d"])), START + 60)) == []
     moved = team_data(at="2027-03-10 15:00")
-    assert sent(synced(engine, plan_from(moved), START + 120)) == [
+    assert sent(engine, synced(engine, plan_from(moved), START + 120)) == [
         ("invite", "review", p, 1) for p in ("pia", "tim", "tom")
     ]
     # Moving it back is another change: SEQUENCE goes on rising.
-    assert sent(synced(engine, plan_from(team_data()), START + 180)) == [
+    assert sent(engine, synced(engine, plan_from(team_data()), START + 180)) == [
         ("invite", "review", p, 2) for p in ("pia", "tim", "tom")
     ]
     changes = synced(engine, plan_from(team_data(title="Design review (final)")), START + 240)
-    assert {int(i.data["sequence"]) for i in changes.invites} == {3}
+    assert {version(engine, i)[1] for i in changes.invites} == {3}
     assert all(i.data["update"] for i in changes.invites)
 
 
@@ -160,11 +195,11 @@ def test_attendees_added_and_removed_hear_of_it_and_nobody_else(
     engine = make_engine(tmp_path, store=store)
     synced(engine, plan_from(team_data(attendees=["pia", "tim"])), START)
     added = synced(engine, plan_from(team_data()), START + 60)
-    assert sent(added) == [("invite", "review", "tom", 1)]
+    assert sent(engine, added) == [("invite", "review", "tom", 1)]
     assert added.invites[0].data["update"] is False
     removed = synced(engine, plan_from(team_data(attendees=["pia", "tom"])), START + 120)
-    assert sent(removed) == [("cancel", "review", "tim", 2)]
-    cancel = calendar_of_item(removed.cancels[0])
+    assert sent(engine, removed) == [("cancel", "review", "tim", 2)]
+    cancel = calendar_of_item(engine, removed.cancels[0])
     (event,) = cancel.walk("VEVENT")
     assert str(cancel["METHOD"]) == "CANCEL"
     assert str(event["ATTENDEE"]) == "mailto:tim@team.example"
@@ -180,7 +215,7 @@ def test_a_meeting_left_without_anyone_by_email_is_cancelled_for_those_who_had_i
     data["communication"]["channels"]["mattermost"] = {"webhook": "env:TEAM_MM_HOOK"}
     data["people"][2]["channels"] = ["mattermost"]
     changes = synced(engine, plan_from(data), START + 60)
-    assert sent(changes) == [("cancel", "review", p, 1) for p in ("pia", "tim")]
+    assert sent(engine, changes) == [("cancel", "review", p, 1) for p in ("pia", "tim")]
 
 
 def test_a_removed_meeting_is_cancelled_for_everyone_with_the_same_uid(
@@ -188,20 +223,20 @@ def test_a_removed_meeting_is_cancelled_for_everyone_with_the_same_uid(
 ) -> None:
     engine = make_engine(tmp_path, store=store)
     first = synced(engine, plan_from(team_data()), START)
-    uid = first.invites[0].data["uid"]
+    uid = version(engine, first.invites[0])[0]
     data = team_data()
     data["milestones"] = data["milestones"][1:]
     gone = synced(engine, plan_from(data), START + 60)
-    assert sent(gone) == [("cancel", "review", p, 1) for p in ("pia", "tim", "tom")]
+    assert sent(engine, gone) == [("cancel", "review", p, 1) for p in ("pia", "tim", "tom")]
     assert gone.removed == ["milestone/review"]
     for item in gone.cancels:
-        (event,) = calendar_of_item(item).walk("VEVENT")
+        (event,) = calendar_of_item(engine, item).walk("VEVENT")
         assert str(event["UID"]) == uid and str(event["STATUS"]) == "CANCELLED"
         assert len(event["ATTENDEE"]) == 3 and item.data["reason"] == "removed"
-    assert sent(synced(engine, plan_from(data), START + 120)) == []
+    assert sent(engine, synced(engine, plan_from(data), START + 120)) == []
     # Back in the plan: invited again, with a SEQUENCE above the cancellation's.
     back = synced(engine, plan_from(team_data()), START + 180)
-    assert sent(back) == [("invite", "review", p, 2) for p in ("pia", "tim", "tom")]
+    assert sent(engine, back) == [("invite", "review", p, 2) for p in ("pia", "tim", "tom")]
 
 
 def test_deadlines_and_check_ins_are_not_emailed_but_get_a_new_sequence(tmp_path: Path) -> None:
@@ -210,7 +245,7 @@ def test_deadlines_and_check_ins_are_not_emailed_but_get_a_new_sequence(tmp_path
     data = team_data()
     data["milestones"][1]["due"] = "2027-03-08"
     changes = synced(engine, plan_from(data), START + 60)
-    assert sent(changes) == [] and changes.changed == ["milestone/design"]
+    assert sent(engine, changes) == [] and changes.changed == ["milestone/design"]
     feed = feed_calendar(engine, plan_from(data), None, feed_stamp(engine, plan_from(data)))
     design = [
         e for e in Calendar.from_ical(feed).walk("VEVENT") if "Design approved" in e["SUMMARY"]
@@ -221,10 +256,10 @@ def test_deadlines_and_check_ins_are_not_emailed_but_get_a_new_sequence(tmp_path
 def test_meetings_that_are_over_are_left_alone(tmp_path: Path) -> None:
     engine = make_engine(tmp_path)
     after = moment("2027-03-10 15:00")  # the review ended at 15:00
-    assert sent(synced(engine, plan_from(team_data()), after)) == []
+    assert sent(engine, synced(engine, plan_from(team_data()), after)) == []
     data = team_data()
     data["milestones"] = data["milestones"][1:]
-    assert sent(synced(engine, plan_from(data), after + 60)) == []
+    assert sent(engine, synced(engine, plan_from(data), after + 60)) == []
 
 
 def test_someone_taken_off_the_plan_is_named_because_no_cancel_can_reach_them(
@@ -236,7 +271,7 @@ def test_someone_taken_off_the_plan_is_named_because_no_cancel_can_reach_them(
     data["people"] = [p for p in data["people"] if p["id"] != "tom"]
     data["milestones"][1]["owner"] = "tim"
     changes = synced(engine, plan_from(data), START + 60)
-    assert sent(changes) == []
+    assert sent(engine, changes) == []
     assert changes.departed == ["Tom: Design review"]
     assert synced(engine, plan_from(data), START + 120).departed == []
 
@@ -247,7 +282,7 @@ def test_only_people_reachable_by_email_are_invited(tmp_path: Path) -> None:
     data["communication"]["channels"]["mattermost"] = {"webhook": "env:TEAM_MM_HOOK"}
     data["people"][2]["channels"] = ["mattermost"]  # Tom agreed to chat, not to e-mail
     changes = synced(engine, plan_from(data), START)
-    assert sent(changes) == [("invite", "review", p, 0) for p in ("pia", "tim")]
+    assert sent(engine, changes) == [("invite", "review", p, 0) for p in ("pia", "tim")]
     # He still finds the meeting in his own feed.
     feed = feed_calendar(engine, plan_from(data), "tom", feed_stamp(engine, plan_from(data)))
     assert [str(e["SUMMARY"]) for e in Calendar.from_ical(feed).walk("VEVENT")] == [

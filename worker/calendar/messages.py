@@ -18,7 +18,7 @@ from worker.delivery.draft import Draft
 from worker.messages import NP_, ByLanguage
 from worker.messages.words import label
 from worker.people import ask_whom
-from worker.store import Item
+from worker.store import Item, records
 
 if TYPE_CHECKING:
     from worker.engine import Engine
@@ -72,9 +72,21 @@ def _facts(plan: Plan, person: Person, context: dict[str, Any]) -> list[tuple[st
     return facts
 
 
+def item_calendar(engine: Engine, item: Item) -> bytes:
+    """The iTIP object of an invite or cancel item: a cancellation carries its own, an
+    invitation names the REQUEST kept once per meeting version (``worker.calendar.revisions``;
+    one queued before that carries it itself)."""
+    if "calendar" in item.data:
+        return str(item.data["calendar"]).encode()
+    row = engine.store.get_record(records.meeting_requests(item.plan_id), item.data["request"])
+    if row is None:  # erased with the plan's data: nothing to build the invitation from
+        raise LookupError(f"the invitation {item.data['request']} is no longer kept")
+    return str(row["calendar"]).encode()
+
+
 def invite_draft(engine: Engine, plan: Plan, item: Item, person: Person, now: float) -> Draft:
     """A new or changed meeting: the REQUEST queued for this person."""
-    data = str(item.data["calendar"]).encode()
+    data = item_calendar(engine, item)
     context = _context(plan, person, meeting_of(data))
     context["update"] = bool(item.data.get("update"))
     calendar = CalendarPart(REQUEST, data)
@@ -83,7 +95,7 @@ def invite_draft(engine: Engine, plan: Plan, item: Item, person: Person, now: fl
 
 def cancel_draft(engine: Engine, plan: Plan, item: Item, person: Person, now: float) -> Draft:
     """A removed meeting, or a person taken off its attendees: the CANCEL queued for them."""
-    data = str(item.data["calendar"]).encode()
+    data = item_calendar(engine, item)
     context = _context(plan, person, meeting_of(data))
     context["removed"] = item.data.get("reason") == "removed"
     calendar = CalendarPart(CANCEL, data)

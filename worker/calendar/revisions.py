@@ -17,12 +17,17 @@ the plan's timeline. It builds every event of the plan with the one builder
   others (as Outlook's "send updates only to added or deleted attendees").
 
 Invitations and cancellations are ledger items (kind ``invite``/``cancel``,
-channel ``email``, due now: the next sweep delivers them). Each carries the
-calendar object built here, with DTSTAMP the moment the change was queued: a
-later change has a higher SEQUENCE and wins in every client, even when an earlier
-message is still being retried. Deadlines and check-in series are not e-mailed:
-they live in the feeds and in CalDAV. With ``CALDAV_URL`` set, every
-registration also queues one ``caldav`` step (``worker.calendar.push``).
+channel ``email``, due now: the next sweep delivers them), with the calendar
+object built here, DTSTAMP the moment the change was queued: a later change has
+a higher SEQUENCE and wins in every client, even when an earlier message is still
+being retried. A cancellation carries its own object; the REQUEST of a meeting
+version is the same for all its attendees, so it is kept once, in the records
+``requests:<plan>``, and each invite item names its row (written before the
+items, so an item never names a row that is not there).
+
+Deadlines and check-in series are not e-mailed: they live in the feeds and in
+CalDAV. With ``CALDAV_URL`` set, every registration also queues one ``caldav``
+step (``worker.calendar.push``).
 
 Decisions:
 
@@ -133,16 +138,10 @@ class _Queue:
             self.invitees.setdefault(str(record["uid"]), {})[record_id] = record
         self.changes = CalendarChanges()
         self.records: dict[str, dict[str, Any]] = {}
+        self.requests: dict[str, dict[str, Any]] = {}  # request id -> the REQUEST
 
     def _item(
-        self,
-        kind: str,
-        ref: str,
-        uid: str,
-        person: Person,
-        sequence: int,
-        data: bytes,
-        **extra: Any,
+        self, kind: str, ref: str, uid: str, person: Person, sequence: int, data: dict[str, Any]
     ) -> Item:
         assert person.email is not None
         return Item(
@@ -154,8 +153,19 @@ class _Queue:
             recipient=person.id,
             channel="email",
             origin="engine",
-            data={"uid": uid, "sequence": sequence, "calendar": data.decode("utf-8"), **extra},
+            data=data,
         )
+
+    def _request(self, uid: str, sequence: int, event: Event) -> str:
+        """The row of ``requests:<plan>`` holding this version's REQUEST, made once."""
+        data = request_calendar(self.plan, event)
+        request_id = hashlib.sha256(data).hexdigest()[:24]
+        self.requests[request_id] = {
+            "uid": uid,
+            "sequence": sequence,
+            "calendar": data.decode("utf-8"),
+        }
+        return request_id
 
     def meeting(self, found: PlanEvent) -> None:
         """Invite whoever lacks the current version; cancel for whoever was taken off."""
@@ -166,17 +176,18 @@ class _Queue:
         if not found.invited and not sent:
             return  # a deadline, a check-in series, a meeting nobody gets by e-mail
         sequence, digest = sequence_of(event), personal(event)
-        request: bytes | None = None
+        request: str | None = None
         for person in found.invited:
             record_id = f"{uid} {person.id}"
             last = sent.get(record_id, {})
             invited = last.get("state") == "invited"
             if invited and (last.get("digest"), last.get("email")) == (digest, person.email):
                 continue  # they have this version
-            request = request or request_calendar(self.plan, event)
-            self.changes.invites.append(
-                self._item(INVITE, found.ref, uid, person, sequence, request, update=invited)
-            )
+            request = request or self._request(uid, sequence, event)
+            # Only the row and whether it is an update: the UID and SEQUENCE are in the
+            # row, and an item whose fields are all short is kept compactly by Redis.
+            data = {"request": request, "update": invited}
+            self.changes.invites.append(self._item(INVITE, found.ref, uid, person, sequence, data))
             self._remember(record_id, uid, person, digest, sequence, "invited")
         keep = {person.id for person in found.invited}
         for record_id, last in sent.items():
@@ -212,7 +223,14 @@ class _Queue:
         only = None if reason == "removed" else {str(last["email"]): str(last["name"])}
         data = cancel_calendar(self.plan, event, sequence, self.stamp, only)
         self.changes.cancels.append(
-            self._item(CANCEL, ref, uid, person, sequence, data, reason=reason)
+            self._item(
+                CANCEL,
+                ref,
+                uid,
+                person,
+                sequence,
+                {"uid": uid, "sequence": sequence, "calendar": data.decode(), "reason": reason},
+            )
         )
         self.records[record_id] = {**last, "state": "cancelled", "sequence": sequence}
 
@@ -230,26 +248,40 @@ class _Queue:
         }
 
 
-def _revise(store: Store, found: PlanEvent, known: dict[str, Any] | None) -> bool:
-    """Give the event its SEQUENCE; True when it rose (or the event is new)."""
-    digest = significant(found.event)
-    if known is not None and not known.get("removed") and known.get("digest") == digest:
-        set_sequence(found.event, int(known["sequence"]))
-        return False
-    sequence, changed = store.revise(found.uid, digest)
-    set_sequence(found.event, sequence)
-    return changed
+def _sequences(
+    store: Store, found_events: list[PlanEvent], digests: list[str], known: dict[str, Any]
+) -> list[tuple[int, bool]]:
+    """Each event's SEQUENCE and whether it rose (or the event is new). The store is asked
+    only about events whose significant hash is not the one remembered, all in one go."""
+    stale = [
+        known.get(found.uid) is None
+        or bool(known[found.uid].get("removed"))
+        or known[found.uid].get("digest") != digest
+        for found, digest in zip(found_events, digests, strict=True)
+    ]
+    asked = [
+        (found.uid, digest)
+        for found, digest, ask in zip(found_events, digests, stale, strict=True)
+        if ask
+    ]
+    answers = iter(store.revise_all(asked))
+    return [
+        next(answers) if ask else (int(known[found.uid]["sequence"]), False)
+        for found, ask in zip(found_events, stale, strict=True)
+    ]
 
 
-def _calendar_record(found: PlanEvent, sequence: int, content: str) -> dict[str, Any]:
+def _calendar_record(
+    found: PlanEvent, sequence: int, digest: str, content: str, text: bytes
+) -> dict[str, Any]:
     meeting = bool(found.invited)
     return {
         "item": found.item,
         "ref": found.ref,
-        "digest": significant(found.event),
+        "digest": digest,
         "sequence": sequence,
         "content": content,
-        "event": found.event.to_ical().decode("utf-8") if meeting else None,
+        "event": text.decode("utf-8") if meeting else None,
         "ends": _ends(found.event) if meeting else None,
         "removed": False,
     }
@@ -264,13 +296,17 @@ def queue_changes(engine: Engine, plan: Plan, now: float) -> CalendarChanges:
     queue = _Queue(plan, now, invitees)
     calendar: dict[str, dict[str, Any]] = {}
     found_events = plan_events(plan, stamping)
-    for found in found_events:
-        if _revise(store, found, known.get(found.uid)):
+    digests = [significant(found.event) for found in found_events]
+    sequences = _sequences(store, found_events, digests, known)
+    for found, digest, (sequence, changed) in zip(found_events, digests, sequences, strict=True):
+        set_sequence(found.event, sequence)
+        if changed:
             queue.changes.changed.append(found.item)
-        content = content_digest(found.event.to_ical())
+        text = found.event.to_ical()  # once: the content digest and the kept meeting
+        content = content_digest(text)
         record = known.get(found.uid)
         if record is None or record.get("content") != content or record.get("removed"):
-            calendar[found.uid] = _calendar_record(found, sequence_of(found.event), content)
+            calendar[found.uid] = _calendar_record(found, sequence, digest, content, text)
         queue.meeting(found)
     present = {found.uid for found in found_events}
     for uid, record in known.items():
@@ -292,7 +328,10 @@ def _write(
     if engine.settings.caldav_url and not engine.outbox_only:
         items.append(caldav_item(plan, now))
         changes.caldav = True
-    # Items first: a crash before the records are written queues the same keys again.
+    # The requests before the items that name them; then the items; then what was sent
+    # to whom: a crash before those records are written queues the same keys again.
+    if queue.requests:
+        engine.store.put_records({names.meeting_requests(plan.id): queue.requests})
     engine.store.schedule(items)
     records: dict[str, dict[str, dict[str, Any]]] = {}
     if queue.records:

@@ -285,6 +285,11 @@ class Store(ABC):
         """Record the digest of a calendar object: (SEQUENCE, changed). New UIDs start at 0;
         SEQUENCE rises by one only when the digest changes, and never falls."""
 
+    def revise_all(self, pairs: list[tuple[str, str]]) -> list[tuple[int, bool]]:
+        """``revise`` for many (uid, digest) pairs, in order; a store may do it in one
+        round trip."""
+        return [self.revise(uid, digest) for uid, digest in pairs]
+
     @abstractmethod
     def revision(self, uid: str) -> tuple[int, str] | None: ...
 

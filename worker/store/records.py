@@ -45,6 +45,12 @@ def invitees(plan_id: str) -> str:
     return f"invitees:{plan_id}"
 
 
+def meeting_requests(plan_id: str) -> str:
+    """Per request id: a meeting's METHOD:REQUEST as queued, shared by every invite item
+    of that version (an item names its row instead of carrying the calendar itself)."""
+    return f"requests:{plan_id}"
+
+
 def caldav_resources(plan_id: str) -> str:
     """Per event UID: the href, ETag, SEQUENCE and digest written to the CalDAV calendar."""
     return f"caldav:{plan_id}"
@@ -119,6 +125,7 @@ def plan_collections(plan_id: str) -> list[str]:
         channel_targets(plan_id),
         calendar_events(plan_id),
         invitees(plan_id),
+        meeting_requests(plan_id),
         caldav_resources(plan_id),
         optouts(plan_id),
         attendance(plan_id),

@@ -608,6 +608,14 @@ class RedisStore(Store):
         sequence, changed = self._run("revise", [self._key("rev", uid)], [digest])
         return int(sequence), bool(changed)
 
+    def revise_all(self, pairs: list[tuple[str, str]]) -> list[tuple[int, bool]]:
+        if not pairs:
+            return []
+        pipe = self.redis.pipeline(transaction=False)
+        for uid, digest in pairs:
+            self._scripts["revise"](keys=[self._key("rev", uid)], args=[digest], client=pipe)
+        return [(int(sequence), bool(changed)) for sequence, changed in pipe.execute()]
+
     def revision(self, uid: str) -> tuple[int, str] | None:
         row = self.redis.hgetall(self._key("rev", uid))
         return (int(row["sequence"]), row["digest"]) if row else None

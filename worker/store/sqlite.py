@@ -403,20 +403,13 @@ class SqliteStore(Store):
 
     def revise(self, uid: str, digest: str) -> tuple[int, bool]:
         with self._write() as db:
-            row = db.execute(
-                "SELECT sequence, digest FROM revisions WHERE uid = ?", (uid,)
-            ).fetchone()
-            if row is None:
-                db.execute("INSERT INTO revisions VALUES (?, 0, ?)", (uid, digest))
-                return 0, True
-            if row["digest"] == digest:
-                return int(row["sequence"]), False
-            sequence = int(row["sequence"]) + 1
-            db.execute(
-                "UPDATE revisions SET sequence = ?, digest = ? WHERE uid = ?",
-                (sequence, digest, uid),
-            )
-            return sequence, True
+            return _revise(db, uid, digest)
+
+    def revise_all(self, pairs: list[tuple[str, str]]) -> list[tuple[int, bool]]:
+        if not pairs:
+            return []
+        with self._write() as db:
+            return [_revise(db, uid, digest) for uid, digest in pairs]
 
     def revision(self, uid: str) -> tuple[int, str] | None:
         row = (
@@ -605,3 +598,18 @@ def _loads(text: str) -> dict[str, Any]:
     value = json.loads(text)
     assert isinstance(value, dict)
     return value
+
+
+def _revise(db: sqlite3.Connection, uid: str, digest: str) -> tuple[int, bool]:
+    """One revision inside a write transaction: see ``Store.revise``."""
+    row = db.execute("SELECT sequence, digest FROM revisions WHERE uid = ?", (uid,)).fetchone()
+    if row is None:
+        db.execute("INSERT INTO revisions VALUES (?, 0, ?)", (uid, digest))
+        return 0, True
+    if row["digest"] == digest:
+        return int(row["sequence"]), False
+    sequence = int(row["sequence"]) + 1
+    db.execute(
+        "UPDATE revisions SET sequence = ?, digest = ? WHERE uid = ?", (sequence, digest, uid)
+    )
+    return sequence, True
