@@ -14,6 +14,7 @@ themselves are built from the plan in ``worker.calendar.events``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable
 from uuid import NAMESPACE_URL, uuid5
@@ -86,6 +87,30 @@ def calendar_of(
     for event in events:
         calendar.add_component(event)
     return calendar
+
+
+def calendar_bytes(
+    plan: Plan, events: list[Event], method: str = "PUBLISH", name: str | None = None
+) -> bytes:
+    """``calendar_of(...).to_ical()``, byte for byte, with each VTIMEZONE serialised once
+    per process: a calendar's content lines are its own, then each component's in turn."""
+    shell = calendar_of(plan, [], method, name)
+    shell.subcomponents = []
+    head = shell.to_ical()
+    end = b"END:VCALENDAR\r\n"
+    assert head.endswith(end)
+    zones = _zones(events) if events else [plan.timezone]
+    parts = [head[: -len(end)]]
+    parts.extend(_zone_bytes(zone, plan.start.year - 1, plan.end.year) for zone in zones)
+    parts.extend(event.to_ical() for event in events)
+    parts.append(end)
+    return b"".join(parts)
+
+
+@functools.lru_cache(maxsize=256)
+def _zone_bytes(zone: str, first_year: int, last_year: int) -> bytes:
+    data: bytes = vtimezone(zone, first_year, last_year).to_ical()
+    return data
 
 
 def significant_hash(event: Event) -> str:

@@ -28,7 +28,7 @@ from typing import Any
 from icalendar import Calendar, Event, vCalAddress
 
 from config.plan import Plan
-from connectors.calendar.ics import address, calendar_of
+from connectors.calendar.ics import address, calendar_bytes, calendar_of
 
 REQUEST, CANCEL = "REQUEST", "CANCEL"
 
@@ -48,14 +48,22 @@ def _addresses(event: Event) -> list[vCalAddress]:
 
 
 def request_calendar(plan: Plan, event: Event) -> bytes:
-    """METHOD:REQUEST for one meeting: the event as built, with RSVP asked of everyone."""
-    invitation = copy.deepcopy(event)
-    for attendee in _addresses(invitation):
-        attendee.params["CUTYPE"] = "INDIVIDUAL"
-        attendee.params["PARTSTAT"] = "NEEDS-ACTION"
-        attendee.params["RSVP"] = "TRUE"
-    data: bytes = calendar_of(plan, [invitation], REQUEST).to_ical()
-    return data
+    """METHOD:REQUEST for one meeting: the event as built, with RSVP asked of everyone.
+
+    Only the attendees change, so only they are copied (a deep copy of the whole event
+    took a quarter of a registration's time)."""
+    invitation = copy.copy(event)
+    asked = []
+    for attendee in _addresses(event):
+        copied = copy.copy(attendee)
+        copied.params = copy.copy(attendee.params)
+        copied.params["CUTYPE"] = "INDIVIDUAL"
+        copied.params["PARTSTAT"] = "NEEDS-ACTION"
+        copied.params["RSVP"] = "TRUE"
+        asked.append(copied)
+    if asked:
+        invitation["ATTENDEE"] = asked if isinstance(event["ATTENDEE"], list) else asked[0]
+    return calendar_bytes(plan, [invitation], REQUEST)
 
 
 def cancel_calendar(

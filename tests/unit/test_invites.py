@@ -18,12 +18,13 @@ from icalendar import Calendar
 
 from config.load import load_plan
 from config.plan import Plan
+from connectors.calendar.ics import calendar_bytes, calendar_of
 from connectors.calendar.itip import cancel_calendar, request_calendar
 from tests.calendar_lint import lint_calendar
 from tests.engine import make_engine, moment
-from tests.support import DUTCH, minimal_data, plan_from
+from tests.support import DUTCH, ENGLISH, minimal_data, plan_from
 from worker import tokens
-from worker.calendar.events import Stamping, events_for, meeting_event
+from worker.calendar.events import Stamping, events_for, meeting_event, plan_events
 from worker.calendar.feeds import feed_calendar, feed_stamp
 from worker.calendar.messages import item_calendar
 from worker.calendar.revisions import CalendarChanges
@@ -82,6 +83,34 @@ def calendar_of_item(engine: Engine, item: Item) -> Calendar:
 
 
 # -- the iTIP objects -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("attendees", [None, ["pia"]])
+def test_the_fast_request_is_byte_for_byte_the_plain_one(attendees: list[str] | None) -> None:
+    # request_calendar copies only the attendees and reuses serialised VTIMEZONEs: the
+    # result must be what a deep copy put into calendar_of gives, and the event untouched.
+    plans = [load_plan(DUTCH), load_plan(ENGLISH), plan_from(team_data(attendees=attendees))]
+    stamping = Stamping.of(None, datetime(2026, 12, 1, tzinfo=UTC))
+    compared = 0
+    for plan in plans:
+        for found in plan_events(plan, stamping):
+            if not found.invited:
+                continue
+            before = found.event.to_ical()
+            plain = copy.deepcopy(found.event)
+            found_attendees = plain["ATTENDEE"]
+            for attendee in (
+                found_attendees if isinstance(found_attendees, list) else [found_attendees]
+            ):
+                attendee.params.update(CUTYPE="INDIVIDUAL", PARTSTAT="NEEDS-ACTION", RSVP="TRUE")
+            expected = calendar_of(plan, [plain], "REQUEST").to_ical()
+            assert request_calendar(plan, found.event) == expected
+            assert found.event.to_ical() == before
+            compared += 1
+        feed = events_for(plan, stamping=stamping)
+        assert calendar_bytes(plan, feed) == calendar_of(plan, feed).to_ical()
+        assert calendar_bytes(plan, []) == calendar_of(plan, []).to_ical()
+    assert compared >= 6
 
 
 def test_a_request_asks_every_attendee_to_answer() -> None:
