@@ -1,0 +1,55 @@
+"""Pacing per destination: a message waits for its Slack webhook's, chat's or number's slot.
+
+The store keeps one GCRA slot per destination bucket, shared by every worker
+(``Store.take_slot``); the rules are ``config.pacing`` with ``PACTKEEPER_PACING`` applied.
+A message whose slot is later goes back to the due index at that moment, booked for it
+(by its key), not counted as an attempt: nothing sleeps in a worker, and a burst of N into one webhook is
+N slots, each message tried once more. A 429 holds the buckets until Retry-After and
+doubles their interval; each send they let go takes a tenth of that back
+(docs/channels.md, "Pacing").
+"""
+
+from __future__ import annotations
+
+import logging
+
+from config.settings import Settings
+from connectors.base import ConnectorError, Destination
+from worker.engine import Engine
+from worker.store import Item, Pace
+
+log = logging.getLogger("pactkeeper.pacing")
+
+PACED = "paced: "  # the detail of an item waiting for its slot starts so
+NARROW_FACTOR = 2.0
+
+
+def paces_for(settings: Settings, destinations: list[Destination]) -> list[Pace]:
+    """The paced buckets among a message's destinations (an unpaced rule has none)."""
+    rules = settings.pace_rules
+    return [
+        Pace(found.bucket, rule.interval, rule.burst)
+        for found in destinations
+        if (rule := rules.get(found.rule)) is not None
+    ]
+
+
+def slot(engine: Engine, item: Item, paces: list[Pace], now: float) -> float:
+    """0.0 when the message may go now, else the moment booked for it."""
+    return engine.store.take_slot(paces, now, item.key)
+
+
+def slow_down(engine: Engine, paces: list[Pace], error: ConnectorError, now: float) -> None:
+    """After "too fast" from the service: hold the buckets until Retry-After, and narrow."""
+    if not (error.throttled and paces):
+        return
+    hold_until = now + (error.retry_after or 0.0)
+    buckets = [pace.bucket for pace in paces]
+    engine.store.narrow_slot(buckets, now, hold_until, NARROW_FACTOR)
+    # Bucket names are hashes: no webhook URL, token or number reaches the log.
+    log.warning(
+        "too fast for %s: held %.0f s, interval x%g",
+        ", ".join(buckets),
+        hold_until - now,
+        NARROW_FACTOR,
+    )
