@@ -51,21 +51,30 @@ def test_a_free_bucket_books_nothing_for_a_message_another_bucket_holds_back(
 
 def test_a_429_holds_until_retry_after_and_narrows(store: Store) -> None:
     assert store.take_slot([SLACK], NOW, "m1") == 0.0
-    store.narrow_slot([SLACK.bucket], NOW, NOW + 30, 2.0)
+    store.narrow_slot([SLACK], NOW, NOW + 30, 2.0)
     assert store.take_slot([SLACK], NOW + 1, "m2") == NOW + 30  # nothing before Retry-After
     assert store.take_slot([SLACK], NOW + 30, "m2") == 0.0
     assert store.take_slot([SLACK], NOW + 30, "m3") == NOW + 32  # the interval doubled
 
 
-def test_a_hold_voids_a_booking_made_before_it(store: Store) -> None:
+def test_a_429_without_retry_after_still_waits_one_narrowed_interval(store: Store) -> None:
+    assert store.take_slot([SLACK], NOW, "m1") == 0.0
+    store.narrow_slot([SLACK], NOW, NOW, 2.0)
+    assert store.take_slot([SLACK], NOW, "m2") == NOW + 2
+
+
+def test_a_429_drops_the_bookings_spaced_for_the_old_interval(store: Store) -> None:
     store.take_slot([SLACK], NOW, "m1")
-    assert store.take_slot([SLACK], NOW, "m2") == NOW + 1
-    store.narrow_slot([SLACK.bucket], NOW + 0.5, NOW + 10, 2.0)
-    assert store.take_slot([SLACK], NOW + 1, "m2") == NOW + 10
+    assert [store.take_slot([SLACK], NOW, m) for m in ("m2", "m3")] == [NOW + 1, NOW + 2]
+    store.narrow_slot([SLACK], NOW + 0.5, NOW + 10, 2.0)
+    # m3 comes due first (its old slot), m2 after it: each books anew, 2 s apart.
+    assert store.take_slot([SLACK], NOW + 2, "m3") == NOW + 10
+    assert store.take_slot([SLACK], NOW + 2.5, "m2") == NOW + 12
+    assert store.take_slot([SLACK], NOW + 10, "m3") == 0.0
 
 
 def test_each_send_widens_back_a_tenth_towards_the_rule(store: Store) -> None:
-    store.narrow_slot([SLACK.bucket], NOW, NOW, 2.0)  # x2, no hold
+    store.narrow_slot([SLACK], NOW, NOW, 2.0)  # x2, no hold
     moment, gaps = NOW, []
     for n in range(40):
         at = store.take_slot([SLACK], moment, f"m{n}")
@@ -73,16 +82,17 @@ def test_each_send_widens_back_a_tenth_towards_the_rule(store: Store) -> None:
             gaps.append(at - moment)
             moment = at
             assert store.take_slot([SLACK], moment, f"m{n}") == 0.0
-    # Each slot is spaced by the interval as it stood when it was booked; every send that
-    # went took a tenth of the excess off: 2, 1.9, 1.81, ...
-    assert gaps[:3] == pytest.approx([2.0, 1.9, 1.81])
+    # The first slot is one narrowed interval after the 429; each later one is spaced by the
+    # interval as it stood when the one before it was booked, and every send that went took
+    # a tenth of the excess off: 2, 2, 1.9, 1.81, ...
+    assert gaps[:4] == pytest.approx([2.0, 2.0, 1.9, 1.81], abs=1e-6)
     assert gaps[-1] == pytest.approx(1.0, abs=0.05)
     assert all(a >= b for a, b in zip(gaps, gaps[1:], strict=False))
 
 
 def test_narrowing_stops_at_the_cap(store: Store) -> None:
     for _ in range(10):
-        store.narrow_slot([SLACK.bucket], NOW, NOW, 2.0)
+        store.narrow_slot([SLACK], NOW, NOW, 2.0)
     store.take_slot([SLACK], NOW, "m1")
     # Widened once by that send: a tenth of the excess over 1 taken off the cap.
     expected = 1 + (NARROW_CAP - 1) * 0.9
@@ -90,7 +100,7 @@ def test_narrowing_stops_at_the_cap(store: Store) -> None:
 
 
 def test_an_idle_bucket_is_forgotten(store: Store) -> None:
-    store.narrow_slot([SLACK.bucket], NOW, NOW + 5, 2.0)
+    store.narrow_slot([SLACK], NOW, NOW + 5, 2.0)
     later = NOW + 3600  # long after the hold and the last slot
     assert store.take_slot([SLACK], later, "m1") == 0.0
     assert store.take_slot([SLACK], later, "m2") == later + 1.0  # the factor is 1 again

@@ -217,8 +217,8 @@ def _send(engine: Engine, claim: Claim, item: Item, now: float) -> Delivery:
     try:
         connector.send(message)
     except ConnectorError as error:
-        pacing.slow_down(engine, paces, error, now)
-        return _failed(engine, claim, item, plan, person, channel, error, now)
+        slot = pacing.slow_down(engine, item, paces, error, now)
+        return _failed(engine, claim, item, plan, person, channel, error, now, slot)
     except Exception as error:  # a connector bug mid-send: it may have gone out
         log.exception("unexpected error sending %s", item.key)
         failure = ConnectorError("unknown", f"{channel}: {type(error).__name__}")
@@ -332,7 +332,10 @@ def _failed(
     channel: str,
     error: ConnectorError,
     now: float,
+    slot: float | None = None,
 ) -> Delivery:
+    """``slot``: the moment a throttled message was booked after the hold, instead of the
+    backoff (an attempt all the same, so a service that always says 429 ends in failed)."""
     detail = str(error)
     if error.kind == "transient":
         if item.attempts + 1 >= MAX_ATTEMPTS:
@@ -344,7 +347,7 @@ def _failed(
                 f"gave up after {MAX_ATTEMPTS} attempts: {detail}",
                 channel,
             )
-        due = now + backoff(item.attempts, error.retry_after)
+        due = slot or now + backoff(item.attempts, error.retry_after)
         engine.store.retry(claim, due, detail, channel)
         return _done(
             engine,

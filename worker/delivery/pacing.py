@@ -5,8 +5,9 @@ The store keeps one GCRA slot per destination bucket, shared by every worker
 A message whose slot is later goes back to the due index at that moment, booked for it
 (by its key), not counted as an attempt: nothing sleeps in a worker, and a burst of N into one webhook is
 N slots, each message tried once more. A 429 holds the buckets until Retry-After and
-doubles their interval; each send they let go takes a tenth of that back
-(docs/channels.md, "Pacing").
+doubles their interval; each send they let go takes a tenth of that back; the throttled
+message itself is retried at its next slot, not after the backoff (docs/channels.md,
+"Pacing").
 """
 
 from __future__ import annotations
@@ -39,17 +40,21 @@ def slot(engine: Engine, item: Item, paces: list[Pace], now: float) -> float:
     return engine.store.take_slot(paces, now, item.key)
 
 
-def slow_down(engine: Engine, paces: list[Pace], error: ConnectorError, now: float) -> None:
-    """After "too fast" from the service: hold the buckets until Retry-After, and narrow."""
+def slow_down(
+    engine: Engine, item: Item, paces: list[Pace], error: ConnectorError, now: float
+) -> float | None:
+    """After "too fast" from the service: hold the buckets until Retry-After, narrow them,
+    and book the message's next slot (its retry), so it neither waits out a backoff
+    while the destination is free nor jumps the queue. None when not throttled."""
     if not (error.throttled and paces):
-        return
+        return None
     hold_until = now + (error.retry_after or 0.0)
-    buckets = [pace.bucket for pace in paces]
-    engine.store.narrow_slot(buckets, now, hold_until, NARROW_FACTOR)
+    engine.store.narrow_slot(paces, now, hold_until, NARROW_FACTOR)
     # Bucket names are hashes: no webhook URL, token or number reaches the log.
     log.warning(
         "too fast for %s: held %.0f s, interval x%g",
-        ", ".join(buckets),
+        ", ".join(pace.bucket for pace in paces),
         hold_until - now,
         NARROW_FACTOR,
     )
+    return engine.store.take_slot(paces, now, item.key) or None

@@ -157,15 +157,16 @@ class PaceState:
     def widen(self) -> None:
         self.factor = max(1.0, 1.0 + (self.factor - 1.0) * WIDEN_KEEP)
 
-    def narrow(self, hold_until: float, factor: float) -> None:
+    def narrow(self, pace: Pace, now: float, hold_until: float, factor: float) -> None:
+        """The next slot: not before the hold, one narrowed interval from now. The slots
+        booked before were spaced for the old interval: the store drops them."""
         self.held = max(self.held, hold_until)
         self.factor = min(self.factor * factor, NARROW_CAP)
+        self.tat = max(self.held, now + pace.interval * self.factor)
 
     def earliest(self, pace: Pace, now: float) -> float:
-        """When this bucket lets the message go: now on its own booking, if no hold came
-        since (a hold voids it); else the next slot the rule allows."""
-        if self.mine is not None and self.mine < self.held:
-            self.mine = None
+        """When this bucket lets the message go: now on its own booking; else the next
+        slot the rule allows, and none before the hold."""
         if self.mine is not None:
             return max(self.mine, now)
         return max(self.tat - pace.interval * self.factor * (pace.burst - 1), self.held)
@@ -357,16 +358,17 @@ class Store(ABC):
         The moment is the latest any bucket allows (none before a bucket's hold); only the
         bucket(s) that set it book it. Another bucket books nothing for a message that must
         wait for a slower one (the Telegram bot for a busy chat): it takes its slot when
-        the message goes, so it never idles for a message still waiting. A booking
-        is used up when its item asks again at or after it; a hold (``narrow_slot``) set
-        after it voids it, and the item books anew.
+        the message goes, so it never idles for a message still waiting. A booking is used
+        up when its item asks again at or after it; ``narrow_slot`` drops it, and the item
+        books anew.
         """
 
     @abstractmethod
-    def narrow_slot(self, buckets: list[str], now: float, hold_until: float, factor: float) -> None:
+    def narrow_slot(self, paces: list[Pace], now: float, hold_until: float, factor: float) -> None:
         """The service said "too fast": nothing goes before ``hold_until`` (Retry-After),
         and each bucket's interval is multiplied by ``factor``, at most ``NARROW_CAP`` times
-        the rule's."""
+        the rule's. Every booking in the buckets is dropped (it was spaced for the old
+        interval): those items book again, at the new one, when they come due."""
 
     # -- calendar revisions -------------------------------------------------------------
 

@@ -310,10 +310,6 @@ for i, key in ipairs(KEYS) do
   local s = load(key, now, idle)
   s.interval = tonumber(ARGV[3 + 2 * i]) * s.factor
   s.mine = tonumber(redis.call('HGET', key, mine))
-  if s.mine and s.mine < s.held then
-    redis.call('HDEL', key, mine)
-    s.mine = nil
-  end
   if s.mine then
     moments[i] = math.max(s.mine, now)
   else
@@ -339,13 +335,17 @@ return num(at)
 """
 
 NARROW_SLOT = PACE_COMMON + """
--- KEYS: the buckets; ARGV: now, hold until, factor, cap, idle seconds
+-- KEYS: the buckets; ARGV: now, hold until, factor, cap, idle seconds, then each interval
 local now, hold, factor = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local cap, idle = tonumber(ARGV[4]), tonumber(ARGV[5])
-for _, key in ipairs(KEYS) do
+for i, key in ipairs(KEYS) do
   local s = load(key, now, idle)
   s.held = math.max(s.held, hold)
   s.factor = math.min(s.factor * factor, cap)
+  s.tat = math.max(s.held, now + tonumber(ARGV[5 + i]) * s.factor)
+  for _, field in ipairs(redis.call('HKEYS', key)) do
+    if string.sub(field, 1, 2) == 'r:' then redis.call('HDEL', key, field) end
+  end
   save(key, s, now, idle)
 end
 return 1
@@ -692,9 +692,11 @@ class RedisStore(Store):
         at = self._run("take_slot", keys, [now, key, WIDEN_KEEP, PACE_IDLE, *rules])
         return float(at)
 
-    def narrow_slot(self, buckets: list[str], now: float, hold_until: float, factor: float) -> None:
-        keys = [self._key("pace", bucket) for bucket in buckets]
-        self._run("narrow_slot", keys, [now, hold_until, factor, NARROW_CAP, PACE_IDLE])
+    def narrow_slot(self, paces: list[Pace], now: float, hold_until: float, factor: float) -> None:
+        keys = [self._key("pace", pace.bucket) for pace in paces]
+        intervals = [pace.interval for pace in paces]
+        args = [now, hold_until, factor, NARROW_CAP, PACE_IDLE, *intervals]
+        self._run("narrow_slot", keys, args)
 
     # -- calendar revisions ---------------------------------------------------------------
 

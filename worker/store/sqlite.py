@@ -420,12 +420,14 @@ class SqliteStore(Store):
             _save_paces(db, buckets, states, key)
         return at
 
-    def narrow_slot(self, buckets: list[str], now: float, hold_until: float, factor: float) -> None:
+    def narrow_slot(self, paces: list[Pace], now: float, hold_until: float, factor: float) -> None:
+        buckets = [pace.bucket for pace in paces]
         with self._write() as db:
             states = _pace_states(db, buckets, now, None)
-            for state in states:
-                state.narrow(hold_until, factor)
+            for state, pace in zip(states, paces, strict=True):
+                state.narrow(pace, now, hold_until, factor)
             _save_paces(db, buckets, states, None)
+            db.executemany("DELETE FROM pace_booked WHERE bucket = ?", [(b,) for b in buckets])
 
     # -- calendar revisions ---------------------------------------------------------------
 
