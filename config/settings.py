@@ -30,9 +30,9 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from config.errors import SettingsError
 from config.pacing import Rule as PaceRule
 from config.pacing import rules as read_pacing
-from config.errors import SettingsError
 
 PREFIX = "PACTKEEPER_"
 # An empty key (a truncated file, a blank line in .env) makes every link forgeable, and a

@@ -369,8 +369,12 @@ def test_destinations_tell_chats_numbers_and_webhooks_apart(
 ) -> None:
     settings = wire(monkeypatch, sink.url)
     note = message("telegram")
-    group = TelegramConnector(TelegramChannel(token="env:TELEGRAM_TOKEN", chat_id="-1001"), settings)
-    person = TelegramConnector(TelegramChannel(token="env:TELEGRAM_TOKEN", chat_id="4242"), settings)
+    group = TelegramConnector(
+        TelegramChannel(token="env:TELEGRAM_TOKEN", chat_id="-1001"), settings
+    )
+    person = TelegramConnector(
+        TelegramChannel(token="env:TELEGRAM_TOKEN", chat_id="4242"), settings
+    )
     (group_chat, group_bot), (person_chat, person_bot) = (
         group.destinations(note),
         person.destinations(note),

@@ -100,7 +100,9 @@ def test_a_burst_into_one_slack_webhook_is_paced(
         sent = Counter(d.item.key for d in done if d.state == "sent")
         assert all(sent[i.key] == 1 for i in items)
         on_slack = [d for d in done if d.state == "sent" and d.channel == "slack"]
-        answers = Counter(r["status"] for r in sink.requests() if r["path"].startswith("/services/"))
+        answers = Counter(
+            r["status"] for r in sink.requests() if r["path"].startswith("/services/")
+        )
         assert answers[200] == len(on_slack)  # each send reached Slack once
         assert answers[429] <= 5
         taken = max(float(i.sent_at or 0) for i in items) - DUE
@@ -140,7 +142,9 @@ def test_a_service_stricter_than_the_default_narrows_the_bucket(
         items = store.get_many(keys(count))
         sent = Counter(d.item.key for d in done if d.state == "sent")
         assert [sent[i.key] for i in items] == [1] * count
-        answers = Counter(r["status"] for r in sink.requests() if r["path"].startswith("/services/"))
+        answers = Counter(
+            r["status"] for r in sink.requests() if r["path"].startswith("/services/")
+        )
         taken = max(float(i.sent_at or 0) for i in items) - DUE
         print(
             f"\n{count} reminders into a webhook taking 1 per 2 s: {answers[200]} accepted, "
@@ -153,3 +157,30 @@ def test_a_service_stricter_than_the_default_narrows_the_bucket(
         store.close()
         sink.stop()
         server.stop()
+
+
+def test_on_the_embedded_store_waits_are_not_attempts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same on SQLite, with 20 reminders: each waits for its slot once, uncounted."""
+    count = 20
+    sink = start_sink(tmp_path / "sink")
+    try:
+        sink.limit(1, path="/services/", retry_after="1")
+        monkeypatch.setenv("PACING_SLACK_HOOK", f"{sink.url}/services/T0/B0/secret")
+        engine = make_engine(tmp_path, pacing="")
+        plan = slack_plan()
+        register(engine, plan, DUE)
+        engine.store.schedule(burst(plan.id, count))
+        done = drain([engine], sink, VirtualClock(DUE), count)
+        items = engine.store.get_many(keys(count))
+        assert [(i.state, i.attempts) for i in items] == [("sent", 0)] * count
+        waits = Counter(d.item.key for d in done if d.detail.startswith("paced: "))
+        assert max(waits.values()) == 1 and len(waits) >= count - 1
+        answers = Counter(
+            r["status"] for r in sink.requests() if r["path"].startswith("/services/")
+        )
+        assert answers[429] == 0
+        assert max(float(i.sent_at or 0) for i in items) - DUE >= count - 1
+    finally:
+        sink.stop()

@@ -5,6 +5,8 @@ Every store test runs against SQLite and a real redis-server (tests/conftest.py 
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from config.errors import SettingsError
@@ -87,7 +89,7 @@ def test_each_send_widens_back_a_tenth_towards_the_rule(store: Store) -> None:
     # a tenth of the excess off: 2, 2, 1.9, 1.81, ...
     assert gaps[:4] == pytest.approx([2.0, 2.0, 1.9, 1.81], abs=1e-6)
     assert gaps[-1] == pytest.approx(1.0, abs=0.05)
-    assert all(a >= b for a, b in zip(gaps, gaps[1:], strict=False))
+    assert all(a >= b for a, b in itertools.pairwise(gaps))
 
 
 def test_narrowing_stops_at_the_cap(store: Store) -> None:

@@ -217,8 +217,8 @@ def _send(engine: Engine, claim: Claim, item: Item, now: float) -> Delivery:
     try:
         connector.send(message)
     except ConnectorError as error:
-        slot = pacing.slow_down(engine, item, paces, error, now)
-        return _failed(engine, claim, item, plan, person, channel, error, now, slot)
+        booked = pacing.slow_down(engine, item, paces, error, now)
+        return _failed(engine, claim, item, plan, person, channel, error, now, booked)
     except Exception as error:  # a connector bug mid-send: it may have gone out
         log.exception("unexpected error sending %s", item.key)
         failure = ConnectorError("unknown", f"{channel}: {type(error).__name__}")

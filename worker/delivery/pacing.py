@@ -3,11 +3,11 @@
 The store keeps one GCRA slot per destination bucket, shared by every worker
 (``Store.take_slot``); the rules are ``config.pacing`` with ``PACTKEEPER_PACING`` applied.
 A message whose slot is later goes back to the due index at that moment, booked for it
-(by its key), not counted as an attempt: nothing sleeps in a worker, and a burst of N into one webhook is
-N slots, each message tried once more. A 429 holds the buckets until Retry-After and
-doubles their interval; each send they let go takes a tenth of that back; the throttled
-message itself is retried at its next slot, not after the backoff (docs/channels.md,
-"Pacing").
+(by its key), not counted as an attempt: nothing sleeps in a worker, and a burst of N into
+one webhook is N slots, each message tried once more. A 429 holds the buckets until
+Retry-After and doubles their interval; each send they let go takes a tenth of that back;
+the throttled message itself is retried at its next slot, not after the backoff
+(docs/channels.md, "Pacing").
 """
 
 from __future__ import annotations

@@ -300,7 +300,9 @@ end
 local function widen(s, keep) s.factor = math.max(1, 1 + (s.factor - 1) * keep) end
 """
 
-TAKE_SLOT = PACE_COMMON + """
+TAKE_SLOT = (
+    PACE_COMMON
+    + """
 -- KEYS: the buckets; ARGV: now, the item's key, widen keep, idle seconds,
 --       then interval and burst per bucket. A booking is the field 'r:<item key>'.
 local now, mine = tonumber(ARGV[1]), 'r:' .. ARGV[2]
@@ -333,8 +335,11 @@ end
 if at <= now then return '0' end
 return num(at)
 """
+)
 
-NARROW_SLOT = PACE_COMMON + """
+NARROW_SLOT = (
+    PACE_COMMON
+    + """
 -- KEYS: the buckets; ARGV: now, hold until, factor, cap, idle seconds, then each interval
 local now, hold, factor = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local cap, idle = tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -350,6 +355,7 @@ for i, key in ipairs(KEYS) do
 end
 return 1
 """
+)
 
 DELETE_PLAN = """
 -- KEYS: plan, plans, plankeys, planitems, due, lease, followup; ARGV: plan id, item prefix
