@@ -12,8 +12,15 @@ called raw, and ``RedisStore.claim()`` (the script plus building the Claims),
 timed in interleaved rounds on the same data (median, and the server's own
 share from INFO commandstats).
 
+With ``--pacing`` each Redis size is measured twice in the same run: as before, then
+with ``PACE_BUCKETS`` destination buckets (each with a booked slot) in the same Redis, as
+a paced deployment has them; the claim never reads them, so the ratio should not move
+(issue 15: within 5%). It then prints what pacing adds per delivery where a destination
+is paced: one ``take_slot`` script call, beside the least any script call costs.
+
     python bench/bench_sweep.py [--sizes 10000 1000000] [--due 1000] [--repeat 15]
     python bench/bench_sweep.py --variants [--sizes 10000] [--repeat 41]
+    python bench/bench_sweep.py --pacing [--sizes 10000 1000000] [--skip-sqlite]
 """
 
 from __future__ import annotations
@@ -26,16 +33,19 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.servers import RedisServer
-from worker.store.base import Claim, Item, claims_of
+from worker.store.base import Claim, Item, Pace, claims_of
 from worker.store.redis import CLAIM, RedisStore
 from worker.store.sqlite import SqliteStore
 
 NOW = 1_800_000_000.0
 LEASE = 120.0
+PACE_BUCKETS = 10_000
+NOTHING = "return 0"  # the least a script call costs: one round trip, no work
 BARE = """
 local keys = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
 if #keys == 0 then return keys end
@@ -151,7 +161,9 @@ def timed(
     return statistics.median(samples[0]), statistics.median(samples[1])
 
 
-def bench_redis(sizes: list[int], due: int, repeat: int) -> dict[int, tuple[float, float]]:
+def bench_redis(
+    sizes: list[int], due: int, repeat: int, pacing: bool = False
+) -> dict[int, tuple[float, float]]:
     results = {}
     with tempfile.TemporaryDirectory() as folder:
         server = RedisServer(Path(folder), appendonly=False).start()
@@ -160,32 +172,66 @@ def bench_redis(sizes: list[int], due: int, repeat: int) -> dict[int, tuple[floa
             bare = store.redis.register_script(BARE)
             for size in sizes:
                 populate_redis(store, size, due)
-
-                def ours() -> list[str]:
-                    return [c.key for c in store.claim(NOW, due, LEASE)]
-
-                def plain() -> list[str]:
-                    return list(
-                        bare(
-                            keys=[store._key("due"), store._key("lease")],
-                            args=[NOW, due, NOW + LEASE],
-                        )
-                    )
-
-                ours_time, bare_time = timed(
-                    ours, plain, lambda k: restore_redis(store, k), repeat, due
-                )
-                results[size] = (ours_time, bare_time)
-                print(
-                    f"redis  {size:>9,} scheduled, {due} due: claim {ours_time * 1e3:6.2f} ms,"
-                    f" bare script {bare_time * 1e3:6.2f} ms, ratio "
-                    f"{ours_time / bare_time:4.2f}",
-                    flush=True,
-                )
+                results[size] = claim_ratio(store, bare, size, due, repeat, "")
+                if pacing:
+                    fill_buckets(store)
+                    claim_ratio(store, bare, size, due, repeat, f", {PACE_BUCKETS:,} pace buckets")
+            if pacing:
+                slot_cost(store, repeat)
             store.flush()
         finally:
             server.stop()
     return results
+
+
+def claim_ratio(
+    store: RedisStore, bare: Any, size: int, due: int, repeat: int, label: str
+) -> tuple[float, float]:
+    """Our claim and the bare script on the same data, printed with their ratio."""
+
+    def ours() -> list[str]:
+        return [c.key for c in store.claim(NOW, due, LEASE)]
+
+    def plain() -> list[str]:
+        keys = [store._key("due"), store._key("lease")]
+        return list(bare(keys=keys, args=[NOW, due, NOW + LEASE]))
+
+    ours_time, bare_time = timed(ours, plain, lambda k: restore_redis(store, k), repeat, due)
+    print(
+        f"redis  {size:>9,} scheduled, {due} due{label}: claim {ours_time * 1e3:6.2f} ms,"
+        f" bare script {bare_time * 1e3:6.2f} ms, ratio {ours_time / bare_time:4.2f}",
+        flush=True,
+    )
+    return ours_time, bare_time
+
+
+def fill_buckets(store: RedisStore) -> None:
+    """PACE_BUCKETS busy destinations, each with one message booked for a later slot."""
+    for number in range(PACE_BUCKETS):
+        pace = [Pace(f"slack:{number:08x}", 1.0)]
+        store.take_slot(pace, NOW, f"first{number}")
+        store.take_slot(pace, NOW, f"second{number}")
+
+
+def slot_cost(store: RedisStore, repeat: int) -> None:
+    """Median seconds of one take_slot (a free bucket: the send goes) and of the least
+    script call, in turns; what a paced delivery adds to its round trips."""
+    nothing = store.redis.register_script(NOTHING)
+    samples: tuple[list[float], list[float]] = ([], [])
+    for round_number in range(repeat * 20):
+        pace = [Pace(f"free:{round_number}", 1.0)]
+        start = time.perf_counter()
+        store.take_slot(pace, NOW + round_number, "k")
+        samples[0].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        nothing(keys=[], args=[])
+        samples[1].append(time.perf_counter() - start)
+    slot, least = statistics.median(samples[0]), statistics.median(samples[1])
+    print(
+        f"redis  take_slot {slot * 1e3:6.3f} ms, empty script call {least * 1e3:6.3f} ms, "
+        f"ratio {slot / least:4.2f} (one per paced delivery; none where unpaced)",
+        flush=True,
+    )
 
 
 def bench_variants(size: int, due: int, repeat: int) -> None:
@@ -349,12 +395,13 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument("--variants", action="store_true", help="where a claim's time goes")
+    parser.add_argument("--pacing", action="store_true", help="also with pace buckets")
     args = parser.parse_args()
     if args.variants:
         for size in args.sizes:
             bench_variants(size, args.due, args.repeat)
         return
-    results = bench_redis(args.sizes, args.due, args.repeat)
+    results = bench_redis(args.sizes, args.due, args.repeat, args.pacing)
     if len(args.sizes) >= 2:
         small, large = min(args.sizes), max(args.sizes)
         print(

@@ -31,6 +31,8 @@ from pydantic_settings import (
 )
 
 from config.errors import SettingsError
+from config.pacing import Rule as PaceRule
+from config.pacing import rules as read_pacing
 
 PREFIX = "PACTKEEPER_"
 # An empty key (a truncated file, a blank line in .env) makes every link forgeable, and a
@@ -143,6 +145,9 @@ class Settings(BaseSettings):
     # NoDecode: the validator below parses the JSON, so a bad value gets a clear message.
     twilio_content_sids: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
 
+    # Sends per destination (config/pacing.py): NAME=RATE pairs over the defaults, or off.
+    pacing: str = ""
+
     http_connect_timeout: float = 5.0
     http_read_timeout: float = 20.0
     handover_attach_limit: int = 10_000_000
@@ -183,6 +188,12 @@ class Settings(BaseSettings):
         ):
             raise ValueError("expected one plain address like reply@org.example, without '+'")
         return value.strip()
+
+    @field_validator("pacing")
+    @classmethod
+    def _read_pacing(cls, value: str) -> str:
+        read_pacing(value)  # a PacingError (a ValueError) names what is wrong
+        return value
 
     @field_validator("twilio_content_sids", mode="before")
     @classmethod
@@ -258,6 +269,11 @@ class Settings(BaseSettings):
         if self.redis_wait_replicas is not None:
             return self.redis_wait_replicas
         return 1 if self.redis_sentinels or redis_scheme(self) == "sentinel" else 0
+
+    @cached_property
+    def pace_rules(self) -> dict[str, PaceRule | None]:
+        """The rule of every destination: the defaults with ``PACTKEEPER_PACING`` applied."""
+        return read_pacing(self.pacing)
 
     @cached_property
     def signing_key(self) -> bytes:
@@ -429,7 +445,7 @@ def explain(error: ValidationError) -> str:
         value = "" if field in secret else f"={_shown(problem.get('input'))}"
         problems.append(
             f"{PREFIX}{field.upper()}{value} is not valid: "
-            + (f"expected {expected}" if expected else problem["msg"])
+            + (f"expected {expected}" if expected else problem["msg"].removeprefix("Value error, "))
         )
     return "; ".join(problems)
 

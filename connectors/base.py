@@ -16,6 +16,7 @@ Error texts never contain a secret: name the service and the status, not the URL
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -33,11 +34,16 @@ class ConnectorError(Exception):
         detail: str,
         retry_after: float | None = None,
         recipients: tuple[str, ...] = (),
+        *,
+        throttled: bool = False,
     ) -> None:
         super().__init__(detail)
         self.kind: ErrorKind = kind
         self.detail = detail
         self.retry_after = retry_after
+        # The service said "too fast" (HTTP 429, Telegram's flood control, Twilio 20429):
+        # the engine slows down for the message's destinations (worker/delivery/pacing.py).
+        self.throttled = throttled
         # For e-mail: the addresses this error is about (the others were accepted).
         self.recipients = recipients
 
@@ -119,6 +125,22 @@ def missing_secret(reference: str) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class Destination:
+    """What a service limits, for pacing: ``bucket`` names it (a hash, never the URL, token
+    or number itself) and ``rule`` is its entry in ``config.pacing.DEFAULTS``."""
+
+    bucket: str
+    rule: str
+
+
+def destination(rule: str, secret: str) -> Destination:
+    """The destination ``rule:<hash of secret>``: a webhook URL, a bot token or a phone
+    number must not land in a store key or a log line, and one hash names it everywhere."""
+    digest = hashlib.sha256(f"{rule}|{secret}".encode()).hexdigest()[:20]
+    return Destination(f"{rule}:{digest}", rule)
+
+
 def action_label(message: Message) -> str:
     """The text of the message's one button or link, in the recipient's language."""
     return message.link_label or {"nl": "Openen"}.get(message.recipient.language, "Open")
@@ -143,6 +165,10 @@ class Connector:
 
     def send(self, message: Message) -> None:
         raise NotImplementedError
+
+    def destinations(self, message: Message) -> list[Destination]:
+        """What this message is sent to, as the service limits it: none by default."""
+        return []
 
     def render(self, message: Message) -> tuple[str, bytes]:
         """What would go over the wire, as (file extension, bytes): for the outbox."""

@@ -19,7 +19,15 @@ from email.utils import format_datetime
 from typing import Any, ClassVar
 
 from config.settings import Settings
-from connectors.base import Attachment, Connector, ConnectorError, ErrorKind, Message
+from connectors.base import (
+    Attachment,
+    Connector,
+    ConnectorError,
+    Destination,
+    ErrorKind,
+    Message,
+    destination,
+)
 
 
 def message_id(key: str, settings: Settings) -> str:
@@ -130,6 +138,10 @@ class EmailConnector(Connector):
 
     def render(self, message: Message) -> tuple[str, bytes]:
         return "eml", self._build(message).as_bytes()
+
+    def destinations(self, message: Message) -> list[Destination]:
+        """The SMTP server (unpaced unless ``PACTKEEPER_PACING`` sets ``email``)."""
+        return [destination("email", f"{self.settings.smtp_host}:{self.settings.smtp_port}")]
 
     def _build(self, message: Message) -> EmailMessage:
         reply_to = getattr(self.config, "reply_to", None)

@@ -27,7 +27,15 @@ from urllib.parse import unquote, urlsplit
 
 import requests
 
-from connectors.base import Connector, ConnectorError, Message, missing_secret, read_secret
+from connectors.base import (
+    Connector,
+    ConnectorError,
+    Destination,
+    Message,
+    destination,
+    missing_secret,
+    read_secret,
+)
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -211,7 +219,8 @@ def classify(response: requests.Response, service: str, hint: str | None = None)
         return
     reason = f"{service}: HTTP {status}"
     if status in {429, 408} or status >= 500:
-        raise ConnectorError("transient", reason, retry_after(response.headers.get("Retry-After")))
+        wait = retry_after(response.headers.get("Retry-After"))
+        raise ConnectorError("transient", reason, wait, throttled=status == 429)
     if status in PERMANENT or 300 <= status < 500:
         text = scrubbed(hint, response.url, 100) if hint else _detail(response)
         raise ConnectorError("permanent", f"{reason}{f' ({text})' if text else ''}")
@@ -310,6 +319,10 @@ class IncomingWebhook(Connector):
 
     def render(self, message: Message) -> tuple[str, bytes]:
         return "json", encode_json(self.payload(message))
+
+    def destinations(self, message: Message) -> list[Destination]:
+        """The webhook: Slack and Teams limit each one (config/pacing.py)."""
+        return [destination(self.channel, read_secret(self.config.webhook))]
 
     def send(self, message: Message) -> None:
         post(

@@ -35,8 +35,10 @@ from connectors import http, markup
 from connectors.base import (
     Connector,
     ConnectorError,
+    Destination,
     Message,
     action_label,
+    destination,
     missing_secret,
     read_secret,
 )
@@ -59,7 +61,9 @@ def classify(response: http.Response, service: str) -> None:
     wait = parameters.get("retry_after")
     if response.status_code == 429 and not response.headers.get("Retry-After"):
         seconds = float(wait) if isinstance(wait, int | float) else None
-        raise ConnectorError("transient", f"{service}: HTTP 429 (flood control)", seconds)
+        raise ConnectorError(
+            "transient", f"{service}: HTTP 429 (flood control)", seconds, throttled=True
+        )
     description = str(answer.get("description") or "")
     if "migrate_to_chat_id" in parameters:
         # A group became a supergroup: the plan's chat_id must change.
@@ -80,6 +84,14 @@ class TelegramConnector(Connector):
 
     def render(self, message: Message) -> tuple[str, bytes]:
         return "json", http.encode_json(self.payload(message))
+
+    def destinations(self, message: Message) -> list[Destination]:
+        """The chat and the bot: Telegram limits both (1/s in a chat, 20/min in a group,
+        30/s for a bot). A group's or channel's chat id is negative."""
+        bot = read_secret(self.config.token).partition(":")[0]
+        chat = self.config.chat_id
+        where = "telegram_group" if chat.startswith("-") else "telegram_chat"
+        return [destination(where, f"{bot}|{chat}"), destination("telegram_bot", bot)]
 
     def send(self, message: Message) -> None:
         api = self.settings.telegram_api_url.rstrip("/")

@@ -45,7 +45,7 @@ import json
 from typing import ClassVar
 
 from connectors import http, markup
-from connectors.base import Connector, ConnectorError, Message
+from connectors.base import Connector, ConnectorError, Destination, Message, destination
 
 MAX_BODY = 1600  # Twilio's limit for one message's Body
 TRANSIENT_CODES = {20429: "too many requests"}
@@ -69,7 +69,7 @@ def classify(response: http.Response, service: str) -> None:
     if code in TRANSIENT_CODES:
         wait = http.retry_after(response.headers.get("Retry-After"))
         raise ConnectorError(
-            "transient", f"{service}: error {code} ({TRANSIENT_CODES[code]})", wait
+            "transient", f"{service}: error {code} ({TRANSIENT_CODES[code]})", wait, throttled=True
         )
     if code in PERMANENT_CODES:
         raise ConnectorError("permanent", f"{service}: error {code} ({PERMANENT_CODES[code]})")
@@ -108,6 +108,11 @@ class TwilioConnector(Connector):
 
     def render(self, message: Message) -> tuple[str, bytes]:
         return "json", http.encode_json(self.fields(message))
+
+    def destinations(self, message: Message) -> list[Destination]:
+        """The sending number: Twilio sends about 1 a second from one number and queues
+        the rest, so a burst would arrive late rather than fail."""
+        return [destination(self.channel, self.sender()[1] or "")]
 
     def send(self, message: Message) -> None:
         settings = self.settings

@@ -43,7 +43,14 @@ from typing import Any, ClassVar
 
 from config.plan import WebhookChannel
 from connectors import http
-from connectors.base import Connector, Message, missing_secret, read_secret
+from connectors.base import (
+    Connector,
+    Destination,
+    Message,
+    destination,
+    missing_secret,
+    read_secret,
+)
 
 
 def signature(secret: str, timestamp: str, body: bytes) -> str:
@@ -62,6 +69,10 @@ class WebhookConnector(Connector):
 
     def render(self, message: Message) -> tuple[str, bytes]:
         return "json", http.encode_json(self.payload(message))
+
+    def destinations(self, message: Message) -> list[Destination]:
+        """The receiving URL (unpaced unless ``PACTKEEPER_PACING`` sets ``webhook``)."""
+        return [destination("webhook", self.config.url)]
 
     def send(self, message: Message) -> None:
         body = self.rendered(message)[1]

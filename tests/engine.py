@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from config.pacing import UNPACED
 from config.plan import Plan
 from config.settings import Settings
 from worker.delivery import dispatch
@@ -30,6 +31,8 @@ def make_engine(tmp: Path, store: Store | None = None, **settings: Any) -> Engin
         "plans_dir": None,
         "smtp_host": None,
         "secret_key": "test-signing-key",
+        # Every send at once, as before pacing; tests of pacing pass pacing="" (the defaults).
+        "pacing": UNPACED,
     }
     options.update(settings)
     chosen = store or SqliteStore(tmp / "data" / "store.sqlite3")

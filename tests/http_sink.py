@@ -7,7 +7,7 @@ Run it as a real process (tests that kill or crash workers need one)::
 It prints ``ready http://127.0.0.1:PORT`` once it listens. Every request except
 those to ``/_control`` is appended to the log as one JSON line, flushed at once
 and before any scripted delay, so a request that arrived is on file even if the
-answer never leaves: ``{"at", "method", "path", "headers", "body"}``.
+answer never leaves: ``{"at", "method", "path", "headers", "body", "status"}``.
 
 Answers follow a script: a FIFO list of rules, each ``{"status", "headers",
 "body", "delay", "times", "path"}``. A request takes the first rule whose
@@ -16,9 +16,17 @@ spent rule leaves the list. No rule: 200 ``ok``. A ``body`` that is not a string
 is sent as JSON. ``POST /_control`` with a rule appends it; ``DELETE /_control``
 empties the script; ``GET /_control`` shows it.
 
+A rule with ``"rate": N`` (and ``"per"`` seconds, 1 by default) is a rate limit, as
+chat services keep one: it answers (its ``status``, e.g. 429 with Retry-After) only
+when N requests for its path were let through in the last ``per`` seconds, and
+otherwise lets the request through to the rules after it. Its clock is the system's,
+or the one a test sets with ``POST /_control/clock`` ``{"now": SECONDS}``, so an engine
+on a virtual clock and the limit read the same time.
+
 In tests: ``sink = start_sink(tmp_path)``; ``sink.url``, ``sink.script(status=429,
-headers={"Retry-After": "3"}, times=1)``, ``sink.requests()``, ``sink.reset()``,
-``sink.stop()`` (kills the process by its pid).
+headers={"Retry-After": "3"}, times=1)``, ``sink.limit(1, path="/services/")``,
+``sink.set_clock(now)``, ``sink.requests()``, ``sink.reset()``, ``sink.stop()`` (kills
+the process by its pid).
 """
 
 from __future__ import annotations
@@ -51,17 +59,34 @@ class Script:
     def __init__(self, rules: list[dict[str, Any]] | None = None) -> None:
         self.lock = threading.Lock()
         self.rules: list[dict[str, Any]] = list(rules or [])
+        self.clock: float | None = None  # set by a test on a virtual clock
+        self.passed: dict[int, list[float]] = {}  # per rate rule: when requests went through
+
+    def now(self) -> float:
+        return time.time() if self.clock is None else self.clock
 
     def answer(self, path: str) -> dict[str, Any]:
         with self.lock:
             for rule in self.rules:
                 if path.startswith(rule.get("path", "/")):
+                    if rule.get("rate") is not None and self._lets_through(rule):
+                        continue
                     if rule.get("times") is not None:
                         rule["times"] -= 1
                         if rule["times"] <= 0:
                             self.rules.remove(rule)
                     return rule
         return {}
+
+    def _lets_through(self, rule: dict[str, Any]) -> bool:
+        """True (and counted) while the rule's window holds fewer than ``rate`` requests."""
+        now, per = self.now(), float(rule.get("per") or 1.0)
+        window = [at for at in self.passed.get(id(rule), []) if at > now - per]
+        if len(window) >= float(rule["rate"]):
+            self.passed[id(rule)] = window
+            return False
+        self.passed[id(rule)] = [*window, now]
+        return True
 
 
 class Sink(ThreadingHTTPServer):
@@ -105,6 +130,8 @@ class Handler(BaseHTTPRequestHandler):
         if self.path.startswith(CONTROL):
             self._control(body)
             return
+        rule = self.server.script.answer(self.path)
+        status = int(rule.get("status", 200))
         self.server.record(
             {
                 "at": time.time(),
@@ -112,18 +139,20 @@ class Handler(BaseHTTPRequestHandler):
                 "path": self.path,
                 "headers": dict(self.headers.items()),
                 "body": body.decode("utf-8", errors="replace"),
+                "status": status,
             }
         )
-        rule = self.server.script.answer(self.path)
         time.sleep(float(rule.get("delay") or 0))
-        self._reply(int(rule.get("status", 200)), rule.get("body", "ok"), rule.get("headers"))
+        self._reply(status, rule.get("body", "ok"), rule.get("headers"))
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
     def _control(self, body: bytes) -> None:
         script = self.server.script
         with script.lock:
-            if self.command == "POST":
+            if self.path == f"{CONTROL}/clock":
+                script.clock = float(json.loads(body)["now"])
+            elif self.command == "POST":
                 script.rules.append(json.loads(body))
             elif self.command == "DELETE":
                 script.rules.clear()
@@ -199,11 +228,30 @@ class SinkProcess:
         rule |= {"path": path} | ({"times": times} if times is not None else {})
         self._control("POST", json.dumps(rule).encode())
 
+    def limit(
+        self,
+        rate: float,
+        *,
+        per: float = 1.0,
+        path: str = "/",
+        status: int = 429,
+        retry_after: str = "1",
+        body: Any = "rate_limited",
+    ) -> None:
+        """Answer ``status`` with Retry-After above ``rate`` requests per ``per`` seconds."""
+        rule = {"rate": rate, "per": per, "path": path, "status": status, "body": body}
+        rule["headers"] = {"Retry-After": retry_after}
+        self._control("POST", json.dumps(rule).encode())
+
+    def set_clock(self, now: float) -> None:
+        """The time the rate rules read from now on (a test's virtual clock)."""
+        self._control("POST", json.dumps({"now": now}).encode(), "/clock")
+
     def reset(self) -> None:
         self._control("DELETE", None)
 
-    def _control(self, method: str, data: bytes | None) -> None:
-        request = urllib.request.Request(f"{self.url}{CONTROL}", data=data, method=method)
+    def _control(self, method: str, data: bytes | None, tail: str = "") -> None:
+        request = urllib.request.Request(f"{self.url}{CONTROL}{tail}", data=data, method=method)
         request.add_header("Content-Type", "application/json")
         with urllib.request.urlopen(request, timeout=5) as answer:
             answer.read()

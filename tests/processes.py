@@ -24,6 +24,7 @@ def celery_env(data_dir: Path, redis_url: str, prefix: str, **extra: str) -> dic
             "PACTKEEPER_REDIS_PREFIX": prefix,
             "PACTKEEPER_SWEEP_INTERVAL": "1",
             "PACTKEEPER_SECRET_KEY": "test-signing-key",
+            "PACTKEEPER_PACING": "off",  # as before pacing (tests of pacing set it)
             "PYTHONPATH": str(ROOT),
         }
     )

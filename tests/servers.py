@@ -19,6 +19,7 @@ def web_env(data_dir: Path, offset: float, key: str, **settings: str) -> dict[st
         PACTKEEPER_DATA_DIR=str(data_dir),
         PACTKEEPER_SECRET_KEY=key,
         PACTKEEPER_CLOCK_OFFSET=repr(offset),
+        PACTKEEPER_PACING="off",  # as before pacing (tests of pacing set it)
         PYTHONPATH=str(Path(__file__).resolve().parent.parent),
     )
     env.update({f"PACTKEEPER_{name.upper()}": value for name, value in settings.items()})

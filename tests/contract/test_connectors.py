@@ -42,6 +42,7 @@ from connectors import markup, registry
 from connectors.apprise import NOT_INSTALLED, AppriseConnector
 from connectors.base import Connector, ConnectorError, Message, Recipient
 from connectors.mattermost import MattermostConnector
+from connectors.outbox import OutboxConnector
 from connectors.slack import SlackConnector
 from connectors.teams import TeamsConnector
 from connectors.telegram import TelegramConnector
@@ -328,10 +329,73 @@ def test_answer_is_classified_and_no_secret_leaks(
             low, high = answer.retry_after
             assert error.retry_after is not None
             assert low <= error.retry_after <= high
+        # Only "too fast" narrows the destination's pace (worker/delivery/pacing.py).
+        assert error.throttled == (answer.status == 429)
     assert len(sink.arrived()) == (0 if answer.refused else 1)
     if answer.delay:
         assert took < SLOW  # gave up at the read timeout, did not wait for the answer
     assert_no_secret(exposed(error, logs, connector.render(note)[1].decode("utf-8")))
+
+
+# -- what each service limits (pacing, config/pacing.py) --------------------------
+
+DESTINATIONS = {
+    "slack": ["slack"],
+    "teams": ["teams"],
+    "mattermost": ["mattermost"],
+    "telegram": ["telegram_group", "telegram_bot"],  # -1001234: a group's chat id
+    "sms": ["sms"],
+    "whatsapp": ["whatsapp"],
+    "whatsapp-template": ["whatsapp"],
+    "webhook": ["webhook"],
+}
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_each_connector_names_what_it_sends_to(
+    case: Case, sink: Wire, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connector = case.build(wire(monkeypatch, sink.url), sink.url)
+    found = connector.destinations(message(connector.channel, case.kind))
+    assert [d.rule for d in found] == DESTINATIONS[case.name]
+    # The same bucket for every message to the same place, and no secret in its name.
+    assert connector.destinations(message(connector.channel, "warning")) == found
+    assert_no_secret(" ".join(d.bucket for d in found))
+    assert not any(sink.url in d.bucket or "+1" in d.bucket for d in found)
+
+
+def test_destinations_tell_chats_numbers_and_webhooks_apart(
+    sink: Wire, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = wire(monkeypatch, sink.url)
+    note = message("telegram")
+    group = TelegramConnector(
+        TelegramChannel(token="env:TELEGRAM_TOKEN", chat_id="-1001"), settings
+    )
+    person = TelegramConnector(
+        TelegramChannel(token="env:TELEGRAM_TOKEN", chat_id="4242"), settings
+    )
+    (group_chat, group_bot), (person_chat, person_bot) = (
+        group.destinations(note),
+        person.destinations(note),
+    )
+    assert person_chat.rule == "telegram_chat" and group_chat.bucket != person_chat.bucket
+    assert group_bot == person_bot  # one bot, one limit of 30 a second
+    sms = SmsConnector(TwilioChannel(), settings).destinations(message("sms"))
+    whatsapp = WhatsAppConnector(TwilioChannel(), settings).destinations(message("whatsapp"))
+    assert sms[0].bucket != whatsapp[0].bucket  # two senders
+    monkeypatch.setenv("OTHER_SLACK_WEBHOOK", f"{sink.url}/services/T000/B001/other")
+    slack = SlackConnector(SlackChannel(webhook="env:ACME_SLACK_WEBHOOK"), settings)
+    other = SlackConnector(SlackChannel(webhook="env:OTHER_SLACK_WEBHOOK"), settings)
+    assert slack.destinations(note) != other.destinations(note)
+
+
+def test_apprise_and_the_outbox_name_no_destination(tmp_path: Path) -> None:
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    apprise = AppriseConnector(AppriseChannel(url="env:APPRISE_URL"), settings)
+    assert apprise.destinations(message("apprise")) == []
+    slack = SlackConnector(SlackChannel(webhook="env:ACME_SLACK_WEBHOOK"), settings)
+    assert OutboxConnector(slack, tmp_path).destinations(message("slack")) == []
 
 
 # -- what each service receives ----------------------------------------------------

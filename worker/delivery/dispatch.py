@@ -23,6 +23,7 @@ from config.plan import Person, Plan
 from connectors.base import ConnectorError
 from worker import kinds
 from worker.delivery import compose as composing
+from worker.delivery import pacing
 from worker.delivery.channels import choose_channel, disable, passed_over, passed_over_before
 from worker.delivery.draft import Step
 from worker.delivery.retry import MAX_ATTEMPTS, backoff
@@ -198,6 +199,7 @@ def _send(engine: Engine, claim: Claim, item: Item, now: float) -> Delivery:
         # What send would put on the wire, built here: an error in it is local and
         # certain (nothing went out), not an "unknown" from the middle of a send.
         connector.prepare(message)
+        paces = pacing.paces_for(engine.settings, connector.destinations(message))
     except ConnectorError as error:
         return _failed(engine, claim, item, plan, person, channel, error, now)
     except BUILD_ERRORS as error:  # this message cannot be built: trying again cannot help
@@ -210,10 +212,13 @@ def _send(engine: Engine, claim: Claim, item: Item, now: float) -> Delivery:
             "transient", f"cannot prepare the message: {type(error).__name__}: {error}"
         )
         return _failed(engine, claim, item, plan, person, channel, failure, now)
+    if paces and (slot := pacing.slot(engine, item, paces, now)):
+        return _paced(engine, claim, item, now, slot, channel)
     try:
         connector.send(message)
     except ConnectorError as error:
-        return _failed(engine, claim, item, plan, person, channel, error, now)
+        booked = pacing.slow_down(engine, item, paces, error, now)
+        return _failed(engine, claim, item, plan, person, channel, error, now, booked)
     except Exception as error:  # a connector bug mid-send: it may have gone out
         log.exception("unexpected error sending %s", item.key)
         failure = ConnectorError("unknown", f"{channel}: {type(error).__name__}")
@@ -224,6 +229,16 @@ def _send(engine: Engine, claim: Claim, item: Item, now: float) -> Delivery:
     return _done(
         engine, item, now, "sent", channel, message.subject, detail=why, outbox=outbox is not None
     )
+
+
+def _paced(
+    engine: Engine, claim: Claim, item: Item, now: float, slot: float, channel: str
+) -> Delivery:
+    """Its destination is busy: back into the due index at the slot booked for it. Not an
+    attempt: the channel was not tried."""
+    detail = f"{pacing.PACED}{channel} destination busy; slot at {utc(slot):%H:%M:%S}Z"
+    engine.store.retry(claim, slot, detail, channel, counted=False)
+    return _done(engine, item, now, "retry", channel, detail=detail)
 
 
 def _no_channel(
@@ -317,7 +332,10 @@ def _failed(
     channel: str,
     error: ConnectorError,
     now: float,
+    slot: float | None = None,
 ) -> Delivery:
+    """``slot``: the moment a throttled message was booked after the hold, instead of the
+    backoff (an attempt all the same, so a service that always says 429 ends in failed)."""
     detail = str(error)
     if error.kind == "transient":
         if item.attempts + 1 >= MAX_ATTEMPTS:
@@ -329,7 +347,7 @@ def _failed(
                 f"gave up after {MAX_ATTEMPTS} attempts: {detail}",
                 channel,
             )
-        due = now + backoff(item.attempts, error.retry_after)
+        due = slot or now + backoff(item.attempts, error.retry_after)
         engine.store.retry(claim, due, detail, channel)
         return _done(
             engine,

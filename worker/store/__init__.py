@@ -13,9 +13,18 @@ import hmac
 from config.errors import SettingsError
 from config.settings import Settings
 from worker import datafolder
-from worker.store.base import Claim, Item, PlanRecord, ReapResult, Store, SyncResult
+from worker.store.base import Claim, Item, Pace, PlanRecord, ReapResult, Store, SyncResult
 
-__all__ = ["Claim", "Item", "PlanRecord", "ReapResult", "Store", "SyncResult", "open_store"]
+__all__ = [
+    "Claim",
+    "Item",
+    "Pace",
+    "PlanRecord",
+    "ReapResult",
+    "Store",
+    "SyncResult",
+    "open_store",
+]
 
 
 def open_store(settings: Settings) -> Store:

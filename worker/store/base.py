@@ -13,6 +13,8 @@ What it holds (docs/architecture.md §4):
   warnings, finished milestones, disabled channel targets), with insert-once and
   compare-and-set updates;
 - **once-flags**: ``once(name)`` is true for the first caller only;
+- **pacing**: one GCRA slot per destination bucket (``take_slot``, ``narrow_slot``), so
+  every worker keeps to one rate per Slack webhook, Telegram chat or sending number;
 - **erasure** (docs/architecture.md §17): cancelling items, rewriting finished ones
   without their personal data, deleting a plan's items and records, and compacting so
   that no byte of what was deleted stays behind.
@@ -118,6 +120,73 @@ def claims_of(keys: list[str], token: str, kinds: list[str | None]) -> list[Clai
         fields["kind"] = kind or ""
         claims.append(claim)
     return claims
+
+
+# Pacing (worker/delivery/pacing.py): after a 429 a bucket's interval is multiplied, up to
+# NARROW_CAP times the rule's; each send it lets go takes a tenth of the excess off again.
+NARROW_CAP = 16.0
+WIDEN_KEEP = 0.9
+PACE_IDLE = 60.0  # seconds a bucket's state outlives its last slot and hold (then forgotten)
+
+
+@dataclass(frozen=True)
+class Pace:
+    """One destination bucket and its rule: one send per ``interval`` s, ``burst`` at once."""
+
+    bucket: str
+    interval: float
+    burst: int = 1
+
+
+@dataclass
+class PaceState:
+    """A bucket as stored: its theoretical arrival time (the next free slot), the factor
+    its interval is multiplied by since a 429, the Retry-After it holds until, and the slot
+    it booked for the one message asking (``mine``; None: none)."""
+
+    tat: float
+    factor: float = 1.0
+    held: float = 0.0
+    mine: float | None = None
+
+    @property
+    def expires(self) -> float:
+        """When the bucket is as good as new (its slots and hold past): it may vanish."""
+        return max(self.tat, self.held) + PACE_IDLE
+
+    def widen(self) -> None:
+        self.factor = max(1.0, 1.0 + (self.factor - 1.0) * WIDEN_KEEP)
+
+    def narrow(self, pace: Pace, now: float, hold_until: float, factor: float) -> None:
+        """The next slot: not before the hold, one narrowed interval from now. The slots
+        booked before were spaced for the old interval: the store drops them."""
+        self.held = max(self.held, hold_until)
+        self.factor = min(self.factor * factor, NARROW_CAP)
+        self.tat = max(self.held, now + pace.interval * self.factor)
+
+    def earliest(self, pace: Pace, now: float) -> float:
+        """When this bucket lets the message go: now on its own booking; else the next
+        slot the rule allows, and none before the hold."""
+        if self.mine is not None:
+            return max(self.mine, now)
+        return max(self.tat - pace.interval * self.factor * (pace.burst - 1), self.held)
+
+
+def book_slot(states: list[PaceState], paces: list[Pace], now: float) -> float:
+    """``Store.take_slot`` on states already read (the SQLite store; the Redis script does
+    the same in Lua): 0.0 or the moment booked, the states updated in place."""
+    moments = [state.earliest(pace, now) for state, pace in zip(states, paces, strict=True)]
+    at = max([now, *moments])
+    for state, pace, moment in zip(states, paces, moments, strict=True):
+        if at <= now:  # it goes: a booking is used up, a free bucket books now
+            if state.mine is None:
+                state.tat = max(state.tat, now) + pace.interval * state.factor
+            state.mine = None
+            state.widen()
+        elif moment == at and state.mine is None:  # the bucket it waits for: book it
+            state.tat = max(state.tat, at) + pace.interval * state.factor
+            state.mine = at
+    return 0.0 if at <= now else at
 
 
 @dataclass
@@ -277,6 +346,29 @@ class Store(ABC):
     @abstractmethod
     def next_due_time(self) -> float | None:
         """The due time of the earliest item in the due index (what a virtual clock jumps to)."""
+
+    # -- pacing (GCRA: one theoretical arrival time per bucket) -----------------------------
+
+    @abstractmethod
+    def take_slot(self, paces: list[Pace], now: float, key: str) -> float:
+        """One send of the item ``key`` in every bucket of ``paces``, atomically: 0.0 when it
+        may go now, else the moment it may go, booked for it in each busy bucket (so a burst
+        of N waits N slots and each item is tried once more, not N times).
+
+        The moment is the latest any bucket allows (none before a bucket's hold); only the
+        bucket(s) that set it book it. Another bucket books nothing for a message that must
+        wait for a slower one (the Telegram bot for a busy chat): it takes its slot when
+        the message goes, so it never idles for a message still waiting. A booking is used
+        up when its item asks again at or after it; ``narrow_slot`` drops it, and the item
+        books anew.
+        """
+
+    @abstractmethod
+    def narrow_slot(self, paces: list[Pace], now: float, hold_until: float, factor: float) -> None:
+        """The service said "too fast": nothing goes before ``hold_until`` (Retry-After),
+        and each bucket's interval is multiplied by ``factor``, at most ``NARROW_CAP`` times
+        the rule's. Every booking in the buckets is dropped (it was spaced for the old
+        interval): those items book again, at the new one, when they come due."""
 
     # -- calendar revisions -------------------------------------------------------------
 

@@ -8,6 +8,8 @@ Layout (all under a prefix, ``pk:`` by default):
 - ``plan:<id>``, ``plans``, ``plankeys:<id>`` (keys the timeline scheduled),
   ``planitems:<id>`` (every key of the plan);
 - ``followup``: hash, item key -> ``<problem>:<attempts>``, outcomes still to act on;
+- ``pace:<bucket>``: hash ``tat``, ``factor``, ``held``: one destination's GCRA slot
+  (worker/delivery/pacing.py), with an expiry so an idle bucket vanishes;
 - ``rev:<uid>``: calendar revision; ``rec:<collection>``: hash of JSON records;
   ``once:<name>``: once-flags.
 
@@ -28,9 +30,13 @@ import redis
 
 from config.settings import Settings
 from worker.store.base import (
+    NARROW_CAP,
     OPEN_STATES,
+    PACE_IDLE,
+    WIDEN_KEEP,
     Claim,
     Item,
+    Pace,
     PlanRecord,
     ReapResult,
     Store,
@@ -271,6 +277,86 @@ for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 return 1
 """
 
+# The same arithmetic as worker.store.base.book_slot. Times are written with %.17g (Lua's
+# tostring keeps 14 digits, a microsecond's loss) and returned as a string (Redis turns a
+# Lua number into an integer).
+PACE_COMMON = """
+local function num(x) return string.format('%.17g', x) end
+local function save(key, s, now, idle)
+  redis.call('HSET', key, 'tat', num(s.tat), 'factor', num(s.factor), 'held', num(s.held))
+  redis.call('PEXPIRE', key, math.ceil((math.max(s.tat, s.held) + idle - now) * 1000))
+end
+local function load(key, now, idle)
+  local v = redis.call('HMGET', key, 'tat', 'factor', 'held')
+  local tat, held = tonumber(v[1]), tonumber(v[3]) or 0
+  if tat and math.max(tat, held) + idle < now then
+    -- ran out by the caller's clock (a virtual one runs ahead of the server's expiry)
+    redis.call('DEL', key)
+    tat, held = nil, 0
+    v[2] = nil
+  end
+  return {tat = tat or now, factor = tonumber(v[2]) or 1, held = held}
+end
+local function widen(s, keep) s.factor = math.max(1, 1 + (s.factor - 1) * keep) end
+"""
+
+TAKE_SLOT = (
+    PACE_COMMON
+    + """
+-- KEYS: the buckets; ARGV: now, the item's key, widen keep, idle seconds,
+--       then interval and burst per bucket. A booking is the field 'r:<item key>'.
+local now, mine = tonumber(ARGV[1]), 'r:' .. ARGV[2]
+local keep, idle = tonumber(ARGV[3]), tonumber(ARGV[4])
+local states, moments, at = {}, {}, now
+for i, key in ipairs(KEYS) do
+  local s = load(key, now, idle)
+  s.interval = tonumber(ARGV[3 + 2 * i]) * s.factor
+  s.mine = tonumber(redis.call('HGET', key, mine))
+  if s.mine then
+    moments[i] = math.max(s.mine, now)
+  else
+    moments[i] = math.max(s.tat - s.interval * (tonumber(ARGV[4 + 2 * i]) - 1), s.held)
+  end
+  states[i] = s
+  at = math.max(at, moments[i])
+end
+for i, key in ipairs(KEYS) do
+  local s = states[i]
+  if at <= now then
+    if s.mine then redis.call('HDEL', key, mine) else s.tat = math.max(s.tat, now) + s.interval end
+    widen(s, keep)
+    save(key, s, now, idle)
+  elseif moments[i] == at and not s.mine then
+    s.tat = math.max(s.tat, at) + s.interval
+    redis.call('HSET', key, mine, num(at))
+    save(key, s, now, idle)
+  end
+end
+if at <= now then return '0' end
+return num(at)
+"""
+)
+
+NARROW_SLOT = (
+    PACE_COMMON
+    + """
+-- KEYS: the buckets; ARGV: now, hold until, factor, cap, idle seconds, then each interval
+local now, hold, factor = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local cap, idle = tonumber(ARGV[4]), tonumber(ARGV[5])
+for i, key in ipairs(KEYS) do
+  local s = load(key, now, idle)
+  s.held = math.max(s.held, hold)
+  s.factor = math.min(s.factor * factor, cap)
+  s.tat = math.max(s.held, now + tonumber(ARGV[5 + i]) * s.factor)
+  for _, field in ipairs(redis.call('HKEYS', key)) do
+    if string.sub(field, 1, 2) == 'r:' then redis.call('HDEL', key, field) end
+  end
+  save(key, s, now, idle)
+end
+return 1
+"""
+)
+
 DELETE_PLAN = """
 -- KEYS: plan, plans, plankeys, planitems, due, lease, followup; ARGV: plan id, item prefix
 local keys = redis.call('SMEMBERS', KEYS[4])
@@ -336,6 +422,8 @@ class RedisStore(Store):
                 ("cancel", CANCEL),
                 ("rewrite", REWRITE),
                 ("delete_plan", DELETE_PLAN),
+                ("take_slot", TAKE_SLOT),
+                ("narrow_slot", NARROW_SLOT),
             )
         }
 
@@ -601,6 +689,20 @@ class RedisStore(Store):
     def next_due_time(self) -> float | None:
         first = self.redis.zrange(self._key("due"), 0, 0, withscores=True)
         return float(first[0][1]) if first else None
+
+    # -- pacing -----------------------------------------------------------------------------
+
+    def take_slot(self, paces: list[Pace], now: float, key: str) -> float:
+        keys = [self._key("pace", pace.bucket) for pace in paces]
+        rules = [part for pace in paces for part in (pace.interval, pace.burst)]
+        at = self._run("take_slot", keys, [now, key, WIDEN_KEEP, PACE_IDLE, *rules])
+        return float(at)
+
+    def narrow_slot(self, paces: list[Pace], now: float, hold_until: float, factor: float) -> None:
+        keys = [self._key("pace", pace.bucket) for pace in paces]
+        intervals = [pace.interval for pace in paces]
+        args = [now, hold_until, factor, NARROW_CAP, PACE_IDLE, *intervals]
+        self._run("narrow_slot", keys, args)
 
     # -- calendar revisions ---------------------------------------------------------------
 

@@ -22,10 +22,13 @@ from worker.store.base import (
     OPEN_STATES,
     Claim,
     Item,
+    Pace,
+    PaceState,
     PlanRecord,
     ReapResult,
     Store,
     SyncResult,
+    book_slot,
     claims_of,
 )
 
@@ -53,6 +56,14 @@ CREATE TABLE IF NOT EXISTS records (
 );
 CREATE TABLE IF NOT EXISTS once_flags (name TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS follow_ups (key TEXT PRIMARY KEY, mark TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS pace (
+    bucket TEXT PRIMARY KEY, tat REAL NOT NULL, factor REAL NOT NULL, held REAL NOT NULL,
+    expires REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS pace_expires ON pace (expires);
+CREATE TABLE IF NOT EXISTS pace_booked (
+    bucket TEXT NOT NULL, key TEXT NOT NULL, at REAL NOT NULL, PRIMARY KEY (bucket, key)
+);
 """
 
 _COLUMNS = ", ".join(ITEM_FIELDS)
@@ -399,6 +410,25 @@ class SqliteStore(Store):
         row = self._db().execute("SELECT MIN(due) FROM items WHERE state = 'due'").fetchone()
         return float(row[0]) if row and row[0] is not None else None
 
+    # -- pacing -----------------------------------------------------------------------------
+
+    def take_slot(self, paces: list[Pace], now: float, key: str) -> float:
+        buckets = [pace.bucket for pace in paces]
+        with self._write() as db:
+            states = _pace_states(db, buckets, now, key)
+            at = book_slot(states, paces, now)
+            _save_paces(db, buckets, states, key)
+        return at
+
+    def narrow_slot(self, paces: list[Pace], now: float, hold_until: float, factor: float) -> None:
+        buckets = [pace.bucket for pace in paces]
+        with self._write() as db:
+            states = _pace_states(db, buckets, now, None)
+            for state, pace in zip(states, paces, strict=True):
+                state.narrow(pace, now, hold_until, factor)
+            _save_paces(db, buckets, states, None)
+            db.executemany("DELETE FROM pace_booked WHERE bucket = ?", [(b,) for b in buckets])
+
     # -- calendar revisions ---------------------------------------------------------------
 
     def revise(self, uid: str, digest: str) -> tuple[int, bool]:
@@ -588,6 +618,54 @@ def _mark(db: sqlite3.Connection, key: str, problem: str) -> None:
         "SELECT key, ? || ':' || attempts FROM items WHERE key = ?",
         (problem, key),
     )
+
+
+def _pace_states(
+    db: sqlite3.Connection, buckets: list[str], now: float, key: str | None
+) -> list[PaceState]:
+    """The buckets as they stand at ``now``, with what each booked for ``key``. A bucket
+    whose state ran out is new again: its row and bookings go, as Redis expires its key."""
+    gone = [row[0] for row in db.execute("SELECT bucket FROM pace WHERE expires < ?", (now,))]
+    db.executemany("DELETE FROM pace_booked WHERE bucket = ?", [(b,) for b in gone])
+    db.execute("DELETE FROM pace WHERE expires < ?", (now,))
+    marks = ", ".join("?" for _ in buckets)
+    rows = db.execute(
+        f"SELECT bucket, tat, factor, held FROM pace WHERE bucket IN ({marks})",  # noqa: S608
+        buckets,
+    )
+    found = {row[0]: PaceState(row[1], row[2], row[3]) for row in rows}
+    booked = dict(
+        db.execute(
+            f"SELECT bucket, at FROM pace_booked WHERE key = ? AND bucket IN ({marks})",  # noqa: S608
+            [key, *buckets],
+        ).fetchall()
+    )
+    states = [found.get(bucket) or PaceState(now) for bucket in buckets]
+    for bucket, state in zip(buckets, states, strict=True):
+        state.mine = booked.get(bucket)
+    return states
+
+
+def _save_paces(
+    db: sqlite3.Connection, buckets: list[str], states: list[PaceState], key: str | None
+) -> None:
+    db.executemany(
+        "INSERT OR REPLACE INTO pace (bucket, tat, factor, held, expires) VALUES (?,?,?,?,?)",
+        [
+            (bucket, state.tat, state.factor, state.held, state.expires)
+            for bucket, state in zip(buckets, states, strict=True)
+        ],
+    )
+    if key is None:
+        return
+    for bucket, state in zip(buckets, states, strict=True):
+        if state.mine is None:
+            db.execute("DELETE FROM pace_booked WHERE bucket = ? AND key = ?", (bucket, key))
+        else:
+            db.execute(
+                "INSERT OR REPLACE INTO pace_booked (bucket, key, at) VALUES (?,?,?)",
+                (bucket, key, state.mine),
+            )
 
 
 def _dumps(data: dict[str, Any]) -> str:
