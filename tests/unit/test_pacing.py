@@ -30,6 +30,22 @@ def test_a_free_bucket_grants_and_a_busy_one_books_the_next_slot(store: Store) -
     assert store.take_slot([SLACK], NOW + 2, "m4") == NOW + 3
 
 
+def test_bookings_claimed_together_by_a_late_sweep_still_go_an_interval_apart(
+    store: Store,
+) -> None:
+    # m2 and m3 booked the slots NOW+1 and NOW+2; a sweep that ran late claims both at
+    # NOW+2.5. m2 goes; m3 would follow a moment later, so it is moved on by one interval.
+    assert store.take_slot([SLACK], NOW, "m1") == 0.0
+    assert store.take_slot([SLACK], NOW, "m2") == NOW + 1
+    assert store.take_slot([SLACK], NOW, "m3") == NOW + 2
+    assert store.take_slot([SLACK], NOW + 2.5, "m2") == 0.0
+    assert store.take_slot([SLACK], NOW + 2.5, "m3") == NOW + 3.5
+    assert store.take_slot([SLACK], NOW + 3.0, "m3") == NOW + 3.5  # the booking moved
+    assert store.take_slot([SLACK], NOW + 3.5, "m3") == 0.0
+    # A new message queues after the bookings, and after the last send.
+    assert store.take_slot([SLACK], NOW + 3.5, "m4") == NOW + 4.5
+
+
 def test_a_burst_goes_at_once_then_one_per_interval(store: Store) -> None:
     bursty = Pace("slack:b2", 1.0, burst=3)
     assert [store.take_slot([bursty], NOW, f"m{n}") for n in range(4)] == [0, 0, 0, NOW + 1]

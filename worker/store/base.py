@@ -141,13 +141,17 @@ class Pace:
 @dataclass
 class PaceState:
     """A bucket as stored: its theoretical arrival time (the next free slot), the factor
-    its interval is multiplied by since a 429, the Retry-After it holds until, and the slot
-    it booked for the one message asking (``mine``; None: none)."""
+    its interval is multiplied by since a 429, the Retry-After it holds until, the slot
+    it booked for the one message asking (``mine``; None: none), and ``went``: the same
+    arrival time kept over the sends that went out only. A booked message comes back with
+    the first sweep after its slot, so two bookings a second apart can be claimed by one
+    late sweep; ``went`` keeps the sends themselves an interval apart."""
 
     tat: float
     factor: float = 1.0
     held: float = 0.0
     mine: float | None = None
+    went: float = 0.0
 
     @property
     def expires(self) -> float:
@@ -167,9 +171,10 @@ class PaceState:
     def earliest(self, pace: Pace, now: float) -> float:
         """When this bucket lets the message go: now on its own booking; else the next
         slot the rule allows, and none before the hold."""
+        spread = pace.interval * self.factor * (pace.burst - 1)
         if self.mine is not None:
-            return max(self.mine, now)
-        return max(self.tat - pace.interval * self.factor * (pace.burst - 1), self.held)
+            return max(self.mine, now, self.went - spread)
+        return max(self.tat - spread, self.held, self.went - spread)
 
 
 def book_slot(states: list[PaceState], paces: list[Pace], now: float) -> float:
@@ -181,10 +186,13 @@ def book_slot(states: list[PaceState], paces: list[Pace], now: float) -> float:
         if at <= now:  # it goes: a booking is used up, a free bucket books now
             if state.mine is None:
                 state.tat = max(state.tat, now) + pace.interval * state.factor
+            state.went = max(state.went, now) + pace.interval * state.factor
             state.mine = None
             state.widen()
         elif moment == at and state.mine is None:  # the bucket it waits for: book it
             state.tat = max(state.tat, at) + pace.interval * state.factor
+            state.mine = at
+        elif moment == at:  # its booking came round with another send too close: move it
             state.mine = at
     return 0.0 if at <= now else at
 

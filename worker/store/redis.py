@@ -283,19 +283,20 @@ return 1
 PACE_COMMON = """
 local function num(x) return string.format('%.17g', x) end
 local function save(key, s, now, idle)
-  redis.call('HSET', key, 'tat', num(s.tat), 'factor', num(s.factor), 'held', num(s.held))
+  redis.call('HSET', key, 'tat', num(s.tat), 'factor', num(s.factor), 'held', num(s.held),
+    'went', num(s.went))
   redis.call('PEXPIRE', key, math.ceil((math.max(s.tat, s.held) + idle - now) * 1000))
 end
 local function load(key, now, idle)
-  local v = redis.call('HMGET', key, 'tat', 'factor', 'held')
-  local tat, held = tonumber(v[1]), tonumber(v[3]) or 0
+  local v = redis.call('HMGET', key, 'tat', 'factor', 'held', 'went')
+  local tat, held, went = tonumber(v[1]), tonumber(v[3]) or 0, tonumber(v[4]) or 0
   if tat and math.max(tat, held) + idle < now then
     -- ran out by the caller's clock (a virtual one runs ahead of the server's expiry)
     redis.call('DEL', key)
-    tat, held = nil, 0
+    tat, held, went = nil, 0, 0
     v[2] = nil
   end
-  return {tat = tat or now, factor = tonumber(v[2]) or 1, held = held}
+  return {tat = tat or now, factor = tonumber(v[2]) or 1, held = held, went = went}
 end
 local function widen(s, keep) s.factor = math.max(1, 1 + (s.factor - 1) * keep) end
 """
@@ -312,10 +313,11 @@ for i, key in ipairs(KEYS) do
   local s = load(key, now, idle)
   s.interval = tonumber(ARGV[3 + 2 * i]) * s.factor
   s.mine = tonumber(redis.call('HGET', key, mine))
+  local spread = s.interval * (tonumber(ARGV[4 + 2 * i]) - 1)
   if s.mine then
-    moments[i] = math.max(s.mine, now)
+    moments[i] = math.max(s.mine, now, s.went - spread)
   else
-    moments[i] = math.max(s.tat - s.interval * (tonumber(ARGV[4 + 2 * i]) - 1), s.held)
+    moments[i] = math.max(s.tat - spread, s.held, s.went - spread)
   end
   states[i] = s
   at = math.max(at, moments[i])
@@ -324,12 +326,16 @@ for i, key in ipairs(KEYS) do
   local s = states[i]
   if at <= now then
     if s.mine then redis.call('HDEL', key, mine) else s.tat = math.max(s.tat, now) + s.interval end
+    s.went = math.max(s.went, now) + s.interval
     widen(s, keep)
     save(key, s, now, idle)
   elseif moments[i] == at and not s.mine then
     s.tat = math.max(s.tat, at) + s.interval
     redis.call('HSET', key, mine, num(at))
     save(key, s, now, idle)
+  elseif moments[i] == at then
+    -- its booking came round with another send too close: move it
+    redis.call('HSET', key, mine, num(at))
   end
 end
 if at <= now then return '0' end

@@ -58,7 +58,7 @@ CREATE TABLE IF NOT EXISTS once_flags (name TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS follow_ups (key TEXT PRIMARY KEY, mark TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS pace (
     bucket TEXT PRIMARY KEY, tat REAL NOT NULL, factor REAL NOT NULL, held REAL NOT NULL,
-    expires REAL NOT NULL
+    went REAL NOT NULL, expires REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS pace_expires ON pace (expires);
 CREATE TABLE IF NOT EXISTS pace_booked (
@@ -630,10 +630,10 @@ def _pace_states(
     db.execute("DELETE FROM pace WHERE expires < ?", (now,))
     marks = ", ".join("?" for _ in buckets)
     rows = db.execute(
-        f"SELECT bucket, tat, factor, held FROM pace WHERE bucket IN ({marks})",  # noqa: S608
+        f"SELECT bucket, tat, factor, held, went FROM pace WHERE bucket IN ({marks})",  # noqa: S608
         buckets,
     )
-    found = {row[0]: PaceState(row[1], row[2], row[3]) for row in rows}
+    found = {row[0]: PaceState(row[1], row[2], row[3], went=row[4]) for row in rows}
     booked = dict(
         db.execute(
             f"SELECT bucket, at FROM pace_booked WHERE key = ? AND bucket IN ({marks})",  # noqa: S608
@@ -650,9 +650,10 @@ def _save_paces(
     db: sqlite3.Connection, buckets: list[str], states: list[PaceState], key: str | None
 ) -> None:
     db.executemany(
-        "INSERT OR REPLACE INTO pace (bucket, tat, factor, held, expires) VALUES (?,?,?,?,?)",
+        "INSERT OR REPLACE INTO pace (bucket, tat, factor, held, went, expires) "
+        "VALUES (?,?,?,?,?,?)",
         [
-            (bucket, state.tat, state.factor, state.held, state.expires)
+            (bucket, state.tat, state.factor, state.held, state.went, state.expires)
             for bucket, state in zip(buckets, states, strict=True)
         ],
     )
