@@ -276,28 +276,72 @@ def breakdown(store: RedisStore, plans: int) -> None:
     ``plan``, ``rec``...), and Redis's own overhead (used_memory minus the keys)."""
     sizes: Counter[str] = Counter()
     counts: Counter[str] = Counter()
-    names = [n for n in store.redis.scan_iter(match=f"{PREFIX}*", count=5000)]
+    names = list(store.redis.scan_iter(match=f"{PREFIX}*", count=5000))
     for start in range(0, len(names), 5000):
         part = names[start : start + 5000]
         pipe = store.redis.pipeline(transaction=False)
         for name in part:
             pipe.memory_usage(name, samples=0)
-        for name, size in zip(part, pipe.execute(), strict=True):
+            pipe.hget(name, "kind") if name.startswith(store._item("")) else pipe.echo("")
+        answers = pipe.execute()
+        for name, size, kind in zip(part, answers[::2], answers[1::2], strict=True):
             family = name[len(PREFIX) :].split(":")[0]
+            family = f"item {kind}" if kind else family
             sizes[family] += int(size or 0)
             counts[family] += 1
     info = store.redis.info("memory")
     total = int(info["used_memory"])
     print(f"  where it is ({len(names):,} keys; MEMORY USAGE SAMPLES 0, a key's own overhead included):")
-    for family, size in sizes.most_common(8):
+    for family, size in sizes.most_common(12):
         print(
-            f"    {family:<10} {counts[family]:>9,} keys {size / MIB:8.1f} MiB "
+            f"    {family:<20} {counts[family]:>9,} keys {size / MIB:8.1f} MiB "
             f"({size / plans / 1024:6.1f} KiB a plan, {size / counts[family]:6.0f} B a key)"
         )
     print(
         f"    rest of used_memory: {(total - sum(sizes.values())) / MIB:.1f} MiB; INFO memory: "
         + ", ".join(f"{name} {int(info.get(name, 0)) / MIB:.1f} MiB" for name in OVERHEADS)
     )
+
+
+def registration_parts(folder: Path, sample: int, summary: Summary) -> None:
+    """Where a registration's time goes, on a sample: the timeline into items
+    (``items_for``), the store's atomic sync, and the calendar changes it queues
+    (``queue_changes``: an invitation for every meeting and attendee), each timed by
+    wrapping the function ``register`` calls."""
+    from worker.plans import register as registering
+
+    spent: Counter[str] = Counter()
+    originals = {name: getattr(registering, name) for name in ("items_for", "queue_changes")}
+
+    def timer(name: str, function: Any) -> Any:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent[name] += time.perf_counter() - start
+
+        return timed
+
+    now = datetime(2027, 1, 4, 6, 0, tzinfo=UTC).timestamp()
+    plans = scale_plans.make_plans(sample)
+    sync = RedisStore.sync
+    with redis_server(folder / "redis-parts") as server:
+        for name, function in originals.items():
+            setattr(registering, name, timer(name, function))
+        RedisStore.sync = timer("store.sync", sync)  # type: ignore[method-assign]
+        try:
+            total = register_all(settings_for(folder, server.url), plans, now)
+        finally:
+            for name, function in originals.items():
+                setattr(registering, name, function)
+            RedisStore.sync = sync  # type: ignore[method-assign]
+    parts = ", ".join(
+        f"{name} {seconds / sample * 1e3:.1f} ms ({seconds / total:.0%})"
+        for name, seconds in spent.most_common()
+    )
+    print(f"registration parts, {sample} plans: {total / sample * 1e3:.1f} ms a plan; {parts}")
+    summary.add("registration a plan", f"{total / sample * 1e3:.1f} ms: {parts}")
 
 
 def horizon_compare(folder: Path, sample: int, summary: Summary) -> None:
@@ -607,6 +651,7 @@ def main() -> None:
             registration(folder, args.plans, summary, args.repeat)
         if args.horizon_compare:
             horizon_compare(folder, args.sample, summary)
+            registration_parts(folder, args.sample, summary)
         if not args.skip_burst:
             shapes = shapes_of([int(n) for n in args.workers.split(",")], args.threads)
             burst(folder, args.burst, shapes, args.lead, summary)
