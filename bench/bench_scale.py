@@ -175,9 +175,7 @@ def _register_part(
     out.put(register_all(settings_for(folder, url), plans, now))
 
 
-def register_parallel(
-    folder: Path, url: str, plans: list[Plan], workers: int, now: float
-) -> float:
+def register_parallel(folder: Path, url: str, plans: list[Plan], workers: int, now: float) -> float:
     """Wall seconds for ``workers`` processes to register ``plans`` between them, from the
     moment all have started."""
     context = multiprocessing.get_context("fork")
@@ -291,7 +289,7 @@ def breakdown(store: RedisStore, plans: int) -> None:
             counts[family] += 1
     info = store.redis.info("memory")
     total = int(info["used_memory"])
-    print(f"  where it is ({len(names):,} keys; MEMORY USAGE SAMPLES 0, a key's own overhead included):")
+    print(f"  where it is ({len(names):,} keys; MEMORY USAGE SAMPLES 0, with each key's overhead):")
     for family, size in sizes.most_common(12):
         print(
             f"    {family:<20} {counts[family]:>9,} keys {size / MIB:8.1f} MiB "
@@ -372,7 +370,7 @@ def horizon_compare(folder: Path, sample: int, summary: Summary) -> None:
 def sweep_cost(store: RedisStore, repeat: int, summary: Summary) -> None:
     """A claim of one batch from the full due index, and the bare script on a same-size copy."""
     client = store.redis
-    due_key, lease_key = store._key("due"), store._key("lease")
+    due_key = store._key("due")
     bare_due, bare_lease = store._key("bare", "due"), store._key("bare", "lease")
     size = int(client.zcard(due_key))
     if size < BATCH:
@@ -450,7 +448,8 @@ class BurstSetup:
 def burst_setup(folder: Path, server: RedisServer, sink: SinkProcess, count: int) -> BurstSetup:
     url = f"{sink.url}/hooks/burst"
     plans = [
-        scale_plans.load(scale_plans.burst_data(n, url, MONDAY)) for n in range(math.ceil(count / 10))
+        scale_plans.load(scale_plans.burst_data(n, url, MONDAY))
+        for n in range(math.ceil(count / 10))
     ]
     settings = settings_for(folder, server.url)
     seconds = register_all(settings, plans, REGISTERED_AT)
@@ -458,10 +457,15 @@ def burst_setup(folder: Path, server: RedisServer, sink: SinkProcess, count: int
     window = store.redis.zrangebyscore(store._key("due"), BURST_AT, BURST_AT + 60)
     keys = list(window)[:count]
     before = store.redis.zcount(store._key("due"), "-inf", BURST_AT - 0.001)
+    pipe = store.redis.pipeline(transaction=False)
+    for key in keys:
+        pipe.hget(store._item(key), "kind")
+    kinds = Counter(pipe.execute())
     print(
         f"burst: {len(plans):,} plans registered on Friday {MONDAY - timedelta(days=3)} in "
         f"{seconds:.0f} s; {len(window):,} items due 09:00-09:01 Amsterdam on Monday {MONDAY} "
-        f"(all check-in requests), {before} due before it",
+        f"({dict(kinds)}), {before} due before it. Due times are the timeline's: the workers "
+        f"run on a clock offset that starts them shortly before that 09:00",
         flush=True,
     )
     raw = redis.Redis.from_url(server.url)
@@ -564,9 +568,7 @@ def _burst_result(
         pipe.hmget(store._item(key), "state", "sent_at", "due")
     rows = pipe.execute()
     late = sorted(float(sent) - float(due) for state, sent, due in rows if state == "sent")
-    arrivals = Counter(
-        r["headers"].get("Idempotency-Key") for r in setup.sink.requests()[seen:]
-    )
+    arrivals = Counter(r["headers"].get("Idempotency-Key") for r in setup.sink.requests()[seen:])
     wanted = set(setup.keys)
     p99 = late[max(0, math.ceil(len(late) * 0.99) - 1)] if late else float("nan")
     return BurstRun(
@@ -582,7 +584,9 @@ def _burst_result(
     )
 
 
-def burst(folder: Path, count: int, shapes: list[tuple[str, int, int]], lead: float, summary: Summary) -> None:
+def burst(
+    folder: Path, count: int, shapes: list[tuple[str, int, int]], lead: float, summary: Summary
+) -> None:
     with redis_server(folder / "redis-burst") as server:
         sink = start_sink(folder / "sink")
         try:
@@ -604,8 +608,10 @@ def _burst_table(runs: list[BurstRun], count: int, summary: Summary) -> None:
         f"\nburst of {count:,} check-in requests due at 09:00 Amsterdam, sink answers after "
         f"{SINK_DELAY * 1000:.0f} ms (due times from registration; workers on a clock offset)"
     )
-    print(f"  {'workers':<22} {'drain s':>8} {'1/ratio':>8} {'p50 s':>7} {'p99 s':>7} "
-          f"{'sent':>6} {'missing':>7} {'twice':>6} {'ready s before':>14}")
+    print(
+        f"  {'workers':<22} {'drain s':>8} {'speed-up':>8} {'p50 s':>7} {'p99 s':>7} "
+        f"{'sent':>6} {'missing':>7} {'twice':>6} {'ready s before':>14}"
+    )
     for run in runs:
         print(
             f"  {run.label:<22} {run.drain:8.1f} {base / run.drain:8.2f} {run.p50:7.1f} "
@@ -613,7 +619,7 @@ def _burst_table(runs: list[BurstRun], count: int, summary: Summary) -> None:
         )
         summary.add(
             f"burst {count:,}, {run.label}",
-            f"drain {run.drain:.1f} s (x{base / run.drain:.2f} of 1 process), p50 "
+            f"drain {run.drain:.1f} s (speed-up {base / run.drain:.2f}), p50 "
             f"{run.p50:.1f} s, p99 {run.p99:.1f} s, sent {run.sent}, missing {run.missing}, "
             f"twice {run.duplicated}",
         )
@@ -636,7 +642,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=15, help="claims timed in the sweep")
     parser.add_argument("--workers", default="1,2,4", help="worker processes to compare")
     parser.add_argument("--threads", type=int, default=8, help="threads a process; 0: none")
-    parser.add_argument("--lead", type=float, default=30.0, help="seconds before 09:00 the workers start")
+    parser.add_argument(
+        "--lead", type=float, default=30.0, help="seconds before 09:00 the workers start"
+    )
     parser.add_argument("--skip-registration", action="store_true")
     parser.add_argument("--skip-burst", action="store_true")
     args = parser.parse_args()

@@ -103,9 +103,7 @@ def _communication(pick: random.Random) -> dict[str, Any]:
     }
 
 
-def _milestones(
-    pick: random.Random, start: date, end: date, size: int
-) -> list[dict[str, Any]]:
+def _milestones(pick: random.Random, start: date, end: date, size: int) -> list[dict[str, Any]]:
     """5 to 20 milestones spread over the plan: meetings and deadlines in turn."""
     count = pick.randint(5, 20)
     span = (end - start).days - 4
