@@ -42,6 +42,7 @@ Twilio has no idempotency key for sending: neither channel de-duplicates.
 from __future__ import annotations
 
 import json
+import re
 from typing import ClassVar
 
 from connectors import http, markup
@@ -77,11 +78,17 @@ def classify(response: http.Response, service: str) -> None:
     http.classify(response, service, hint=f"error {code}" if code else None)
 
 
+# What a cut can leave at its end: a formatting mark without the break that followed it
+# (connectors.markup), which would start bold or italic, and the spaces before it.
+_HALF_AT_END = re.compile(r"[*_~`\s]+$")
+
+
 def _fit(head: str, link: str | None) -> str:
-    """``head``, then the link whole: the head gives way when both do not fit."""
+    """``head``, then the link whole: the head gives way when both do not fit, never
+    leaving half of a stopped mark."""
     room = MAX_BODY - (len(link) + 1 if link else 0)
     if len(head) > room:
-        head = head[: room - 1].rstrip() + "…"
+        head = _HALF_AT_END.sub("", head[: room - 1]) + "…"
     return f"{head}\n{link}" if link else head
 
 

@@ -264,3 +264,17 @@ def test_slack_cuts_a_long_text_without_leaving_half_an_entity_or_a_working_mark
     assert _cut("a" * 2998 + "&amp;", 3000) == "a" * 2998 + "…"
     assert _cut("a" * 2998 + "*" + BREAK + "b", 3000) == "a" * 2998 + "…"
     assert _cut("short", 3000) == "short"
+
+
+@pytest.mark.parametrize("at", range(1, 4))
+def test_a_whatsapp_body_cut_to_its_limit_leaves_no_half_mark(at: int) -> None:
+    # A stopped mark is the mark and a BREAK after it: a cut between the two would leave
+    # a working "*" before the "…" (found by test_literal_plan_text's examples).
+    from connectors.twilio import MAX_BODY, _fit
+
+    words = markup.text("*x*", "whatsapp")
+    head = "a" * (MAX_BODY - 1 - at) + words
+    fitted = _fit(head + "tail", None)
+    assert len(fitted) <= MAX_BODY and fitted.endswith("…")
+    body = fitted[:-1]
+    assert not body.endswith(("*", "_", "~", "`", " ")), repr(body[-4:])
