@@ -34,6 +34,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.bench_sweep import BARE  # the least any claim of a batch can do
 from config.plan import Plan
 from config.settings import Settings
 from tests.engine import moment
@@ -53,18 +54,6 @@ WEEKS = 20
 CLOSED_AT = "2027-01-06 09:00"  # Wednesday: Monday 09:00 windows close (grace 2d)
 NOW = moment(CLOSED_AT) + 1
 HOURS = ("09:00", "10:00", "11:00", "12:00", "13:00")
-BARE = """
-local keys = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
-if #keys == 0 then return keys end
-redis.call('ZREM', KEYS[1], unpack(keys))
-local leases = {}
-for _, key in ipairs(keys) do
-  leases[#leases + 1] = ARGV[3]
-  leases[#leases + 1] = key
-end
-redis.call('ZADD', KEYS[2], unpack(leases))
-return keys
-"""
 
 
 def plan(number: int, at: str) -> Plan:

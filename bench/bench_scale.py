@@ -57,6 +57,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import redis
 
 from bench import scale_plans
+from bench.bench_sweep import BARE  # the least any claim of a batch can do
 from config.plan import Plan
 from config.settings import Settings
 from tests import processes
@@ -80,19 +81,6 @@ OVERHEADS = (
     "mem_clients_normal",
     "used_memory_startup",
 )
-# The bare claim: the least any claim of a batch can do on a sorted set.
-BARE = """
-local keys = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
-if #keys == 0 then return keys end
-redis.call('ZREM', KEYS[1], unpack(keys))
-local leases = {}
-for _, key in ipairs(keys) do
-  leases[#leases + 1] = ARGV[3]
-  leases[#leases + 1] = key
-end
-redis.call('ZADD', KEYS[2], unpack(leases))
-return keys
-"""
 # 09:00 in Amsterdam on a Monday; the burst plans are registered the Friday before.
 MONDAY = date(2027, 3, 1)
 BURST_AT = datetime(2027, 3, 1, 8, 0, tzinfo=UTC).timestamp()
